@@ -1,0 +1,201 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fm-image/fm-image/sdk/fmimagepb"
+)
+
+// ChunkSize is the largest PNG slice sent in one ImageChunk message, well
+// under gRPC's default 4 MiB message limit.
+const ChunkSize = 1 << 20
+
+// GRPCServer serves a Generator over gRPC (plugin side). It validates every
+// request itself, maps errors to gRPC status codes and tracks the calls in
+// flight so that a shutdown can wait for them (see Wait).
+type GRPCServer struct {
+	fmimagepb.UnimplementedGeneratorServer
+
+	impl   Generator
+	logger hclog.Logger
+
+	mu       sync.Mutex
+	inFlight int
+	idle     chan struct{} // closed while inFlight == 0
+}
+
+// NewGRPCServer returns a server adapter for impl. logger may be nil.
+func NewGRPCServer(impl Generator, logger hclog.Logger) *GRPCServer {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	idle := make(chan struct{})
+	close(idle)
+	return &GRPCServer{impl: impl, logger: logger, idle: idle}
+}
+
+func (s *GRPCServer) begin() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inFlight == 0 {
+		s.idle = make(chan struct{})
+	}
+	s.inFlight++
+}
+
+func (s *GRPCServer) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inFlight--
+	if s.inFlight == 0 {
+		close(s.idle)
+	}
+}
+
+// Wait blocks until no call is running or ctx ends, and returns the number
+// of calls still running (0 when idle).
+func (s *GRPCServer) Wait(ctx context.Context) int {
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return 0
+	case <-ctx.Done():
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.inFlight
+	}
+}
+
+// Drain implements the Drain RPC: it waits for running calls to finish.
+func (s *GRPCServer) Drain(ctx context.Context, _ *fmimagepb.DrainRequest) (*fmimagepb.DrainResponse, error) {
+	return &fmimagepb.DrainResponse{InFlight: int32(s.Wait(ctx))}, nil
+}
+
+// streamSender serialises Sends (progress callbacks may come from any
+// goroutine) and remembers the first failure, after which it drops events:
+// a host that went away must not fail the work (a cancelled Train still
+// writes its checkpoint).
+type streamSender[T any] struct {
+	mu   sync.Mutex
+	send func(T) error
+	err  error
+}
+
+func (s *streamSender[T]) Send(m T) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.err = s.send(m)
+	return s.err
+}
+
+// Train implements the Train RPC.
+func (s *GRPCServer) Train(in *fmimagepb.TrainRequest, stream fmimagepb.Generator_TrainServer) error {
+	s.begin()
+	defer s.end()
+	req := TrainRequest{
+		DataDir: in.GetDataDir(), ModelDir: in.GetModelDir(), Arch: in.GetArch(),
+		Size: int(in.GetSize()), Steps: int(in.GetSteps()), Batch: int(in.GetBatch()),
+		LR: in.GetLr(), Seed: in.GetSeed(), Resume: in.GetResume(),
+		CheckpointEvery: int(in.GetCheckpointEvery()),
+	}
+	if err := req.Validate(); err != nil {
+		return toStatus(err)
+	}
+	ctx := stream.Context()
+	s.logger.Info("train started", "data", req.DataDir, "model", req.ModelDir, "steps", req.Steps, "resume", req.Resume)
+	out := &streamSender[*fmimagepb.TrainEvent]{send: stream.Send}
+	err := s.impl.Train(ctx, req, func(p TrainProgress) {
+		if err := out.Send(&fmimagepb.TrainEvent{
+			Step: int64(p.Step), TotalSteps: int64(p.TotalSteps), Loss: p.Loss,
+			ImagesPerSec: p.ImagesPerSec, EtaNanos: int64(p.ETA), Checkpoint: p.Checkpoint,
+			Message: p.Message,
+		}); err != nil {
+			s.logger.Debug("train progress dropped", "error", err)
+		}
+	})
+	if err != nil {
+		s.logger.Info("train ended", "error", err)
+		return toStatus(fmt.Errorf("train: %w", err))
+	}
+	s.logger.Info("train finished", "model", req.ModelDir)
+	return nil
+}
+
+// Generate implements the Generate RPC: progress events first, then every
+// image split into ChunkSize pieces.
+func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Generator_GenerateServer) error {
+	s.begin()
+	defer s.end()
+	req := GenerateRequest{
+		ModelDir: in.GetModelDir(), N: int(in.GetN()), Steps: int(in.GetSteps()),
+		Seed: in.GetSeed(), Sampler: in.GetSampler(),
+	}
+	if err := req.Validate(); err != nil {
+		return toStatus(err)
+	}
+	ctx := stream.Context()
+	start := time.Now()
+	out := &streamSender[*fmimagepb.GenerateEvent]{send: stream.Send}
+	images, err := s.impl.Generate(ctx, req, func(p GenerateProgress) {
+		if err := out.Send(&fmimagepb.GenerateEvent{Event: &fmimagepb.GenerateEvent_Progress{
+			Progress: &fmimagepb.GenerateProgress{Step: int32(p.Step), TotalSteps: int32(p.TotalSteps)},
+		}}); err != nil {
+			s.logger.Debug("generate progress dropped", "error", err)
+		}
+	})
+	if err != nil {
+		return toStatus(fmt.Errorf("generate: %w", err))
+	}
+	if err := ctx.Err(); err != nil {
+		return toStatus(err)
+	}
+	for _, img := range images {
+		for off := 0; ; {
+			end := min(off+ChunkSize, len(img.PNG))
+			if err := out.Send(&fmimagepb.GenerateEvent{Event: &fmimagepb.GenerateEvent_Chunk{
+				Chunk: &fmimagepb.ImageChunk{
+					Index: int32(img.Index), Width: int32(img.Width), Height: int32(img.Height),
+					Offset: int64(off), Data: img.PNG[off:end], Last: end == len(img.PNG),
+				},
+			}}); err != nil {
+				return status.Errorf(codes.Unavailable, "send image %d: %v", img.Index, err)
+			}
+			if end == len(img.PNG) {
+				break
+			}
+			off = end
+		}
+	}
+	s.logger.Info("generate finished", "n", len(images), "steps", req.Steps, "elapsed", time.Since(start))
+	return nil
+}
+
+// Info implements the Info RPC.
+func (s *GRPCServer) Info(ctx context.Context, in *fmimagepb.InfoRequest) (*fmimagepb.ModelInfo, error) {
+	s.begin()
+	defer s.end()
+	if err := ValidateModelDir(in.GetModelDir()); err != nil {
+		return nil, toStatus(err)
+	}
+	mi, err := s.impl.Info(ctx, in.GetModelDir())
+	if err != nil {
+		return nil, toStatus(fmt.Errorf("info: %w", err))
+	}
+	return &fmimagepb.ModelInfo{
+		ModelDir: mi.ModelDir, Arch: mi.Arch, Width: int32(mi.Width), Height: int32(mi.Height),
+		Step: int64(mi.Step), TotalSteps: int64(mi.TotalSteps), DatasetSize: int64(mi.DatasetSize),
+		Backend: mi.Backend, Params: mi.Params, ConfigJson: mi.ConfigJSON,
+	}, nil
+}

@@ -1,0 +1,132 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Limits enforced by TrainRequest.Validate and GenerateRequest.Validate.
+const (
+	// MinTrainSteps and MaxTrainSteps bound TrainRequest.Steps.
+	MinTrainSteps = 1
+	MaxTrainSteps = 10_000_000
+	// MinGenerateSteps and MaxGenerateSteps bound GenerateRequest.Steps.
+	MinGenerateSteps = 1
+	MaxGenerateSteps = 10_000
+	// MinImages and MaxImages bound GenerateRequest.N.
+	MinImages = 1
+	MaxImages = 1024
+	// MinSize and MaxSize bound TrainRequest.Size; it must also be a
+	// multiple of SizeMultiple. 0 means the preset's default.
+	MinSize      = 8
+	MaxSize      = 512
+	SizeMultiple = 8
+	// MaxBatch bounds TrainRequest.Batch (0 = default).
+	MaxBatch = 4096
+	// MaxLR bounds TrainRequest.LR (0 = default).
+	MaxLR = 1.0
+)
+
+// Sampler names accepted in GenerateRequest.Sampler.
+const (
+	SamplerEuler    = "euler"
+	SamplerHeun     = "heun"
+	SamplerMidpoint = "midpoint"
+	SamplerRK4      = "rk4"
+)
+
+// Samplers returns the accepted sampler names, the default first.
+func Samplers() []string {
+	return []string{SamplerEuler, SamplerHeun, SamplerMidpoint, SamplerRK4}
+}
+
+// ErrInvalidRequest is matched (errors.Is) by every validation error, on
+// both sides of the wire: the plugin reports it as gRPC InvalidArgument and
+// the client turns that back into an error matching ErrInvalidRequest.
+var ErrInvalidRequest = errors.New("invalid request")
+
+// ValidationError says which request field is wrong and why.
+type ValidationError struct {
+	// Field is the request field, named as the CLI flag would be ("steps").
+	Field string
+	// Problem says what is wrong, including the allowed range.
+	Problem string
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Problem)
+}
+
+// Is makes errors.Is(err, ErrInvalidRequest) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidRequest }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+func checkRange(field string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return invalid(field, "must be in %d..%d, got %d", lo, hi, v)
+	}
+	return nil
+}
+
+// Validate checks r against the limits above. The first problem found is
+// returned as a *ValidationError.
+func (r TrainRequest) Validate() error {
+	if strings.TrimSpace(r.DataDir) == "" {
+		return invalid("data dir", "must not be empty")
+	}
+	if strings.TrimSpace(r.ModelDir) == "" {
+		return invalid("model", "model directory must not be empty")
+	}
+	if r.Size != 0 && (r.Size < MinSize || r.Size > MaxSize || r.Size%SizeMultiple != 0) {
+		return invalid("size", "must be a multiple of %d in %d..%d (or 0 for the preset default), got %d",
+			SizeMultiple, MinSize, MaxSize, r.Size)
+	}
+	if err := checkRange("steps", r.Steps, MinTrainSteps, MaxTrainSteps); err != nil {
+		return err
+	}
+	if r.Batch != 0 {
+		if err := checkRange("batch", r.Batch, 1, MaxBatch); err != nil {
+			return err
+		}
+	}
+	if math.IsNaN(r.LR) || r.LR < 0 || r.LR > MaxLR {
+		return invalid("lr", "must be in (0, %g] (or 0 for the default), got %g", MaxLR, r.LR)
+	}
+	if r.CheckpointEvery < 0 {
+		return invalid("checkpoint-every", "must be >= 0 (0 = default), got %d", r.CheckpointEvery)
+	}
+	return nil
+}
+
+// Validate checks r against the limits above. The first problem found is
+// returned as a *ValidationError.
+func (r GenerateRequest) Validate() error {
+	if strings.TrimSpace(r.ModelDir) == "" {
+		return invalid("model", "model directory must not be empty")
+	}
+	if err := checkRange("n", r.N, MinImages, MaxImages); err != nil {
+		return err
+	}
+	if err := checkRange("steps", r.Steps, MinGenerateSteps, MaxGenerateSteps); err != nil {
+		return err
+	}
+	if r.Sampler != "" && !slices.Contains(Samplers(), r.Sampler) {
+		return invalid("sampler", "must be one of %s, got %q", strings.Join(Samplers(), ", "), r.Sampler)
+	}
+	return nil
+}
+
+// ValidateModelDir checks the model directory argument of Generator.Info.
+func ValidateModelDir(modelDir string) error {
+	if strings.TrimSpace(modelDir) == "" {
+		return invalid("model", "model directory must not be empty")
+	}
+	return nil
+}
