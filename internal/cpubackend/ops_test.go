@@ -59,7 +59,7 @@ func TestPad(t *testing.T) {
 		{[]int{5}, []backends.PadAxis{{Interior: 2}}},
 		{[]int{4, 3}, []backends.PadAxis{{Start: 1, End: -1, Interior: 1}, {Start: -2, End: 2}}},
 		{[]int{3, 7, 2}, []backends.PadAxis{{}, {Start: -3, End: 1, Interior: 3}, {Start: 1, End: 1, Interior: 1}}},
-		{[]int{2, 5, 5, 3}, []backends.PadAxis{{}, {Start: 1, End: 1}, {Start: 1, End: 1}}}, // conv "same"
+		{[]int{2, 5, 5, 3}, []backends.PadAxis{{}, {Start: 1, End: 1}, {Start: 1, End: 1}}},       // conv "same"
 		{[]int{2, 4, 4, 3}, []backends.PadAxis{{}, {End: 1, Interior: 1}, {End: 1, Interior: 1}}}, // pool grad
 		{[]int{1, 1}, []backends.PadAxis{{Interior: 4, Start: 1}, {End: 2}}},
 	}
@@ -131,7 +131,7 @@ func (c convCase) String() string {
 // outSize returns the output spatial sizes.
 func (c convCase) outSize() (int, int) {
 	o := func(n, k, s, id, kd int, p [2]int) int {
-		return ((n-1)*id + 1 + p[0] + p[1] - ((k-1)*kd + 1)) / s + 1
+		return ((n-1)*id+1+p[0]+p[1]-((k-1)*kd+1))/s + 1
 	}
 	return o(c.h, c.kh, c.strides[0], c.inDil[0], c.kDil[0], c.pads[0]),
 		o(c.w, c.kw, c.strides[1], c.inDil[1], c.kDil[1], c.pads[1])

@@ -1,0 +1,58 @@
+package cpubackend
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+)
+
+func TestSelect(t *testing.T) {
+	tests := []struct {
+		spec, env string
+		wantName  string // Backend.String(); "" when an error is expected
+		wantErr   string
+	}{
+		{spec: "", env: "", wantName: Name},
+		{spec: "", env: "fmcpu-filled", wantName: FilledInName},
+		{spec: "", env: "go", wantName: "go"},
+		{spec: "fmcpu", env: "go", wantName: Name},
+		{spec: "fmcpu:parallelism=1", wantName: Name},
+		{spec: "fmcpu:bogus", wantErr: "unknown configuration option"},
+		{spec: "xla:cpu", wantErr: "-tags xla"},
+		{spec: "tpu", wantErr: `valid backends: "fmcpu"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.spec+"|"+tc.env, func(t *testing.T) {
+			t.Setenv(backends.ConfigEnvVar, tc.env)
+			b, err := Select(tc.spec)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Select(%q): got error %v, want one containing %q", tc.spec, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Select(%q): %v", tc.spec, err)
+			}
+			defer b.Finalize()
+			if b.String() != tc.wantName {
+				t.Fatalf("Select(%q) with env %q: got %q, want %q", tc.spec, tc.env, b.String(), tc.wantName)
+			}
+		})
+	}
+}
+
+// TestRegistered checks the GoMLX registry knows both backends by name.
+func TestRegistered(t *testing.T) {
+	for _, name := range []string{Name, FilledInName} {
+		b, err := backends.NewWithConfig(name)
+		if err != nil {
+			t.Fatalf("NewWithConfig(%q): %v", name, err)
+		}
+		if b.String() != name {
+			t.Errorf("NewWithConfig(%q) gave %q", name, b.String())
+		}
+		b.Finalize()
+	}
+}
