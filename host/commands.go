@@ -1,0 +1,328 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/fm-image/fm-image/sdk"
+)
+
+// Defaults of the train command's flags.
+const (
+	DefaultTrainSteps = 10000
+	DefaultSize       = 32
+)
+
+// flagNames maps sdk.ValidationError fields to what the user typed.
+var flagNames = map[string]string{
+	"data dir": "DIR", "model": "--model", "size": "--size", "steps": "--steps", "batch": "--batch",
+	"lr": "--lr", "checkpoint-every": "--checkpoint-every", "n": "--n", "sampler": "--sampler",
+}
+
+// asUsage turns a request validation error into a usage error naming the flag.
+func asUsage(err error) error {
+	var ve *sdk.ValidationError
+	if errors.As(err, &ve) {
+		name := ve.Field
+		if f, ok := flagNames[ve.Field]; ok {
+			name = f
+		}
+		return usagef("invalid %s: %s", name, ve.Problem)
+	}
+	return err
+}
+
+// isDir reports whether path exists, and whether it is a directory.
+func isDir(path string) (exists, dir bool, err error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return true, st.IsDir(), nil
+}
+
+// interrupted converts a cancellation caused by ctx into interruptedError.
+func interrupted(ctx context.Context, err error, msg string) error {
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return interruptedError{msg}
+	}
+	return err
+}
+
+func newBar(g *globals, total int, desc string) *progressbar.ProgressBar {
+	return progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(g.env.Stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetPredictTime(false),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionShowDescriptionAtLineEnd(),
+	)
+}
+
+func newTrainCommand(g *globals) *cobra.Command {
+	var req sdk.TrainRequest
+	cmd := &cobra.Command{
+		Use:   "train DIR --model MODEL_DIR",
+		Short: "Train a model on the images in DIR",
+		Long: `Train a model on the images in DIR and save it (with checkpoints) in MODEL_DIR.
+
+An existing MODEL_DIR is refused unless --resume is given, which continues
+the run up to --steps total steps. Ctrl-C stops training after the plugin has
+written a checkpoint; resume it later with --resume.`,
+		Args: exactArgs(1, "one argument DIR (the folder of training images)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.DataDir = args[0]
+			return runTrain(cmd.Context(), g, req)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.ModelDir, "model", "", "model directory to create (or continue with --resume) (required)")
+	f.StringVar(&req.Arch, "arch", "", "model preset name (default: the engine's default preset)")
+	f.IntVar(&req.Size, "size", DefaultSize, fmt.Sprintf("image height = width in pixels, a multiple of %d in %d..%d", sdk.SizeMultiple, sdk.MinSize, sdk.MaxSize))
+	f.IntVar(&req.Steps, "steps", DefaultTrainSteps, fmt.Sprintf("total optimisation steps (%d..%d)", sdk.MinTrainSteps, sdk.MaxTrainSteps))
+	f.IntVar(&req.Batch, "batch", 0, fmt.Sprintf("batch size (1..%d, 0 = engine default)", sdk.MaxBatch))
+	f.Float64Var(&req.LR, "lr", 0, "peak learning rate (0 = engine default)")
+	f.Int64Var(&req.Seed, "seed", 0, "random seed")
+	f.BoolVar(&req.Resume, "resume", false, "continue training the model in --model")
+	f.IntVar(&req.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = engine default)")
+	return cmd
+}
+
+func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
+	if req.ModelDir == "" {
+		return usagef("--model is required: the directory to save the model in")
+	}
+	exists, dir, err := isDir(req.DataDir)
+	if err != nil {
+		return usagef("data directory %s: %w", req.DataDir, err)
+	}
+	if !exists || !dir {
+		return usagef("data directory %s does not exist or is not a directory", req.DataDir)
+	}
+	exists, dir, err = isDir(req.ModelDir)
+	switch {
+	case err != nil:
+		return usagef("--model %s: %w", req.ModelDir, err)
+	case exists && !dir:
+		return usagef("--model %s exists and is not a directory", req.ModelDir)
+	case exists && !req.Resume:
+		return usagef("--model %s already exists; pass --resume to continue training it, or choose a new directory", req.ModelDir)
+	case !exists && req.Resume:
+		return usagef("--resume: model directory %s does not exist", req.ModelDir)
+	}
+	if err := req.Validate(); err != nil {
+		return asUsage(err)
+	}
+
+	client, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	bar := newBar(g, req.Steps, "training")
+	var last sdk.TrainProgress
+	err = client.Train(ctx, req, func(p sdk.TrainProgress) {
+		last = p
+		if p.Message != "" {
+			_ = bar.Clear()
+			fmt.Fprintf(g.env.Stderr, "%s\n", p.Message)
+		}
+		bar.Describe(fmt.Sprintf("loss %.4f  %.0f img/s  ETA %s", p.Loss, p.ImagesPerSec, p.ETA.Round(time.Second)))
+		_ = bar.Set(p.Step)
+	})
+	_ = bar.Exit()
+	fmt.Fprintln(g.env.Stderr)
+	if err != nil {
+		msg := fmt.Sprintf("training interrupted at step %d; the plugin saves a checkpoint in %s: continue with --resume",
+			last.Step, req.ModelDir)
+		return interrupted(ctx, fmt.Errorf("train: %w", err), msg)
+	}
+	fmt.Fprintf(g.env.Stdout, "trained %d/%d steps; model saved in %s\n", last.Step, req.Steps, req.ModelDir)
+	return nil
+}
+
+// generateFlags are the generate command's options beyond the request.
+type generateFlags struct {
+	req   sdk.GenerateRequest
+	out   string
+	grid  string
+	force bool
+}
+
+func newGenerateCommand(g *globals) *cobra.Command {
+	var gf generateFlags
+	cmd := &cobra.Command{
+		Use:   "generate --model MODEL_DIR --steps N --n K --out OUT_DIR",
+		Short: "Sample images from a trained model",
+		Long: `Sample K images from the model in MODEL_DIR by integrating the learned flow in N
+steps, and write them as OUT_DIR/sample-0000.png, sample-0001.png, ...
+(OUT_DIR is created). Existing files are not overwritten unless --force is
+given. --grid also writes all samples tiled in one PNG.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runGenerate(cmd.Context(), g, gf) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&gf.req.ModelDir, "model", "", "trained model directory (required)")
+	f.IntVar(&gf.req.Steps, "steps", 0, fmt.Sprintf("integration steps, %d..%d (required)", sdk.MinGenerateSteps, sdk.MaxGenerateSteps))
+	f.IntVar(&gf.req.N, "n", 0, fmt.Sprintf("number of images, %d..%d (required)", sdk.MinImages, sdk.MaxImages))
+	f.Int64Var(&gf.req.Seed, "seed", 0, "random seed of the initial noise")
+	f.StringVar(&gf.req.Sampler, "sampler", sdk.SamplerEuler, "integrator: "+strings.Join(sdk.Samplers(), ", "))
+	f.StringVar(&gf.out, "out", "", "output directory (required)")
+	f.StringVar(&gf.grid, "grid", "", "also write all samples tiled into this PNG file")
+	f.BoolVar(&gf.force, "force", false, "overwrite existing sample/grid files")
+	return cmd
+}
+
+// checkTarget refuses to replace path unless force, and never a directory.
+func checkTarget(path, flag string, force bool) error {
+	exists, dir, err := isDir(path)
+	switch {
+	case err != nil:
+		return usagef("%s: %w", flag, err)
+	case dir:
+		return usagef("%s: %s is a directory", flag, path)
+	case exists && !force:
+		return usagef("%s: %s already exists (pass --force to overwrite)", flag, path)
+	}
+	return nil
+}
+
+func runGenerate(ctx context.Context, g *globals, gf generateFlags) error {
+	req := gf.req
+	if req.ModelDir == "" {
+		return usagef("--model is required: the trained model directory")
+	}
+	if err := req.Validate(); err != nil {
+		return asUsage(err)
+	}
+	if exists, dir, err := isDir(req.ModelDir); err != nil || !exists || !dir {
+		return usagef("--model %s does not exist or is not a directory", req.ModelDir)
+	}
+	if gf.out == "" {
+		return usagef("--out is required: the directory to write the images to")
+	}
+	exists, dir, err := isDir(gf.out)
+	if err != nil {
+		return usagef("--out %s: %w", gf.out, err)
+	}
+	if exists && !dir {
+		return usagef("--out %s exists and is not a directory", gf.out)
+	}
+	for i := range req.N {
+		if err := checkTarget(samplePath(gf.out, i), "--out", gf.force); err != nil {
+			return err
+		}
+	}
+	if gf.grid != "" {
+		if !strings.EqualFold(filepath.Ext(gf.grid), ".png") {
+			return usagef("--grid %s: the file name must end in .png", gf.grid)
+		}
+		if err := checkTarget(gf.grid, "--grid", gf.force); err != nil {
+			return err
+		}
+	}
+
+	client, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	bar := newBar(g, req.Steps, "sampling")
+	images, err := client.Generate(ctx, req, func(p sdk.GenerateProgress) { _ = bar.Set(p.Step) })
+	_ = bar.Exit()
+	fmt.Fprintln(g.env.Stderr)
+	if err != nil {
+		return interrupted(ctx, fmt.Errorf("generate: %w", err), "generation interrupted; no images written")
+	}
+	if err := os.MkdirAll(gf.out, 0o755); err != nil {
+		return fmt.Errorf("create --out directory: %w", err)
+	}
+	for _, img := range images {
+		if err := writeFileAtomic(samplePath(gf.out, img.Index), img.PNG); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(g.env.Stdout, "wrote %d images to %s\n", len(images), gf.out)
+	if gf.grid != "" {
+		grid, err := makeGrid(images)
+		if err != nil {
+			return err
+		}
+		if dir := filepath.Dir(gf.grid); dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("create --grid directory: %w", err)
+			}
+		}
+		if err := writeFileAtomic(gf.grid, grid); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.env.Stdout, "wrote grid %s\n", gf.grid)
+	}
+	return nil
+}
+
+func newInfoCommand(g *globals) *cobra.Command {
+	var modelDir string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "info --model MODEL_DIR",
+		Short: "Describe a trained model",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if modelDir == "" {
+				return usagef("--model is required: the trained model directory")
+			}
+			if exists, dir, err := isDir(modelDir); err != nil || !exists || !dir {
+				return usagef("--model %s does not exist or is not a directory", modelDir)
+			}
+			client, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer client.Close()
+			info, err := client.Info(cmd.Context(), modelDir)
+			if err != nil {
+				return interrupted(cmd.Context(), fmt.Errorf("info: %w", err), "interrupted")
+			}
+			return printInfo(g, info, asJSON)
+		},
+	}
+	cmd.Flags().StringVar(&modelDir, "model", "", "trained model directory (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the information as JSON")
+	return cmd
+}
+
+func printInfo(g *globals, info sdk.ModelInfo, asJSON bool) error {
+	w := g.env.Stdout
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	fmt.Fprintf(w, "model:        %s\n", info.ModelDir)
+	fmt.Fprintf(w, "arch:         %s\n", info.Arch)
+	fmt.Fprintf(w, "image size:   %dx%d\n", info.Width, info.Height)
+	fmt.Fprintf(w, "trained:      %d/%d steps\n", info.Step, info.TotalSteps)
+	fmt.Fprintf(w, "dataset:      %d images\n", info.DatasetSize)
+	fmt.Fprintf(w, "parameters:   %d\n", info.Params)
+	fmt.Fprintf(w, "backend:      %s\n", info.Backend)
+	fmt.Fprintf(w, "config:       %s\n", info.ConfigJSON)
+	return nil
+}
