@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -129,6 +130,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case errors.As(err, &ie):
 		return ExitInterrupted
 	case errors.As(err, &ue), errors.Is(err, sdk.ErrInvalidRequest):
+		return ExitUsage
+	case strings.HasPrefix(err.Error(), "unknown command "):
+		// cobra reports unknown subcommands with a plain error.
 		return ExitUsage
 	}
 	return ExitFailure
