@@ -151,6 +151,11 @@ type Dataset struct {
 	// Skipped lists the files LoadFolder could not use, sorted by path.
 	// Datasets made by Split and Subset have none.
 	Skipped []Skipped
+	// Upscaled counts the images LoadFolder had to enlarge because they
+	// were smaller than the target (after cropping to its aspect ratio);
+	// callers may want to warn that those will look soft. Datasets made by
+	// Split and Subset report 0.
+	Upscaled int
 
 	images []rgbImage // parallel to Files
 	crop   CropMode
@@ -355,6 +360,9 @@ func LoadFolder(ctx context.Context, dir string, opts LoadOptions) (*Dataset, er
 			}
 			d.Files = append(d.Files, files[next+j])
 			d.images = append(d.images, r.img)
+			if r.upscaled {
+				d.Upscaled++
+			}
 		}
 		next = end
 	}
@@ -479,8 +487,9 @@ func oneLine(s string) string {
 
 // loadResult is one file's outcome: an image, or a reason it was skipped.
 type loadResult struct {
-	img    rgbImage
-	reason string
+	img      rgbImage
+	upscaled bool
+	reason   string
 }
 
 // loadFiles decodes and prepares files with opts.Workers goroutines. Files
@@ -498,12 +507,12 @@ func loadFiles(ctx context.Context, files []string, opts LoadOptions, bg [3]uint
 					results[i].reason = "cancelled"
 					continue
 				}
-				img, err := loadFile(files[i], opts, bg)
+				img, up, err := loadFile(files[i], opts, bg)
 				if err != nil {
 					results[i].reason = oneLine(err.Error())
 					continue
 				}
-				results[i].img = img
+				results[i].img, results[i].upscaled = img, up
 			}
 		}()
 	}
@@ -515,22 +524,24 @@ func loadFiles(ctx context.Context, files []string, opts LoadOptions, bg [3]uint
 	return results
 }
 
-// loadFile decodes one file and prepares it for the dataset. Its errors are
-// skip reasons: they do not repeat the path.
-func loadFile(path string, opts LoadOptions, bg [3]uint8) (rgbImage, error) {
+// loadFile decodes one file and prepares it for the dataset, reporting
+// whether it had to be enlarged. Its errors are skip reasons: they do not
+// repeat the path.
+func loadFile(path string, opts LoadOptions, bg [3]uint8) (rgbImage, bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return rgbImage{}, fmt.Errorf("cannot open: %w", err)
+		return rgbImage{}, false, fmt.Errorf("cannot open: %w", err)
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
-		return rgbImage{}, errors.New("empty file (0 bytes)")
+		return rgbImage{}, false, errors.New("empty file (0 bytes)")
 	}
 	img, err := decodeImage(f, opts.MaxPixels)
 	if err != nil {
-		return rgbImage{}, err
+		return rgbImage{}, false, err
 	}
-	return prepare(img, opts.Height, opts.Width, bg, opts.Crop == RandomCrop), nil
+	im, up := prepare(img, opts.Height, opts.Width, bg, opts.Crop == RandomCrop)
+	return im, up, nil
 }
 
 // DecodeFile decodes the image in the file at path with [DecodeImage].
@@ -599,8 +610,9 @@ func opaqueRGB(c color.Color) [3]uint8 {
 }
 
 // prepare scales img to cover h x w and, unless keepAll, cuts the centred
-// h x w window; the result is composited onto bg.
-func prepare(img image.Image, h, w int, bg [3]uint8, keepAll bool) rgbImage {
+// h x w window; the result is composited onto bg. It reports whether the
+// image had to be enlarged.
+func prepare(img image.Image, h, w int, bg [3]uint8, keepAll bool) (rgbImage, bool) {
 	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
 	var src image.Image = img
@@ -625,6 +637,7 @@ func prepare(img image.Image, h, w int, bg [3]uint8, keepAll bool) rgbImage {
 		sw, sh, nw, nh = cw, ch, w, h
 	}
 	var n *image.NRGBA
+	upscaled := nw > sw || nh > sh
 	switch {
 	case nw == sw && nh == sh:
 		n = imaging.Clone(src)
@@ -645,7 +658,7 @@ func prepare(img image.Image, h, w int, bg [3]uint8, keepAll bool) rgbImage {
 			}
 		}
 	}
-	return out
+	return out, upscaled
 }
 
 // FromImage scales img to cover h x w, cuts the centred h x w window,
@@ -665,7 +678,7 @@ func FromImage(img image.Image, h, w int, background color.Color, dst []float32)
 	if background == nil {
 		background = color.White
 	}
-	im := prepare(img, h, w, opaqueRGB(background), false)
+	im, _ := prepare(img, h, w, opaqueRGB(background), false)
 	for i, p := range im.pix {
 		dst[i] = toUnit(p)
 	}

@@ -258,6 +258,10 @@ func TestLoadFolderResample(t *testing.T) {
 		writeFile(t, dir, "tiny.png", encode(t, "png", solid(2, 2, color.NRGBA{200, 100, 50, 255})))
 		got := loadOne(t, dir, LoadOptions{Height: 16, Width: 16})
 		checkAll(t, "tiny", got, [3]float32{unit(200), unit(100), unit(50)}, 0)
+		d, err := LoadFolder(context.Background(), dir, LoadOptions{Height: 16, Width: 16})
+		if err != nil || d.Upscaled != 1 {
+			t.Errorf("Upscaled = %d (err %v), want 1", d.Upscaled, err)
+		}
 	})
 	t.Run("tiny edge upscaled", func(t *testing.T) {
 		dir := t.TempDir()
@@ -283,6 +287,10 @@ func TestLoadFolderResample(t *testing.T) {
 		writeFile(t, dir, "big.jpg", encode(t, "jpeg", solid(300, 200, color.NRGBA{30, 160, 90, 255})))
 		got := loadOne(t, dir, LoadOptions{Height: 8, Width: 8})
 		checkAll(t, "big", got, [3]float32{unit(30), unit(160), unit(90)}, 0.04)
+		d, err := LoadFolder(context.Background(), dir, LoadOptions{Height: 8, Width: 8})
+		if err != nil || d.Upscaled != 0 {
+			t.Errorf("Upscaled = %d (err %v), want 0", d.Upscaled, err)
+		}
 	})
 }
 
