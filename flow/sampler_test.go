@@ -409,3 +409,20 @@ func TestParseMethod(t *testing.T) {
 		}
 	}
 }
+
+func TestIntegrateAllocations(t *testing.T) {
+	// Scratch buffers are allocated once per call, not per step.
+	f := gaussianField(1, 0.5)
+	x := make([]float32, 256)
+	for _, m := range Methods() {
+		few := testing.AllocsPerRun(5, func() {
+			Integrate(context.Background(), f, x, 4, SampleOptions{Method: m, Steps: 2})
+		})
+		many := testing.AllocsPerRun(5, func() {
+			Integrate(context.Background(), f, x, 4, SampleOptions{Method: m, Steps: 50})
+		})
+		if many != few || many > 6 {
+			t.Errorf("%s: %v allocations for 2 steps, %v for 50; want the same, at most 6", m, few, many)
+		}
+	}
+}
