@@ -23,21 +23,22 @@ const (
 	DefaultSize       = 32
 )
 
-// flagNames maps sdk.ValidationError fields to what the user typed.
-var flagNames = map[string]string{
-	"data dir": "DIR", "model": "--model", "size": "--size", "steps": "--steps", "batch": "--batch",
-	"lr": "--lr", "checkpoint-every": "--checkpoint-every", "n": "--n", "sampler": "--sampler",
+// flagName maps an sdk.ValidationError field to what the user typed.
+func flagName(field string) string {
+	switch field {
+	case "data dir":
+		return "DIR"
+	case "model", "size", "steps", "batch", "lr", "checkpoint-every", "n", "sampler":
+		return "--" + field
+	}
+	return field
 }
 
 // asUsage turns a request validation error into a usage error naming the flag.
 func asUsage(err error) error {
 	var ve *sdk.ValidationError
 	if errors.As(err, &ve) {
-		name := ve.Field
-		if f, ok := flagNames[ve.Field]; ok {
-			name = f
-		}
-		return usagef("invalid %s: %s", name, ve.Problem)
+		return usagef("invalid %s: %s", flagName(ve.Field), ve.Problem)
 	}
 	return err
 }
