@@ -140,7 +140,8 @@ func TestInterruptTrain(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
 		t.Fatalf("exit: %v, want status 130; stderr:\n%s", err, stderr)
 	}
-	if !strings.Contains(stderr.String(), "fm-image: training interrupted at step") {
+	if !strings.Contains(stderr.String(), "fm-image: training interrupted at step") ||
+		!strings.Contains(stderr.String(), "checkpoint saved in "+model+": continue with --resume") {
 		t.Errorf("stderr lacks the interrupt message:\n%s", stderr)
 	}
 	info, err := (&fakegen.Generator{}).Info(context.Background(), model)
@@ -148,6 +149,39 @@ func TestInterruptTrain(t *testing.T) {
 		t.Errorf("no checkpoint after Ctrl-C: %+v, %v", info, err)
 	}
 	waitGone(t, pid, 3*time.Second)
+}
+
+// A second Ctrl-C does not wait for the checkpoint: the plugin is killed.
+func TestSecondInterruptKills(t *testing.T) {
+	dir, data := mkdata(t)
+	pidFile := filepath.Join(dir, "pid")
+	cmd, _, stderr := cli(context.Background(),
+		[]string{"FMIMAGE_FAKE_STEP_DELAY=10ms", "FMIMAGE_FAKE_SAVE_DELAY=20s", "FMIMAGE_FAKE_PIDFILE=" + pidFile},
+		"train", data, "--model", filepath.Join(dir, "model"), "--steps", "100000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := waitPID(t, pidFile)
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	for range 2 {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Fatalf("exit: %v, want status 130; stderr:\n%s", err, stderr)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v to stop after two interrupts", d)
+	}
+	if !strings.Contains(stderr.String(), "fm-image: killing the plugin") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	waitGone(t, pid, 2*time.Second)
 }
 
 // A SIGKILLed host cannot clean up: the plugin's watchdog must exit.

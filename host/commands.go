@@ -149,10 +149,17 @@ func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 	})
 	_ = bar.Exit()
 	fmt.Fprintln(g.env.Stderr)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Close waits for the plugin to write its checkpoint.
+		if cerr := client.Close(); cerr != nil {
+			return interruptedError{fmt.Sprintf("training interrupted at step %d; the plugin may not have saved a checkpoint: %v",
+				last.Step, cerr)}
+		}
+		return interruptedError{fmt.Sprintf("training interrupted at step %d; checkpoint saved in %s: continue with --resume",
+			last.Step, req.ModelDir)}
+	}
 	if err != nil {
-		msg := fmt.Sprintf("training interrupted at step %d; the plugin saves a checkpoint in %s: continue with --resume",
-			last.Step, req.ModelDir)
-		return interrupted(ctx, fmt.Errorf("train: %w", err), msg)
+		return fmt.Errorf("train: %w", err)
 	}
 	fmt.Fprintf(g.env.Stdout, "trained %d/%d steps; model saved in %s\n", last.Step, req.Steps, req.ModelDir)
 	return nil

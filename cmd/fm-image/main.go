@@ -6,16 +6,14 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/fm-image/fm-image/host"
 )
 
 func main() {
-	// SIGINT/SIGTERM cancel the running plugin call; host.Run then stops
-	// the plugin before returning.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT/SIGTERM cancels the running plugin call (host.Run
+	// then stops the plugin before returning); a second one kills it.
+	ctx, stop := host.SignalContext(context.Background(), os.Stderr)
 	code := host.Run(ctx, os.Args[1:], host.OSEnv())
 	stop()
 	os.Exit(code)
