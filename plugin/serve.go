@@ -124,7 +124,7 @@ func ServeWithOptions(impl sdk.Generator, logger hclog.Logger, opts Options) err
 	}
 	adapter := sdk.NewGRPCServer(impl, logger)
 	if opts.ParentPollInterval > 0 {
-		go watchParent(os.Getppid(), opts.ParentPollInterval, func() {
+		go watchParent(os.Getppid, opts.ParentPollInterval, func() {
 			logger.Warn("host process went away; stopping", "grace", opts.OrphanGrace)
 			ctx, cancel := context.WithTimeout(context.Background(), opts.OrphanGrace)
 			n := adapter.Wait(ctx)
@@ -152,12 +152,15 @@ func ServeWithOptions(impl sdk.Generator, logger hclog.Logger, opts Options) err
 	return nil
 }
 
-// watchParent calls orphaned once when the parent pid differs from ppid.
-func watchParent(ppid int, every time.Duration, orphaned func()) {
+// watchParent polls getppid every interval and calls orphaned once, when
+// the parent pid is no longer the one seen at the start (the host died and
+// the plugin was reparented).
+func watchParent(getppid func() int, every time.Duration, orphaned func()) {
+	ppid := getppid()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for range t.C {
-		if os.Getppid() != ppid {
+		if getppid() != ppid {
 			orphaned()
 			return
 		}
