@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -47,6 +48,28 @@ func TestOpenChecksum(t *testing.T) {
 	_, err := sdk.Open(fakePlugin, sdk.Options{SHA256: bad})
 	if err == nil || !strings.Contains(err.Error(), "does not match the expected "+bad) {
 		t.Fatalf("Open with wrong checksum = %v, want a mismatch error", err)
+	}
+}
+
+// Through the real process (AutoMTLS, plugin->host limits), a batch over
+// 4 MiB arrives whole.
+func TestOpenGenerateOver4MiB(t *testing.T) {
+	model := trainedModel(t, &fakegen.Generator{}, 256)
+	c := open(t, sdk.Options{})
+	images, err := c.Generate(context.Background(), sdk.GenerateRequest{ModelDir: model, N: 64, Steps: 2, Seed: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for i, img := range images {
+		want, _ := fakegen.NoisePNG(256, 3, i)
+		if !bytes.Equal(img.PNG, want) {
+			t.Fatalf("image %d differs", i)
+		}
+		total += len(img.PNG)
+	}
+	if len(images) != 64 || total <= 4<<20 {
+		t.Fatalf("%d images, %d bytes; want 64 and > 4 MiB", len(images), total)
 	}
 }
 
