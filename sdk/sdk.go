@@ -18,8 +18,19 @@ import (
 // Generator trains flow-matching image models and samples images from them.
 // The plugin serves an implementation; Open returns a client for one.
 //
-// Implementations must honour ctx: when it is cancelled, Train writes a
-// checkpoint and returns the context's error; Generate stops at the next step.
+// Rules for implementations (the plugin's engine):
+//   - Honour ctx: when it is cancelled, Train writes a checkpoint and returns
+//     an error wrapping ctx.Err(); Generate stops at its next step.
+//   - Call progress synchronously; it may block briefly while the host reads.
+//   - Generate returns exactly req.N images with Index 0..N-1.
+//   - Wrap ErrNotFound, ErrAlreadyExists or ErrInvalidRequest into errors
+//     where they apply, so that hosts can tell the cases apart (the codes
+//     survive the trip over gRPC).
+//   - Construction must be cheap (no model loading or accelerator set-up
+//     before serving starts): go-plugin's handshake has a start timeout.
+//
+// Requests reaching an implementation served by package plugin have already
+// passed Validate.
 type Generator interface {
 	// Train trains a model on the images in req.DataDir and saves it to
 	// req.ModelDir, calling progress (if non-nil) as it goes.
