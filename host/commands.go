@@ -17,11 +17,8 @@ import (
 	"github.com/fm-image/fm-image/sdk"
 )
 
-// Defaults of the train command's flags.
-const (
-	DefaultTrainSteps = 10000
-	DefaultSize       = 32
-)
+// DefaultTrainSteps is the train command's default --steps.
+const DefaultTrainSteps = 10000
 
 // flagName maps an sdk.ValidationError field to what the user typed.
 func flagName(field string) string {
@@ -94,7 +91,8 @@ written a checkpoint; resume it later with --resume.`,
 	f := cmd.Flags()
 	f.StringVar(&req.ModelDir, "model", "", "model directory to create (or continue with --resume) (required)")
 	f.StringVar(&req.Arch, "arch", "", "model preset name (default: the engine's default preset)")
-	f.IntVar(&req.Size, "size", DefaultSize, fmt.Sprintf("image height = width in pixels, a multiple of %d in %d..%d", sdk.SizeMultiple, sdk.MinSize, sdk.MaxSize))
+	f.IntVar(&req.Size, "size", 0, fmt.Sprintf("image height = width in pixels, a multiple of %d in %d..%d (0 = the preset's size, 32 by default; with --resume, the model's)",
+		sdk.SizeMultiple, sdk.MinSize, sdk.MaxSize))
 	f.IntVar(&req.Steps, "steps", DefaultTrainSteps, fmt.Sprintf("total optimisation steps (%d..%d)", sdk.MinTrainSteps, sdk.MaxTrainSteps))
 	f.IntVar(&req.Batch, "batch", 0, fmt.Sprintf("batch size (1..%d, 0 = engine default)", sdk.MaxBatch))
 	f.Float64Var(&req.LR, "lr", 0, "peak learning rate (0 = engine default)")
