@@ -170,6 +170,8 @@ func (c *Client) Close() error {
 		n, derr := c.GRPCClient.Drain(ctx)
 		cancel()
 		switch {
+		case errors.Is(derr, context.DeadlineExceeded):
+			err = fmt.Errorf("close plugin: calls still running after %v; stopping it anyway", c.drainTimeout)
 		case derr != nil && !errors.Is(derr, ErrPluginExited):
 			err = fmt.Errorf("close plugin: wait for running calls: %w", derr)
 		case n > 0:

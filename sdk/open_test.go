@@ -135,6 +135,33 @@ func TestCancelTrainSavesCheckpointBeforeClose(t *testing.T) {
 	}
 }
 
+// Close gives up waiting after DrainTimeout and still stops the plugin.
+func TestCloseDrainTimeout(t *testing.T) {
+	dir := t.TempDir()
+	c, err := sdk.Open(fakePlugin, sdk.Options{DrainTimeout: 200 * time.Millisecond,
+		Env: []string{"FMIMAGE_FAKE_STEP_DELAY=5ms", "FMIMAGE_FAKE_SAVE_DELAY=30s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_ = c.Train(ctx, sdk.TrainRequest{DataDir: dir, ModelDir: filepath.Join(dir, "m"), Steps: 1000}, func(p sdk.TrainProgress) {
+		if p.Step == 2 {
+			cancel()
+		}
+	})
+	start := time.Now()
+	err = c.Close()
+	if err == nil || !strings.Contains(err.Error(), "calls still running after 200ms") {
+		t.Errorf("Close = %v, want a drain timeout", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	if !c.Exited() {
+		t.Error("plugin still running after Close")
+	}
+}
+
 func TestPluginRunByHandRefused(t *testing.T) {
 	cmd := exec.Command(fakePlugin)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
