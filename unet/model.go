@@ -1,0 +1,85 @@
+package unet
+
+import (
+	"fmt"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// Velocity builds the velocity model's graph: x [B,H,W,C] (C = ImageChannels)
+// and t [B] -> v [B,H,W,C].
+//
+// Variables are created in ctx's current scope on first use (initialised
+// deterministically from [ParamInitSeed]) and reused afterwards; variables
+// that already exist (for example loaded from a checkpoint) must have the
+// shapes the config implies. Like every GoMLX graph function it panics on
+// errors; callers at package boundaries recover (see [Check] for the
+// non-panicking validation).
+//
+// Layout (ref-unet-32 is the case Levels=3, BlocksPerLevel=1, MiddleBlocks=2):
+//
+//	temb = MLP(sinusoidal(t))
+//	h = Conv3x3(x)
+//	down: per level, BlocksPerLevel residual blocks (+attention), keep h as the level's skip, then 2x2 average pooling except at the lowest level
+//	middle: MiddleBlocks residual blocks at the lowest resolution
+//	up: per level from the lowest, concatenate the skip on channels, BlocksPerLevel residual blocks, then 2x nearest upsampling except at the top
+//	v = Conv3x3_zero(SiLU(GroupNorm(h)))
+func Velocity(ctx *context.Context, cfg Config, x, t *Node) *Node {
+	if err := Check(cfg, x, t); err != nil {
+		panic(err)
+	}
+	ctx = ctx.Checked(false)
+	temb := timeEmbedding(ctx.In("time"), cfg, t)
+	channels := cfg.LevelChannels()
+
+	h := conv2D(ctx.In("stem"), x, 3, channels[0], false)
+	skips := make([]*Node, len(channels))
+	for level, ch := range channels {
+		lctx := ctx.Inf("down%d", level)
+		for i := range cfg.BlocksPerLevel {
+			h = resBlock(lctx.Inf("block%d", i), cfg, h, temb, ch)
+			if cfg.hasAttention(h.Shape().Dim(1)) {
+				h = selfAttention(lctx.Inf("attn%d", i), cfg, h)
+			}
+		}
+		skips[level] = h
+		if level < len(channels)-1 {
+			h = avgPool2(h)
+		}
+	}
+	lowest := channels[len(channels)-1]
+	for i := range cfg.MiddleBlocks {
+		h = resBlock(ctx.Inf("middle%d", i), cfg, h, temb, lowest)
+	}
+	for level := len(channels) - 1; level >= 0; level-- {
+		lctx := ctx.Inf("up%d", level)
+		h = Concatenate([]*Node{h, skips[level]}, -1)
+		for i := range cfg.BlocksPerLevel {
+			h = resBlock(lctx.Inf("block%d", i), cfg, h, temb, channels[level])
+			if cfg.hasAttention(h.Shape().Dim(1)) {
+				h = selfAttention(lctx.Inf("attn%d", i), cfg, h)
+			}
+		}
+		if level > 0 {
+			h = upsample2(h)
+		}
+	}
+	h = silu(groupNorm(ctx.In("head_norm"), h, cfg.GroupNormGroups))
+	return conv2D(ctx.In("head"), h, 3, cfg.ImageChannels, true)
+}
+
+// Check validates cfg and the shapes of x [B,H,W,C] and t [B] against it.
+func Check(cfg Config, x, t *Node) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	xs, ts := x.Shape(), t.Shape()
+	if xs.Rank() != 4 || xs.Dim(1) != cfg.Height || xs.Dim(2) != cfg.Width || xs.Dim(3) != cfg.ImageChannels {
+		return fmt.Errorf("x has shape %s: the model needs [B,%d,%d,%d]", xs, cfg.Height, cfg.Width, cfg.ImageChannels)
+	}
+	if ts.Rank() != 1 || ts.Dim(0) != xs.Dim(0) {
+		return fmt.Errorf("t has shape %s: the model needs [%d], one time per image", ts, xs.Dim(0))
+	}
+	return nil
+}
