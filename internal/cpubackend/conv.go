@@ -171,7 +171,7 @@ func (b *Builder) convAsDot(input, kernel backends.Op, inDims, kDims, outDims []
 		if w, err = b.Reshape(w, numK*ci, co); err != nil {
 			return nil, err
 		}
-		if dot, err = b.DotGeneral(patches, []int{axes.InputChannels}, nil, w, []int{0}, nil); err != nil {
+		if dot, err = b.dotGeneral(patches, []int{axes.InputChannels}, nil, w, []int{0}, nil); err != nil {
 			return nil, err
 		}
 		for axis := range rank {
@@ -221,7 +221,9 @@ func (b *Builder) convAsDot(input, kernel backends.Op, inDims, kDims, outDims []
 		}
 		lhsContract = append(lhsContract, 1+axes.InputChannels)
 		rhsContract = append(rhsContract, axes.KernelInputChannels)
-		if dot, err = b.DotGeneral(stacked, lhsContract, nil, kernel, rhsContract, nil); err != nil {
+		// Contract in the stack's memory order: simplego gathers the operands in that order.
+		sortPairs(lhsContract, rhsContract)
+		if dot, err = b.dotGeneral(stacked, lhsContract, nil, kernel, rhsContract, nil); err != nil {
 			return nil, err
 		}
 		// [numO, batch, Co] -> [oSp..., batch, Co]
@@ -279,4 +281,14 @@ func isIdentity(perm []int) bool {
 		}
 	}
 	return true
+}
+
+// sortPairs sorts keys ascending and applies the same reordering to vals.
+func sortPairs(keys, vals []int) {
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+			vals[j], vals[j-1] = vals[j-1], vals[j]
+		}
+	}
 }

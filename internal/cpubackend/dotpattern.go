@@ -195,7 +195,7 @@ func (b *Builder) contractionAsDot(mul, lhs, rhs backends.Op, axes []int) (backe
 	if err != nil {
 		return nil, err
 	}
-	dot, err := b.DotGeneral(l, lContract, lBatch, r, rContract, rBatch)
+	dot, err := b.dotGeneral(l, lContract, lBatch, r, rContract, rBatch)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package cpubackend
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -390,4 +391,71 @@ func TestContractionRewrite(t *testing.T) {
 			assertClose(t, "ReduceSum(Mul)", got, want, 1e-12)
 		})
 	}
+}
+
+// TestDotGeneralSplit checks the contraction split that parallelises small-output products:
+// lhs [6, 8, 2, 1024] contracted on axes (3, 1) with rhs [1024, 5, 8] on axes (0, 2).
+func TestDotGeneralSplit(t *testing.T) {
+	backend := newTestBackend(t)
+	rng := rand.New(rand.NewPCG(17, 18))
+	builder := backend.Builder("split").(*Builder)
+	lDims, rDims := []int{6, 8, 2, 1024}, []int{1024, 5, 8}
+	lv, rv := randFlat(rng, prod(lDims)), randFlat(rng, prod(rDims))
+	lOp, err := builder.Parameter("l", shapes.Make(dtypes.Float64, lDims...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rOp, err := builder.Parameter("r", shapes.Make(dtypes.Float64, rDims...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := builder.dotGeneral(lOp, []int{3, 1}, nil, rOp, []int{0, 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := opTypeOf(out); runtime.NumCPU() > 1 && got != backends.OpTypeReduceSum {
+		t.Errorf("expected the split form (ending in ReduceSum), got %s", got)
+	}
+	outShape, err := builder.OpShape(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{6, 2, 5}; !slices.Equal(outShape.Dimensions, want) {
+		t.Fatalf("output dims %v, want %v", outShape.Dimensions, want)
+	}
+	exe, err := builder.Compile([]backends.Op{out}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lBuf, err := backend.BufferFromFlatData(0, lv, shapes.Make(dtypes.Float64, lDims...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rBuf, err := backend.BufferFromFlatData(0, rv, shapes.Make(dtypes.Float64, rDims...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := exe.Execute([]backends.Buffer{lBuf, rBuf}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float64, 6*2*5)
+	if err := backend.BufferToFlatData(res[0], got); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, len(got))
+	for a := range 6 {
+		for c := range 2 {
+			for n := range 5 {
+				var sum float64
+				for k := range 1024 {
+					for j := range 8 {
+						sum += lv[((a*8+j)*2+c)*1024+k] * rv[(k*5+n)*8+j]
+					}
+				}
+				want[(a*2+c)*5+n] = sum
+			}
+		}
+	}
+	assertClose(t, "split DotGeneral", got, want, 1e-12)
 }
