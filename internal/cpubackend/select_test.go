@@ -19,7 +19,6 @@ func TestSelect(t *testing.T) {
 		{spec: "fmcpu", env: "go", wantName: Name},
 		{spec: "fmcpu:parallelism=1", wantName: Name},
 		{spec: "fmcpu:bogus", wantErr: "unknown configuration option"},
-		{spec: "xla:cpu", wantErr: "-tags xla"},
 		{spec: "tpu", wantErr: `valid backends: "fmcpu"`},
 	}
 	for _, tc := range tests {
@@ -40,6 +39,24 @@ func TestSelect(t *testing.T) {
 				t.Fatalf("Select(%q) with env %q: got %q, want %q", tc.spec, tc.env, b.String(), tc.wantName)
 			}
 		})
+	}
+}
+
+// TestSelectXLA checks xla is refused with build instructions in binaries built without the xla
+// tag. With the tag (and no PJRT plugin installed, as on the project's machines) it must fail
+// without trying to download one.
+func TestSelectXLA(t *testing.T) {
+	b, err := Select("xla:cpu")
+	if err == nil {
+		b.Finalize()
+		if !xlaCompiledIn {
+			t.Fatal("Select(\"xla:cpu\") succeeded in a binary built without -tags xla")
+		}
+		return
+	}
+	t.Logf("Select(\"xla:cpu\"): %v", err)
+	if !xlaCompiledIn && !strings.Contains(err.Error(), "-tags xla") {
+		t.Fatalf("error %q does not say how to build with xla", err)
 	}
 }
 

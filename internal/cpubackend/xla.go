@@ -8,6 +8,9 @@ import (
 	"github.com/pkg/errors"
 )
 
+// xlaCompiledIn tells whether the xla backend is linked in (build tag xla).
+const xlaCompiledIn = true
+
 // newXLA returns GoMLX's XLA/PJRT backend with config (the PJRT plugin name, e.g. "cpu"), with
 // automatic plugin downloads disabled: the plugin must already be installed.
 func newXLA(config string) (backends.Backend, error) {
