@@ -25,6 +25,9 @@ const (
 // from [Preset] or [DefaultConfig] and change fields, then call [Config.Validate]
 // (Velocity validates too).
 type Config struct {
+	// Name is the preset this configuration came from ("" if custom); it is
+	// informational only.
+	Name string `json:"name,omitempty"`
 	// Height and Width of the images in pixels. Both must be divisible by
 	// 2^(len(ChannelMults)-1), the total down-sampling of the U-Net.
 	Height int `json:"height"`
@@ -157,7 +160,9 @@ func Preset(name string) (Config, error) {
 	if !ok {
 		return Config{}, fmt.Errorf("unknown model preset %q: valid presets are %s", name, strings.Join(PresetNames(), ", "))
 	}
-	return p.make(), nil
+	c := p.make()
+	c.Name = name
+	return c, nil
 }
 
 // Levels returns the number of resolution levels, len(ChannelMults).

@@ -1,6 +1,7 @@
 package unet
 
 import (
+	"encoding/json"
 	"fmt"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
@@ -83,3 +84,18 @@ func Check(cfg Config, x, t *Node) error {
 	}
 	return nil
 }
+
+// Model adapts a Config to the small interface that training and sampling
+// (package flow) use: Velocity, ImageShape and ConfigJSON.
+type Model struct{ Config Config }
+
+// Velocity builds v(x, t); see the package-level [Velocity].
+func (m Model) Velocity(ctx *context.Context, x, t *Node) *Node { return Velocity(ctx, m.Config, x, t) }
+
+// ImageShape returns the (height, width, channels) of the model's images.
+func (m Model) ImageShape() (h, w, c int) {
+	return m.Config.Height, m.Config.Width, m.Config.ImageChannels
+}
+
+// ConfigJSON returns the configuration as JSON (see [ParseConfig]).
+func (m Model) ConfigJSON() ([]byte, error) { return json.Marshal(m.Config) }
