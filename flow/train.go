@@ -326,7 +326,7 @@ func (tr *Trainer) Run(ctx stdcontext.Context, data *Dataset, opts RunOptions) e
 		if err != nil {
 			return err
 		}
-		if tr.step == startStep+1 {
+		if start.IsZero() {
 			start = time.Now() // the first step compiles the graph: leave it out of the rate
 			startStep = tr.step
 		}

@@ -43,6 +43,7 @@ func (c *GRPCClient) Train(ctx context.Context, req TrainRequest, progress func(
 		DataDir: req.DataDir, ModelDir: req.ModelDir, Arch: req.Arch, Size: int32(req.Size),
 		Steps: int64(req.Steps), Batch: int32(req.Batch), Lr: req.LR, Seed: req.Seed,
 		Resume: req.Resume, CheckpointEvery: int64(req.CheckpointEvery),
+		Holdout: req.Holdout,
 	})
 	if err != nil {
 		return c.rpcErr(ctx, err)

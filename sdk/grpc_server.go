@@ -109,6 +109,7 @@ func (s *GRPCServer) Train(in *fmimagepb.TrainRequest, stream fmimagepb.Generato
 		Size: int(in.GetSize()), Steps: int(in.GetSteps()), Batch: int(in.GetBatch()),
 		LR: in.GetLr(), Seed: in.GetSeed(), Resume: in.GetResume(),
 		CheckpointEvery: int(in.GetCheckpointEvery()),
+		Holdout:         in.GetHoldout(),
 	}
 	if err := req.Validate(); err != nil {
 		return toStatus(err)

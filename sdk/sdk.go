@@ -66,6 +66,10 @@ type TrainRequest struct {
 	Resume bool
 	// CheckpointEvery is the number of steps between checkpoints (0 = default).
 	CheckpointEvery int
+	// Holdout is the fraction of the images (0 to MaxHoldout) kept out of
+	// training; their paths are listed in the model directory's holdout.txt
+	// so that evaluation can use them as reference. Ignored on resume.
+	Holdout float64
 }
 
 // TrainProgress is one training progress event.

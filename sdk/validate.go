@@ -28,6 +28,8 @@ const (
 	MaxBatch = 4096
 	// MaxLR bounds TrainRequest.LR (0 = default).
 	MaxLR = 1.0
+	// MaxHoldout bounds TrainRequest.Holdout.
+	MaxHoldout = 0.9
 )
 
 // Sampler names accepted in GenerateRequest.Sampler.
@@ -98,6 +100,9 @@ func (r TrainRequest) Validate() error {
 	}
 	if math.IsNaN(r.LR) || r.LR < 0 || r.LR > MaxLR {
 		return invalid("lr", "must be in (0, %g] (or 0 for the default), got %g", MaxLR, r.LR)
+	}
+	if math.IsNaN(r.Holdout) || r.Holdout < 0 || r.Holdout > MaxHoldout {
+		return invalid("holdout", "must be in [0, %g], got %g", MaxHoldout, r.Holdout)
 	}
 	if r.CheckpointEvery < 0 {
 		return invalid("checkpoint-every", "must be >= 0 (0 = default), got %d", r.CheckpointEvery)

@@ -1,33 +1,282 @@
-// Package engine is the fm-image model engine served by the plugin.
+// Package engine is the fm-image model engine that the plugin serves: it
+// implements sdk.Generator with the U-Net of package unet, the flow-matching
+// trainer and samplers of package flow, and a GoMLX backend chosen by
+// package cpubackend.
 //
-// This is a placeholder until the real engine lands: every method fails.
+// A model directory holds model.json (what the model is, written once when
+// training starts) and the newest checkpoint (flow.CheckpointFile, plus the
+// previous one), which carries the weights, their EMA, the optimiser state
+// and the step. Generation samples with the EMA weights.
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sync"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/internal/cpubackend"
 	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/unet"
 )
 
-// errNotImplemented is returned by every placeholder method.
-var errNotImplemented = errors.New("engine: not implemented yet")
+// DefaultArch is the model preset used when a training request names none.
+const DefaultArch = "small"
 
-// New returns the engine as an sdk.Generator.
-func New(logger hclog.Logger) sdk.Generator { return stub{logger: logger} }
-
-type stub struct{ logger hclog.Logger }
-
-func (stub) Train(context.Context, sdk.TrainRequest, func(sdk.TrainProgress)) error {
-	return errNotImplemented
+// Options configure an Engine. Zero fields take the defaults given.
+type Options struct {
+	// Backend is the GoMLX backend spec passed to cpubackend.Select ("" =
+	// $GOMLX_BACKEND, else the project's CPU backend).
+	Backend string
+	// MaxGeneratePixels bounds N·H·W of one Generate request (default
+	// 64·256·256, about 4.2 million pixels): larger requests are refused up
+	// front rather than risking the plugin's memory.
+	MaxGeneratePixels int64
+	// GenerateBatch is the largest number of images integrated at once
+	// (default 32); larger requests are processed in chunks of this size.
+	GenerateBatch int
 }
 
-func (stub) Generate(context.Context, sdk.GenerateRequest, func(sdk.GenerateProgress)) ([]sdk.Image, error) {
-	return nil, errNotImplemented
+func (o Options) withDefaults() Options {
+	if o.MaxGeneratePixels == 0 {
+		o.MaxGeneratePixels = 64 * 256 * 256
+	}
+	if o.GenerateBatch == 0 {
+		o.GenerateBatch = 32
+	}
+	return o
 }
 
-func (stub) Info(context.Context, string) (sdk.ModelInfo, error) {
-	return sdk.ModelInfo{}, errNotImplemented
+// Engine implements sdk.Generator. It is safe for concurrent use: several
+// Generate calls may run at once; two Train calls on the same model
+// directory may not (the second is refused).
+type Engine struct {
+	logger hclog.Logger
+	opts   Options
+
+	backendOnce sync.Once
+	backend     backends.Backend
+	backendErr  error
+
+	mu       sync.Mutex
+	training map[string]bool         // model dirs being trained
+	fields   map[string]*loadedModel // sampling fields by model dir
+}
+
+// loadedModel is a model directory's sampling field, valid while the
+// checkpoint file is unchanged.
+type loadedModel struct {
+	stamp string // checkpoint file size and modification time
+	model unet.Model
+	ckpt  *flow.Checkpoint
+	field *flow.ModelField
+}
+
+// New returns an engine with default options. It does no work: the backend
+// is created on first use, after the plugin handshake.
+func New(logger hclog.Logger) sdk.Generator { return NewWithOptions(logger, Options{}) }
+
+// NewWithOptions returns an engine with the given options.
+func NewWithOptions(logger hclog.Logger, opts Options) *Engine {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &Engine{
+		logger:   logger,
+		opts:     opts.withDefaults(),
+		training: map[string]bool{},
+		fields:   map[string]*loadedModel{},
+	}
+}
+
+// getBackend creates the GoMLX backend once.
+func (e *Engine) getBackend() (backends.Backend, error) {
+	e.backendOnce.Do(func() {
+		e.backend, e.backendErr = cpubackend.Select(e.opts.Backend)
+		if e.backendErr == nil {
+			e.logger.Info("backend ready", "backend", e.backend.Name())
+		}
+	})
+	return e.backend, e.backendErr
+}
+
+// recoverTo turns a panic (GoMLX panics while building graphs) into an error.
+func recoverTo(err *error, what string) {
+	if r := recover(); r != nil {
+		if re, ok := r.(error); ok {
+			*err = fmt.Errorf("%s: %w", what, re)
+		} else {
+			*err = fmt.Errorf("%s: %v", what, r)
+		}
+	}
+}
+
+// Info implements sdk.Generator.
+func (e *Engine) Info(ctx context.Context, modelDir string) (info sdk.ModelInfo, err error) {
+	defer recoverTo(&err, "info")
+	if err := sdk.ValidateModelDir(modelDir); err != nil {
+		return sdk.ModelInfo{}, err
+	}
+	meta, err := readModelMeta(modelDir)
+	if err != nil {
+		return sdk.ModelInfo{}, err
+	}
+	info = sdk.ModelInfo{
+		ModelDir: modelDir, Arch: meta.Arch, Width: meta.UNet.Width, Height: meta.UNet.Height,
+		Backend: e.opts.Backend,
+	}
+	if b, err := e.getBackend(); err == nil {
+		info.Backend = b.Name()
+	}
+	cfgJSON, _ := meta.UNet.MarshalIndent()
+	info.ConfigJSON = string(cfgJSON)
+	ck, err := loadCheckpoint(modelDir)
+	if err != nil {
+		return sdk.ModelInfo{}, err
+	}
+	info.Step, info.TotalSteps, info.DatasetSize = ck.Step, ck.Train.Steps, ck.DatasetSize
+	info.Params = countParams(ck)
+	return info, nil
+}
+
+// countParams counts the trained weights (the /model scope) of a checkpoint.
+func countParams(ck *flow.Checkpoint) int64 {
+	var n int64
+	for _, t := range ck.Tensors {
+		if len(t.Name) > 7 && t.Name[:7] == "/model/" {
+			size := int64(1)
+			for _, d := range t.Dims {
+				size *= int64(d)
+			}
+			n += size
+		}
+	}
+	return n
+}
+
+// loadCheckpoint loads a model directory's checkpoint, mapping a missing one
+// to sdk.ErrNotFound.
+func loadCheckpoint(modelDir string) (*flow.Checkpoint, error) {
+	ck, err := flow.LoadCheckpoint(modelDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %w", sdk.ErrNotFound, err)
+	}
+	return ck, err
+}
+
+// Generate implements sdk.Generator.
+func (e *Engine) Generate(ctx context.Context, req sdk.GenerateRequest, progress func(sdk.GenerateProgress)) (images []sdk.Image, err error) {
+	defer recoverTo(&err, "generate")
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	method, err := flow.ParseMethod(orDefault(req.Sampler, sdk.SamplerEuler))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", sdk.ErrInvalidRequest, err)
+	}
+	lm, err := e.loadModel(req.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	h, w, c := lm.model.ImageShape()
+	if pixels := int64(req.N) * int64(h) * int64(w); pixels > e.opts.MaxGeneratePixels {
+		return nil, &sdk.ValidationError{Field: "n", Problem: fmt.Sprintf(
+			"%d images of %dx%d (%d pixels) exceed the plugin's memory budget of %d pixels per request; ask for at most %d",
+			req.N, w, h, pixels, e.opts.MaxGeneratePixels, e.opts.MaxGeneratePixels/int64(h*w))}
+	}
+	dim := h * w * c
+	chunk := min(req.N, e.opts.GenerateBatch)
+	chunks := (req.N + chunk - 1) / chunk
+	images = make([]sdk.Image, 0, req.N)
+	x := make([]float32, chunk*dim)
+	for ci := range chunks {
+		first := ci * chunk
+		n := min(chunk, req.N-first)
+		xs := x[:n*dim]
+		for i := range n {
+			flow.GaussianNoise(req.Seed, first+i, xs[i*dim:(i+1)*dim])
+		}
+		opts := flow.SampleOptions{Method: method, Steps: req.Steps, OnStep: func(step, steps int, _ float32, _ []float32) {
+			if progress != nil {
+				progress(sdk.GenerateProgress{Step: ci*steps + step, TotalSteps: chunks * steps})
+			}
+		}}
+		if err := flow.Integrate(ctx, lm.field, xs, n, opts); err != nil {
+			return nil, fmt.Errorf("generate from %s: %w", req.ModelDir, err)
+		}
+		for i := range n {
+			img, err := flow.ToImage(xs[i*dim:(i+1)*dim], h, w)
+			if err != nil {
+				return nil, fmt.Errorf("generate: image %d: %w", first+i, err)
+			}
+			var buf bytes.Buffer
+			if err := png.Encode(&buf, img); err != nil {
+				return nil, fmt.Errorf("generate: encode image %d: %w", first+i, err)
+			}
+			images = append(images, sdk.Image{Index: first + i, Width: w, Height: h, PNG: buf.Bytes()})
+		}
+	}
+	return images, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// loadModel returns the sampling field of a model directory, reusing the
+// compiled one while the checkpoint file is unchanged.
+func (e *Engine) loadModel(modelDir string) (*loadedModel, error) {
+	abs, err := filepath.Abs(modelDir)
+	if err != nil {
+		return nil, fmt.Errorf("model directory %s: %w", modelDir, err)
+	}
+	stamp := checkpointStamp(abs)
+	e.mu.Lock()
+	lm := e.fields[abs]
+	e.mu.Unlock()
+	if lm != nil && lm.stamp == stamp {
+		return lm, nil
+	}
+	meta, err := readModelMeta(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := loadCheckpoint(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	backend, err := e.getBackend()
+	if err != nil {
+		return nil, err
+	}
+	model := unet.Model{Config: meta.UNet}
+	field, err := flow.NewModelField(backend, model, ck, true)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", modelDir, err)
+	}
+	lm = &loadedModel{stamp: stamp, model: model, ckpt: ck, field: field}
+	e.mu.Lock()
+	e.fields[abs] = lm
+	e.mu.Unlock()
+	return lm, nil
+}
+
+// checkpointStamp identifies the current checkpoint file of a model directory.
+func checkpointStamp(dir string) string {
+	fi, err := os.Stat(filepath.Join(dir, flow.CheckpointFile))
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
 }

@@ -38,6 +38,7 @@ type TrainRequest struct {
 	Seed            int64                  `protobuf:"varint,8,opt,name=seed,proto3" json:"seed,omitempty"`
 	Resume          bool                   `protobuf:"varint,9,opt,name=resume,proto3" json:"resume,omitempty"`
 	CheckpointEvery int64                  `protobuf:"varint,10,opt,name=checkpoint_every,json=checkpointEvery,proto3" json:"checkpoint_every,omitempty"`
+	Holdout         float64                `protobuf:"fixed64,11,opt,name=holdout,proto3" json:"holdout,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -138,6 +139,13 @@ func (x *TrainRequest) GetResume() bool {
 func (x *TrainRequest) GetCheckpointEvery() int64 {
 	if x != nil {
 		return x.CheckpointEvery
+	}
+	return 0
+}
+
+func (x *TrainRequest) GetHoldout() float64 {
+	if x != nil {
+		return x.Holdout
 	}
 	return 0
 }
@@ -779,7 +787,7 @@ var File_fmimage_proto protoreflect.FileDescriptor
 const file_fmimage_proto_rawDesc = "" +
 	"\n" +
 	"\rfmimage.proto\x12\n" +
-	"fmimage.v1\"\x81\x02\n" +
+	"fmimage.v1\"\x9b\x02\n" +
 	"\fTrainRequest\x12\x19\n" +
 	"\bdata_dir\x18\x01 \x01(\tR\adataDir\x12\x1b\n" +
 	"\tmodel_dir\x18\x02 \x01(\tR\bmodelDir\x12\x12\n" +
@@ -791,7 +799,8 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x04seed\x18\b \x01(\x03R\x04seed\x12\x16\n" +
 	"\x06resume\x18\t \x01(\bR\x06resume\x12)\n" +
 	"\x10checkpoint_every\x18\n" +
-	" \x01(\x03R\x0fcheckpointEvery\"\xd2\x01\n" +
+	" \x01(\x03R\x0fcheckpointEvery\x12\x18\n" +
+	"\aholdout\x18\v \x01(\x01R\aholdout\"\xd2\x01\n" +
 	"\n" +
 	"TrainEvent\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x1f\n" +
