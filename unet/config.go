@@ -290,3 +290,22 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	return c, nil
 }
+
+// WithSize returns c for images of height h and width w, keeping
+// self-attention at the same levels (a preset that attends at 16x16 and 8x8
+// for 64x64 images attends at 8x8 and 4x4 for 32x32 ones). The result is not
+// validated.
+func (c Config) WithSize(h, w int) Config {
+	old := c.levelHeights()
+	c.Height, c.Width = h, w
+	if len(c.AttentionResolutions) > 0 {
+		res := make([]int, 0, len(c.AttentionResolutions))
+		for _, r := range c.AttentionResolutions {
+			if lvl := slices.Index(old, r); lvl >= 0 {
+				res = append(res, h>>lvl)
+			}
+		}
+		c.AttentionResolutions = res
+	}
+	return c
+}

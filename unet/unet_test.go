@@ -59,6 +59,20 @@ func TestValidateRejects(t *testing.T) {
 	}
 }
 
+func TestWithSizeKeepsAttentionLevels(t *testing.T) {
+	cfg, _ := Preset("medium")
+	got := cfg.WithSize(32, 48)
+	if got.Height != 32 || got.Width != 48 || len(got.AttentionResolutions) != 2 || got.AttentionResolutions[0] != 8 || got.AttentionResolutions[1] != 4 {
+		t.Fatalf("WithSize(32, 48) = %dx%d attention %v, want 32x48 attention [8 4]", got.Height, got.Width, got.AttentionResolutions)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("resized config does not validate: %v", err)
+	}
+	if cfg.Height != 64 || cfg.AttentionResolutions[0] != 16 {
+		t.Errorf("WithSize changed the original config")
+	}
+}
+
 func TestParseConfigRoundTripAndUnknownFields(t *testing.T) {
 	cfg, _ := Preset("medium")
 	data, err := cfg.MarshalIndent()

@@ -76,7 +76,7 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 			return &sdk.ValidationError{Field: "arch", Problem: err.Error()}
 		}
 		if req.Size != 0 {
-			cfg.Height, cfg.Width = req.Size, req.Size
+			cfg = cfg.WithSize(req.Size, req.Size)
 		}
 		if err := cfg.Validate(); err != nil {
 			return &sdk.ValidationError{Field: "size", Problem: fmt.Sprintf("%d does not suit model %q: %v", req.Size, arch, err)}
