@@ -1,0 +1,161 @@
+//go:build goexperiment.simd && amd64
+
+package gemm
+
+import (
+	"simd/archsimd"
+	"unsafe"
+)
+
+// hasAVX2FMA is read once: the CPU features do not change while running.
+var hasAVX2FMA = archsimd.X86.AVX2() && archsimd.X86.FMA()
+
+func simdAvailable() bool { return hasAVX2FMA }
+
+// simdKernel returns the AVX2/FMA kernel. A is packed with every value
+// broadcast to 8 lanes so the inner loop needs no broadcast instruction.
+func simdKernel() kernel {
+	return kernel{name: "avx2-fma", aStride: mr * 8, packA: packASIMD, micro: microSIMD}
+}
+
+// packASIMD packs op(A) rows [i0, i0+rows) × depth [p0, p0+kc), scaled by alpha,
+// as kc groups of mr vectors of 8 equal lanes (zero vectors for rows past rows).
+func packASIMD(dst []float32, a []float32, lda int, tA Transpose, i0, rows, p0, kc int, alpha float32) {
+	dst = dst[:kc*mr*8]
+	al := archsimd.BroadcastFloat32x8(alpha)
+	var zero archsimd.Float32x8
+	for r := rows; r < mr; r++ {
+		for p := 0; p < kc; p++ {
+			zero.Store((*[8]float32)(dst[(p*mr+r)*8:]))
+		}
+	}
+	if !tA {
+		for r := 0; r < rows; r++ {
+			src := a[(i0+r)*lda+p0:]
+			src = src[:kc]
+			d := dst[r*8:]
+			for p, v := range src {
+				archsimd.BroadcastFloat32x8(v).Mul(al).Store((*[8]float32)(d[p*mr*8:]))
+			}
+		}
+	} else {
+		for p := 0; p < kc; p++ {
+			src := a[(p0+p)*lda+i0:]
+			src = src[:rows]
+			d := dst[p*mr*8:]
+			for r, v := range src {
+				archsimd.BroadcastFloat32x8(v).Mul(al).Store((*[8]float32)(d[r*8:]))
+			}
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// microSIMD is the 4×16 AVX2/FMA micro-kernel: eight Float32x8 accumulators
+// (two per row), inner loop unrolled twice. pa holds kc·32 values, pb kc·16.
+func microSIMD(kc int, pa, pb []float32, c []float32, ldc, rows, cols int, beta float32) {
+	if len(pa) < kc*mr*8 || len(pb) < kc*nr || kc <= 0 {
+		panic("gemm: internal error: short packed buffers")
+	}
+	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8
+	a := unsafe.Pointer(&pa[0])
+	b := unsafe.Pointer(&pb[0])
+	for i := kc >> 1; i > 0; i-- {
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(b))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 32)))
+		x := archsimd.LoadFloat32x8((*[8]float32)(a))
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 32)))
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 64)))
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 96)))
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+
+		b0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 64)))
+		b1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 96)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 128)))
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 160)))
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 192)))
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 224)))
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+		a = unsafe.Add(a, 256)
+		b = unsafe.Add(b, 128)
+	}
+	if kc&1 != 0 {
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(b))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 32)))
+		x := archsimd.LoadFloat32x8((*[8]float32)(a))
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 32)))
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 64)))
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 96)))
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+	}
+	if rows == mr && cols == nr {
+		r0 := c[0:16:16]
+		r1 := c[ldc : ldc+16 : ldc+16]
+		r2 := c[2*ldc : 2*ldc+16 : 2*ldc+16]
+		r3 := c[3*ldc : 3*ldc+16 : 3*ldc+16]
+		switch beta {
+		case 0:
+		case 1:
+			c00 = c00.Add(archsimd.LoadFloat32x8((*[8]float32)(r0[0:8])))
+			c01 = c01.Add(archsimd.LoadFloat32x8((*[8]float32)(r0[8:16])))
+			c10 = c10.Add(archsimd.LoadFloat32x8((*[8]float32)(r1[0:8])))
+			c11 = c11.Add(archsimd.LoadFloat32x8((*[8]float32)(r1[8:16])))
+			c20 = c20.Add(archsimd.LoadFloat32x8((*[8]float32)(r2[0:8])))
+			c21 = c21.Add(archsimd.LoadFloat32x8((*[8]float32)(r2[8:16])))
+			c30 = c30.Add(archsimd.LoadFloat32x8((*[8]float32)(r3[0:8])))
+			c31 = c31.Add(archsimd.LoadFloat32x8((*[8]float32)(r3[8:16])))
+		default:
+			bv := archsimd.BroadcastFloat32x8(beta)
+			c00 = bv.MulAdd(archsimd.LoadFloat32x8((*[8]float32)(r0[0:8])), c00)
+			c01 = bv.MulAdd(archsimd.LoadFloat32x8((*[8]float32)(r0[8:16])), c01)
+			c10 = bv.MulAdd(archsimd.LoadFloat32x8((*[8]float32)(r1[0:8])), c10)
+			c11 = bv.MulAdd(archsimd.LoadFloat32x8((*[8]float32)(r1[8:16])), c11)
+			c20 = bv.MulAdd(archsimd.LoadFloat32x8((*[8]float32)(r2[0:8])), c20)
+			c21 = bv.MulAdd(archsimd.LoadFloat32x8((*[8]float32)(r2[8:16])), c21)
+			c30 = bv.MulAdd(archsimd.LoadFloat32x8((*[8]float32)(r3[0:8])), c30)
+			c31 = bv.MulAdd(archsimd.LoadFloat32x8((*[8]float32)(r3[8:16])), c31)
+		}
+		c00.Store((*[8]float32)(r0[0:8]))
+		c01.Store((*[8]float32)(r0[8:16]))
+		c10.Store((*[8]float32)(r1[0:8]))
+		c11.Store((*[8]float32)(r1[8:16]))
+		c20.Store((*[8]float32)(r2[0:8]))
+		c21.Store((*[8]float32)(r2[8:16]))
+		c30.Store((*[8]float32)(r3[0:8]))
+		c31.Store((*[8]float32)(r3[8:16]))
+		archsimd.ClearAVXUpperBits()
+		return
+	}
+	var acc [mr * nr]float32
+	c00.Store((*[8]float32)(acc[0:8]))
+	c01.Store((*[8]float32)(acc[8:16]))
+	c10.Store((*[8]float32)(acc[16:24]))
+	c11.Store((*[8]float32)(acc[24:32]))
+	c20.Store((*[8]float32)(acc[32:40]))
+	c21.Store((*[8]float32)(acc[40:48]))
+	c30.Store((*[8]float32)(acc[48:56]))
+	c31.Store((*[8]float32)(acc[56:64]))
+	archsimd.ClearAVXUpperBits()
+	storeTile(&acc, c, ldc, rows, cols, beta)
+}
