@@ -21,6 +21,7 @@ func directAt(pix []float64, h, w, y, x, c int) float64 {
 
 // directBlur filters with the 5x5 kernel g(i)*g(j)*gain.
 func directBlur(pix []float64, h, w int, gain float64) []float64 {
+	g := gauss5()
 	out := make([]float64, len(pix))
 	for y := range h {
 		for x := range w {
@@ -28,7 +29,7 @@ func directBlur(pix []float64, h, w int, gain float64) []float64 {
 				var s float64
 				for i := -2; i <= 2; i++ {
 					for j := -2; j <= 2; j++ {
-						s += gauss5[i+2] * gauss5[j+2] * gain * directAt(pix, h, w, y+i, x+j, c)
+						s += g[i+2] * g[j+2] * gain * directAt(pix, h, w, y+i, x+j, c)
 					}
 				}
 				out[(y*w+x)*3+c] = s

@@ -8,9 +8,9 @@ type plane struct {
 	pix  []float64
 }
 
-// gauss5 is the 5-tap binomial filter of the Laplacian pyramid (Burt and
-// Adelson), applied separably along rows and columns.
-var gauss5 = [5]float64{1.0 / 16, 4.0 / 16, 6.0 / 16, 4.0 / 16, 1.0 / 16}
+// gauss5 returns the 5-tap binomial filter of the Laplacian pyramid (Burt
+// and Adelson), applied separably along rows and columns.
+func gauss5() [5]float64 { return [5]float64{1.0 / 16, 4.0 / 16, 6.0 / 16, 4.0 / 16, 1.0 / 16} }
 
 // mirror maps an index outside [0, n) back inside by reflection about the
 // edge samples, without repeating them: -1 -> 1, n -> n-2 ("mirror" in
@@ -33,11 +33,12 @@ func mirror(i, n int) int {
 // blur convolves p with gauss5 along both axes (mirrored edges), scaling
 // the result by gain (1 for a plain blur, 4 after zero insertion).
 func blur(p plane, gain float64) plane {
+	g5 := gauss5()
 	tmp := make([]float64, len(p.pix))
 	for y := 0; y < p.h; y++ {
 		for x := 0; x < p.w; x++ {
 			var acc [3]float64
-			for k, g := range gauss5 {
+			for k, g := range g5 {
 				src := p.pix[(y*p.w+mirror(x+k-2, p.w))*3:][:3]
 				acc[0] += g * src[0]
 				acc[1] += g * src[1]
@@ -50,7 +51,7 @@ func blur(p plane, gain float64) plane {
 	for y := 0; y < p.h; y++ {
 		for x := 0; x < p.w; x++ {
 			var acc [3]float64
-			for k, g := range gauss5 {
+			for k, g := range g5 {
 				src := tmp[(mirror(y+k-2, p.h)*p.w+x)*3:][:3]
 				acc[0] += g * src[0]
 				acc[1] += g * src[1]
