@@ -128,10 +128,15 @@ func (b *Builder) convAsDot(input, kernel backends.Op, inDims, kDims, outDims []
 		for a := range steps {
 			steps[a] = 1
 		}
+		whole := true
 		for i, axis := range axes.InputSpatial {
 			starts[axis] = start[i]
 			limits[axis] = start[i] + (count[i]-1)*step[i] + 1
 			steps[axis] = step[i]
+			whole = whole && start[i] == 0 && step[i] == 1 && limits[axis] == pDims[axis]
+		}
+		if whole {
+			return padded, nil // E.g. 1x1 convolutions: no copy.
 		}
 		return b.Slice(padded, starts, limits, steps)
 	}
