@@ -20,31 +20,76 @@ func simdKernel() kernel {
 
 // packASIMD packs op(A) rows [i0, i0+rows) × depth [p0, p0+kc), scaled by alpha,
 // as kc groups of mr vectors of 8 equal lanes (zero vectors for rows past rows).
+// Eight consecutive values are loaded at once and spread with VPERMPS, so the
+// cost is about one 32-byte store per value.
 func packASIMD(dst []float32, a []float32, lda int, tA Transpose, i0, rows, p0, kc int, alpha float32) {
 	dst = dst[:kc*mr*8]
 	al := archsimd.BroadcastFloat32x8(alpha)
+	scale := alpha != 1
 	var zero archsimd.Float32x8
 	for r := rows; r < mr; r++ {
 		for p := 0; p < kc; p++ {
 			zero.Store((*[8]float32)(dst[(p*mr+r)*8:]))
 		}
 	}
+	i0v := archsimd.BroadcastUint32x8(0)
+	i1v := archsimd.BroadcastUint32x8(1)
+	i2v := archsimd.BroadcastUint32x8(2)
+	i3v := archsimd.BroadcastUint32x8(3)
 	if !tA {
+		i4v := archsimd.BroadcastUint32x8(4)
+		i5v := archsimd.BroadcastUint32x8(5)
+		i6v := archsimd.BroadcastUint32x8(6)
+		i7v := archsimd.BroadcastUint32x8(7)
+		kc8 := kc &^ 7
 		for r := 0; r < rows; r++ {
 			src := a[(i0+r)*lda+p0:]
 			src = src[:kc]
-			d := dst[r*8:]
-			for p, v := range src {
-				archsimd.BroadcastFloat32x8(v).Mul(al).Store((*[8]float32)(d[p*mr*8:]))
+			d := unsafe.Pointer(&dst[r*8])
+			for p := 0; p < kc8; p += 8 {
+				x := archsimd.LoadFloat32x8((*[8]float32)(src[p : p+8]))
+				if scale {
+					x = x.Mul(al)
+				}
+				x.Permute(i0v).Store((*[8]float32)(d))
+				x.Permute(i1v).Store((*[8]float32)(unsafe.Add(d, 1*mr*32)))
+				x.Permute(i2v).Store((*[8]float32)(unsafe.Add(d, 2*mr*32)))
+				x.Permute(i3v).Store((*[8]float32)(unsafe.Add(d, 3*mr*32)))
+				x.Permute(i4v).Store((*[8]float32)(unsafe.Add(d, 4*mr*32)))
+				x.Permute(i5v).Store((*[8]float32)(unsafe.Add(d, 5*mr*32)))
+				x.Permute(i6v).Store((*[8]float32)(unsafe.Add(d, 6*mr*32)))
+				x.Permute(i7v).Store((*[8]float32)(unsafe.Add(d, 7*mr*32)))
+				d = unsafe.Add(d, 8*mr*32)
+			}
+			for p := kc8; p < kc; p++ {
+				archsimd.BroadcastFloat32x8(src[p]).Mul(al).Store((*[8]float32)(dst[(p*mr+r)*8:]))
 			}
 		}
 	} else {
 		for p := 0; p < kc; p++ {
 			src := a[(p0+p)*lda+i0:]
-			src = src[:rows]
-			d := dst[p*mr*8:]
-			for r, v := range src {
-				archsimd.BroadcastFloat32x8(v).Mul(al).Store((*[8]float32)(d[r*8:]))
+			var x archsimd.Float32x8
+			if len(src) >= 8 {
+				x = archsimd.LoadFloat32x8((*[8]float32)(src[:8]))
+			} else {
+				x = archsimd.LoadFloat32x8SlicePart(src[:rows])
+			}
+			if scale {
+				x = x.Mul(al)
+			}
+			d := dst[p*mr*8 : p*mr*8+mr*8]
+			switch rows {
+			case 4:
+				x.Permute(i3v).Store((*[8]float32)(d[24:32]))
+				fallthrough
+			case 3:
+				x.Permute(i2v).Store((*[8]float32)(d[16:24]))
+				fallthrough
+			case 2:
+				x.Permute(i1v).Store((*[8]float32)(d[8:16]))
+				fallthrough
+			default:
+				x.Permute(i0v).Store((*[8]float32)(d[0:8]))
 			}
 		}
 	}
