@@ -11,7 +11,9 @@
 //     simplego's direct convolution loop;
 //     (3) recognises the broadcast Mul followed by ReduceSum that graph emits for the gradient of a
 //     DotGeneral and emits a DotGeneral instead, so no [M, K, N] product is materialised;
-//     (4) runs simplego with ops_sequential (its parallel op scheduler can deadlock on U-Net graphs);
+//     (4) splits long contractions with small outputs (kernel gradients), which simplego would run
+//     on one core, into parallel partial products;
+//     (5) runs simplego with ops_sequential (its parallel op scheduler can deadlock on U-Net graphs);
 //     DotGeneral itself stays parallel.
 //   - FilledInName ("fmcpu-filled"): simplego with only the missing pieces filled in (Reverse, Pad,
 //     normalisation of empty strides/dilations in ConvGeneral) and convolutions left to simplego's

@@ -226,3 +226,9 @@ func (b *Builder) dtypeOf(op backends.Op) dtypes.DType {
 	}
 	return s.DType
 }
+
+// Finalize implements backends.Builder: it releases simplego's builder and the side tables.
+func (b *Builder) Finalize() {
+	b.muls, b.bcasts = nil, nil
+	b.Builder.Finalize()
+}

@@ -16,7 +16,7 @@ func (b *Builder) Mul(lhs, rhs backends.Op) (backends.Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.lower {
+	if b.lower && b.muls != nil {
 		b.muls[op] = [2]backends.Op{lhs, rhs}
 	}
 	return op, nil
@@ -29,7 +29,7 @@ func (b *Builder) BroadcastInDim(x backends.Op, outputShape shapes.Shape, broadc
 	if err != nil {
 		return nil, err
 	}
-	if b.lower {
+	if b.lower && b.bcasts != nil {
 		b.bcasts[op] = broadcastRecord{x: x, axes: slices.Clone(broadcastAxes)}
 	}
 	return op, nil
