@@ -27,46 +27,34 @@ func packAPortable(dst []float32, a []float32, lda int, tA Transpose, i0, rows, 
 	}
 }
 
-// microPortable is the scalar 4×16 micro-kernel; it works on 4×4 sub-blocks so
-// that the accumulators stay in registers.
+// microPortable is the scalar 4×16 micro-kernel. It walks the tile in 4×2
+// sub-blocks so that the eight accumulators and six operands fit in the
+// floating-point registers.
 func microPortable(kc int, pa, pb []float32, c []float32, ldc, rows, cols int, beta float32) {
 	var acc [mr * nr]float32
 	pa = pa[:kc*mr]
 	pb = pb[:kc*nr]
-	for q := 0; q < nr; q += 4 {
-		var c00, c01, c02, c03, c10, c11, c12, c13 float32
-		var c20, c21, c22, c23, c30, c31, c32, c33 float32
-		a := pa
+	for q := 0; q < nr; q += 2 {
+		var c00, c01, c10, c11, c20, c21, c30, c31 float32
 		b := pb[q:]
-		for len(a) >= mr && len(b) >= 4 {
+		for p := 0; p < kc; p++ {
+			a := pa[p*mr : p*mr+mr : p*mr+mr]
+			bb := b[p*nr : p*nr+2 : p*nr+2]
 			a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
-			b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+			b0, b1 := bb[0], bb[1]
 			c00 += a0 * b0
 			c01 += a0 * b1
-			c02 += a0 * b2
-			c03 += a0 * b3
 			c10 += a1 * b0
 			c11 += a1 * b1
-			c12 += a1 * b2
-			c13 += a1 * b3
 			c20 += a2 * b0
 			c21 += a2 * b1
-			c22 += a2 * b2
-			c23 += a2 * b3
 			c30 += a3 * b0
 			c31 += a3 * b1
-			c32 += a3 * b2
-			c33 += a3 * b3
-			a = a[mr:]
-			if len(b) < nr {
-				break
-			}
-			b = b[nr:]
 		}
-		acc[0*nr+q], acc[0*nr+q+1], acc[0*nr+q+2], acc[0*nr+q+3] = c00, c01, c02, c03
-		acc[1*nr+q], acc[1*nr+q+1], acc[1*nr+q+2], acc[1*nr+q+3] = c10, c11, c12, c13
-		acc[2*nr+q], acc[2*nr+q+1], acc[2*nr+q+2], acc[2*nr+q+3] = c20, c21, c22, c23
-		acc[3*nr+q], acc[3*nr+q+1], acc[3*nr+q+2], acc[3*nr+q+3] = c30, c31, c32, c33
+		acc[0*nr+q], acc[0*nr+q+1] = c00, c01
+		acc[1*nr+q], acc[1*nr+q+1] = c10, c11
+		acc[2*nr+q], acc[2*nr+q+1] = c20, c21
+		acc[3*nr+q], acc[3*nr+q+1] = c30, c31
 	}
 	storeTile(&acc, c, ldc, rows, cols, beta)
 }
