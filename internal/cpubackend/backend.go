@@ -36,9 +36,13 @@ const Name = "fmcpu"
 // FilledInName is the registered name of the baseline backend built by NewFilledIn.
 const FilledInName = "fmcpu-filled"
 
+// init registers both backends and makes Name GoMLX's default, so that even code that calls
+// backends.New() without $GOMLX_BACKEND gets this backend rather than XLA (which would try to
+// download a PJRT plugin).
 func init() {
 	backends.Register(Name, New)
 	backends.Register(FilledInName, NewFilledIn)
+	backends.DefaultConfig = Name
 }
 
 // New returns the project's CPU backend: simplego (configured with ops_sequential, followed by

@@ -1,6 +1,7 @@
 package cpubackend
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -60,8 +61,19 @@ func TestSelectXLA(t *testing.T) {
 	}
 }
 
-// TestRegistered checks the GoMLX registry knows both backends by name.
+// TestRegistered checks the GoMLX registry knows both backends by name and that GoMLX's own
+// default (backends.New without $GOMLX_BACKEND) is Name.
 func TestRegistered(t *testing.T) {
+	t.Setenv(backends.ConfigEnvVar, "")
+	os.Unsetenv(backends.ConfigEnvVar)
+	def, err := backends.New()
+	if err != nil {
+		t.Fatalf("backends.New: %v", err)
+	}
+	if def.String() != Name {
+		t.Errorf("backends.New() gave %q, want %q", def.String(), Name)
+	}
+	def.Finalize()
 	for _, name := range []string{Name, FilledInName} {
 		b, err := backends.NewWithConfig(name)
 		if err != nil {
