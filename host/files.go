@@ -50,8 +50,12 @@ func writeFileAtomic(path string, data []byte) error {
 // gridGap is the number of pixels between grid cells.
 const gridGap = 2
 
-// makeGrid lays the images out in a near-square grid on a white background
-// and returns it as PNG.
+// minGridCell is the smallest cell size of a grid: smaller images are
+// enlarged by an integer factor (nearest neighbour, so pixels stay sharp).
+const minGridCell = 64
+
+// makeGrid lays the images out in a near-square grid on a white background,
+// enlarging images smaller than minGridCell, and returns it as PNG.
 func makeGrid(images []sdk.Image) ([]byte, error) {
 	if len(images) == 0 {
 		return nil, fmt.Errorf("make grid: no images")
@@ -66,6 +70,8 @@ func makeGrid(images []sdk.Image) ([]byte, error) {
 		decoded[i] = m
 		cw, ch = max(cw, m.Bounds().Dx()), max(ch, m.Bounds().Dy())
 	}
+	scale := max(1, minGridCell/max(cw, ch))
+	cw, ch = cw*scale, ch*scale
 	cols := int(math.Ceil(math.Sqrt(float64(len(images)))))
 	rows := (len(images) + cols - 1) / cols
 	grid := image.NewNRGBA(image.Rect(0, 0, cols*cw+(cols+1)*gridGap, rows*ch+(rows+1)*gridGap))
@@ -73,7 +79,16 @@ func makeGrid(images []sdk.Image) ([]byte, error) {
 	for i, m := range decoded {
 		x := gridGap + (i%cols)*(cw+gridGap)
 		y := gridGap + (i/cols)*(ch+gridGap)
-		draw.Draw(grid, image.Rect(x, y, x+cw, y+ch), m, m.Bounds().Min, draw.Src)
+		if scale == 1 {
+			draw.Draw(grid, image.Rect(x, y, x+cw, y+ch), m, m.Bounds().Min, draw.Src)
+			continue
+		}
+		b := m.Bounds()
+		for py := range b.Dy() * scale {
+			for px := range b.Dx() * scale {
+				grid.Set(x+px, y+py, m.At(b.Min.X+px/scale, b.Min.Y+py/scale))
+			}
+		}
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, grid); err != nil {

@@ -178,8 +178,8 @@ func TestGenerateWritesPNGs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := png.DecodeConfig(bytes.NewReader(gb))
-	// 5 images -> 3 columns x 2 rows of 16 px with 2 px gaps.
-	if err != nil || cfg.Width != 3*16+4*gridGap || cfg.Height != 2*16+3*gridGap {
+	// 5 images -> 3 columns x 2 rows of 16 px enlarged 4x to 64 px, with 2 px gaps.
+	if err != nil || cfg.Width != 3*64+4*gridGap || cfg.Height != 2*64+3*gridGap {
 		t.Errorf("grid: %v, %dx%d", err, cfg.Width, cfg.Height)
 	}
 
