@@ -1,14 +1,59 @@
-# fm-image build. `make build` puts the CLI and the plugin in bin/.
+# fm-image build, demo and tests.
+#
+#   make demo    build, train a small model on the built-in emoji faces for a
+#                few minutes, and write a sample grid to out/demo/grid.png
+#   make test    vet, format check, the whole test suite, the race detector on
+#                the process plumbing, and a short fuzzing run
+#   make build   bin/fm-image and bin/fm-image-plugin
 GO ?= go
 BIN := bin
 
-.PHONY: build proto
+# The demo's model and budget (override on the command line, e.g.
+# make demo DEMO_STEPS=3000).
+DEMO_DATA  ?= demo/emoji-faces
+DEMO_ARCH  ?= tiny
+DEMO_SIZE  ?= 16
+DEMO_STEPS ?= 1200
+DEMO_BATCH ?= 16
+DEMO_LR    ?= 2e-3
+DEMO_OUT   ?= out/demo
 
-build:
+.PHONY: build deps demo test test-race fuzz proto clean
+
+deps:
+	$(GO) mod download
+
+build: deps
 	$(GO) build -o $(BIN)/fm-image ./cmd/fm-image
 	$(GO) build -o $(BIN)/fm-image-plugin ./cmd/fm-image-plugin
+
+demo: build
+	rm -rf $(DEMO_OUT)
+	$(BIN)/fm-image train $(DEMO_DATA) --model $(DEMO_OUT)/model --arch $(DEMO_ARCH) --size $(DEMO_SIZE) \
+		--steps $(DEMO_STEPS) --batch $(DEMO_BATCH) --lr $(DEMO_LR) --seed 1
+	$(BIN)/fm-image generate --model $(DEMO_OUT)/model --steps 20 --sampler heun --n 64 --seed 1 \
+		--out $(DEMO_OUT)/samples --grid $(DEMO_OUT)/grid.png
+	$(BIN)/fm-image info --model $(DEMO_OUT)/model
+	@echo "demo done: samples in $(DEMO_OUT)/samples, grid in $(DEMO_OUT)/grid.png"
+
+test: deps
+	$(GO) vet ./...
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) test-race fuzz
+
+# The race detector on the packages that juggle processes, streams and goroutines.
+test-race:
+	$(GO) test -count=1 -race -timeout 20m ./sdk/... ./plugin/... ./host/... ./e2e/...
+
+# A short run of each fuzz target (their corpora also run as plain tests).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime 15s ./flow/
 
 # Regenerate the protocol code (needs protoc, protoc-gen-go and
 # protoc-gen-go-grpc at the versions listed in sdk/fmimagepb/doc.go).
 proto:
 	cd sdk/fmimagepb && PATH="$$PATH:$$($(GO) env GOPATH)/bin" $(GO) generate
+
+clean:
+	rm -rf $(BIN) out
