@@ -8,8 +8,9 @@ import (
 	"github.com/fm-image/fm-image/internal/fakegen"
 )
 
-// fakePlugin is the path of the fake plugin binary built by TestMain.
-var fakePlugin string
+// fakePlugin and realPlugin are the paths of the plugin binaries built by
+// TestMain: the test fake (noise images) and the real fm-image-plugin.
+var fakePlugin, realPlugin string
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -23,6 +24,10 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	if fakePlugin, err = fakegen.Build(dir, "fakeplugin", fakegen.PluginPackage); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if realPlugin, err = fakegen.Build(dir, "fm-image-plugin", "github.com/fm-image/fm-image/cmd/fm-image-plugin"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
