@@ -150,6 +150,20 @@ type descLevel struct {
 // Images returns the number of images described.
 func (d *Descriptors) Images() int { return d.images }
 
+// Options returns the options (defaults applied) d was made with; describe
+// another set with them to compare it with d.
+func (d *Descriptors) Options() SWDOptions { return d.opts }
+
+// Levels returns the [height, width] of each pyramid level, finest first,
+// the order of SWDResult.Levels.
+func (d *Descriptors) Levels() [][2]int {
+	out := make([][2]int, len(d.levels))
+	for i, l := range d.levels {
+		out[i] = [2]int{l.h, l.w}
+	}
+	return out
+}
+
 // Describe computes the descriptors of s: it builds each image's Laplacian
 // pyramid (see package doc), draws PatchesPerImage neighbourhoods per image
 // and level at positions chosen by Seed and the image's index, and
