@@ -74,7 +74,10 @@ type state struct {
 	kern    kernel
 	workers []*worker
 	pool    *pool
-	job     job // the current call's job, kept here so it is not allocated per call
+	job     job       // the current call's job, kept here so it is not allocated per call
+	conv    convJob   // likewise for convolutions
+	gather  gatherJob // and for the col2im step of Conv2DInputGrad
+	dcols   []float32 // patch-gradient buffer of Conv2DInputGrad
 	closed  bool
 }
 
@@ -82,6 +85,8 @@ type state struct {
 type worker struct {
 	packA []float32
 	packB []float32
+	cols  []float32 // im2col chunk of convolutions
+	acc   []float32 // partial kernel gradient of Conv2DKernelGrad
 	kern  *kernel
 }
 
@@ -242,10 +247,7 @@ type job struct {
 // run executes j over batch entries, in parallel where worthwhile.
 func (w *Workspace) run(j *job, batch int) {
 	st := w.st
-	p := w.opts.Parallelism
-	if p <= 0 {
-		p = runtime.GOMAXPROCS(0)
-	}
+	p := w.parallelism()
 	macs := j.m * j.n * max(j.k, 1)
 	if p > 1 && macs*batch < serialMACs {
 		p = 1
@@ -265,19 +267,30 @@ func (w *Workspace) run(j *job, batch int) {
 		j.splitN = true
 		j.parts = min(p, tilesN)
 	}
-	for len(st.workers) < j.parts {
+	st.parallel(j, j.parts)
+}
+
+// runner is work split into parts, each run by one worker.
+type runner interface {
+	runPart(wk *worker, part int)
+}
+
+// parallel runs parts 0..parts-1 of r, part 0 on the calling goroutine and the
+// others on helper goroutines, and returns when all are done.
+func (st *state) parallel(r runner, parts int) {
+	for len(st.workers) < parts {
 		st.workers = append(st.workers, &worker{kern: &st.kern})
 	}
-	if j.parts == 1 {
-		st.workers[0].do(j, 0)
+	if parts == 1 {
+		r.runPart(st.workers[0], 0)
 		return
 	}
-	st.pool.ensure(j.parts - 1)
-	for i := 1; i < j.parts; i++ {
-		st.pool.tasks[i-1] <- task{j: j, wk: st.workers[i], part: i}
+	st.pool.ensure(parts - 1)
+	for i := 1; i < parts; i++ {
+		st.pool.tasks[i-1] <- task{r: r, wk: st.workers[i], part: i}
 	}
-	st.workers[0].do(j, 0)
-	for i := 1; i < j.parts; i++ {
+	r.runPart(st.workers[0], 0)
+	for i := 1; i < parts; i++ {
 		<-st.pool.done
 	}
 }
@@ -287,8 +300,8 @@ func split(units, parts, part int) (lo, hi int) {
 	return units * part / parts, units * (part + 1) / parts
 }
 
-// do runs part of job j on worker wk.
-func (wk *worker) do(j *job, part int) {
+// runPart runs part of job j on worker wk.
+func (j *job) runPart(wk *worker, part int) {
 	if j.batchSplit {
 		lo, hi := split(j.batch, j.parts, part)
 		for e := lo; e < hi; e++ {
@@ -357,6 +370,8 @@ func (wk *worker) gemm(j *job, e, i0, i1, j0, j1 int) {
 	}
 }
 
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
 func roundUp(x, q int) int { return (x + q - 1) / q * q }
 
 // scaleC sets C[i0:i1, j0:j1] = beta·C (0 when beta is 0).
@@ -414,7 +429,7 @@ type pool struct {
 
 // task is one part of a job for a helper goroutine.
 type task struct {
-	j    *job
+	r    runner
 	wk   *worker
 	part int
 }
@@ -435,7 +450,7 @@ func (p *pool) ensure(n int) {
 
 func helper(tasks <-chan task, done chan<- struct{}) {
 	for t := range tasks {
-		t.wk.do(t.j, t.part)
+		t.r.runPart(t.wk, t.part)
 		done <- struct{}{}
 	}
 }

@@ -1,0 +1,284 @@
+package gemm
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ConvShape describes a 2-D convolution on NHWC tensors (no dilation, no groups):
+// input x[Batch, H, W, Cin], kernel k[KH, KW, Cin, Cout] and output
+// y[Batch, HOut, WOut, Cout] with
+//
+//	y[b, i, j, o] = Σ_{kh, kw, c} x[b, i·StrideH − PadTop + kh, j·StrideW − PadLeft + kw, c] · k[kh, kw, c, o]
+//
+// where x is zero outside its bounds. All tensors are dense row-major slices.
+type ConvShape struct {
+	Batch, H, W, Cin int
+	KH, KW, Cout     int
+	// StrideH and StrideW are the strides; 0 means 1.
+	StrideH, StrideW int
+	// Zero padding added on each side of the input.
+	PadTop, PadBottom, PadLeft, PadRight int
+}
+
+// OutSize returns the output's spatial size, HOut and WOut.
+func (s ConvShape) OutSize() (hOut, wOut int) {
+	sh, sw := s.strides()
+	return (s.H+s.PadTop+s.PadBottom-s.KH)/sh + 1, (s.W+s.PadLeft+s.PadRight-s.KW)/sw + 1
+}
+
+func (s ConvShape) strides() (int, int) { return max(s.StrideH, 1), max(s.StrideW, 1) }
+
+// Sizes returns the number of elements of x, k and y.
+func (s ConvShape) Sizes() (nx, nk, ny int) {
+	ho, wo := s.OutSize()
+	return s.Batch * s.H * s.W * s.Cin, s.KH * s.KW * s.Cin * s.Cout, s.Batch * ho * wo * s.Cout
+}
+
+func (s ConvShape) check(nx, nk, ny int) error {
+	if s.Batch < 1 || s.H < 1 || s.W < 1 || s.Cin < 1 || s.KH < 1 || s.KW < 1 || s.Cout < 1 ||
+		s.StrideH < 0 || s.StrideW < 0 || s.PadTop < 0 || s.PadBottom < 0 || s.PadLeft < 0 || s.PadRight < 0 {
+		return fmt.Errorf("gemm: invalid convolution shape %+v", s)
+	}
+	if s.H+s.PadTop+s.PadBottom < s.KH || s.W+s.PadLeft+s.PadRight < s.KW {
+		return fmt.Errorf("gemm: kernel larger than padded input in %+v", s)
+	}
+	wx, wk, wy := s.Sizes()
+	if nx < wx || nk < wk || ny < wy {
+		return fmt.Errorf("gemm: convolution slices too short: x %d/%d, k %d/%d, y %d/%d", nx, wx, nk, wk, ny, wy)
+	}
+	return nil
+}
+
+// colsBudget is the number of float32 values an im2col chunk may hold.
+const colsBudget = 1 << 20
+
+// convJob is one convolution call split over workers by output rows
+// (r = (b·HOut + i)·WOut + j).
+type convJob struct {
+	s          ConvShape
+	ho, wo     int
+	kdim       int // KH·KW·Cin
+	rows       int // Batch·HOut·WOut
+	parts      int
+	x, k, y    []float32
+	kernelGrad bool
+}
+
+// chunkRows is the number of output rows one im2col chunk holds.
+func (cj *convJob) chunkRows() int {
+	return max(16, min(1024, colsBudget/cj.kdim)/mr*mr)
+}
+
+// Conv2D computes y = conv(x, k) for the shape s (see ConvShape), overwriting y.
+func (w *Workspace) Conv2D(s ConvShape, x, k, y []float32) error {
+	cj, err := w.convJob(s, x, k, y)
+	if err != nil {
+		return err
+	}
+	w.st.parallel(cj, cj.parts)
+	return nil
+}
+
+// Conv2DKernelGrad computes the gradient of a loss with respect to the kernel,
+// dk[kh, kw, c, o] = Σ_{b, i, j} x[b, i·sh−pt+kh, j·sw−pl+kw, c] · dy[b, i, j, o],
+// given the input x and the output gradient dy; it overwrites dk.
+func (w *Workspace) Conv2DKernelGrad(s ConvShape, x, dy, dk []float32) error {
+	cj, err := w.convJob(s, x, dk, dy)
+	if err != nil {
+		return err
+	}
+	cj.kernelGrad = true
+	w.st.parallel(cj, cj.parts)
+	// Sum the workers' partial gradients into dk.
+	n := cj.kdim * s.Cout
+	copy(dk[:n], w.st.workers[0].acc[:n])
+	for p := 1; p < cj.parts; p++ {
+		src := w.st.workers[p].acc[:n]
+		for i, v := range src {
+			dk[i] += v
+		}
+	}
+	return nil
+}
+
+func (w *Workspace) convJob(s ConvShape, x, k, y []float32) (*convJob, error) {
+	if w == nil || w.st == nil {
+		return nil, errors.New("gemm: nil or uninitialised Workspace (use NewWorkspace)")
+	}
+	if w.st.closed {
+		return nil, ErrClosed
+	}
+	if err := s.check(len(x), len(k), len(y)); err != nil {
+		return nil, err
+	}
+	cj := &w.st.conv
+	ho, wo := s.OutSize()
+	*cj = convJob{s: s, ho: ho, wo: wo, kdim: s.KH * s.KW * s.Cin, rows: s.Batch * ho * wo, x: x, k: k, y: y}
+	p := w.parallelism()
+	if cj.rows*cj.kdim*s.Cout < serialMACs {
+		p = 1
+	}
+	cj.parts = max(1, min(p, cj.rows/64))
+	return cj, nil
+}
+
+// parallelism is the number of goroutines a call may use.
+func (w *Workspace) parallelism() int {
+	if w.opts.Parallelism > 0 {
+		return w.opts.Parallelism
+	}
+	return max(1, runtimeProcs())
+}
+
+// runPart computes output rows of one part: im2col chunks followed by a GEMM.
+func (cj *convJob) runPart(wk *worker, part int) {
+	s := cj.s
+	lo, hi := split(cj.rows, cj.parts, part)
+	mc := cj.chunkRows()
+	if need := mc * cj.kdim; len(wk.cols) < need {
+		wk.cols = make([]float32, need)
+	}
+	if cj.kernelGrad {
+		if need := cj.kdim * s.Cout; len(wk.acc) < need {
+			wk.acc = make([]float32, need)
+		}
+		clear(wk.acc[:cj.kdim*s.Cout])
+	}
+	for r0 := lo; r0 < hi; r0 += mc {
+		n := min(mc, hi-r0)
+		cols := wk.cols[:n*cj.kdim]
+		cj.im2col(cols, r0, n)
+		var j job
+		if cj.kernelGrad {
+			// acc (kdim×Cout) += colsᵀ (kdim×n) · dy rows (n×Cout)
+			j = job{tA: Trans, m: cj.kdim, n: s.Cout, k: n, alpha: 1, beta: 1,
+				a: cols, lda: cj.kdim, b: cj.y[r0*s.Cout:], ldb: s.Cout, c: wk.acc, ldc: s.Cout}
+		} else {
+			// y rows (n×Cout) = cols (n×kdim) · k (kdim×Cout)
+			j = job{m: n, n: s.Cout, k: cj.kdim, alpha: 1, beta: 0,
+				a: cols, lda: cj.kdim, b: cj.k, ldb: s.Cout, c: cj.y[r0*s.Cout:], ldc: s.Cout}
+		}
+		wk.gemm(&j, 0, 0, j.m, 0, j.n)
+	}
+}
+
+// im2col writes output rows [r0, r0+n) of the patch matrix into cols (n×kdim):
+// row r holds the KH×KW×Cin input patch of output pixel r, zeros where padded.
+func (cj *convJob) im2col(cols []float32, r0, n int) {
+	s := cj.s
+	sh, sw := s.strides()
+	rowLen := s.KW * s.Cin
+	for r := r0; r < r0+n; r++ {
+		b := r / (cj.ho * cj.wo)
+		i := r / cj.wo % cj.ho
+		j := r % cj.wo
+		dst := cols[(r-r0)*cj.kdim : (r-r0+1)*cj.kdim]
+		w0 := j*sw - s.PadLeft
+		kw0, kw1 := max(0, -w0), min(s.KW, s.W-w0)
+		for kh := 0; kh < s.KH; kh++ {
+			h := i*sh - s.PadTop + kh
+			d := dst[kh*rowLen : (kh+1)*rowLen]
+			if h < 0 || h >= s.H || kw0 >= kw1 {
+				clear(d)
+				continue
+			}
+			clear(d[:kw0*s.Cin])
+			src := s.x(cj.x, b, h, w0+kw0)
+			copy(d[kw0*s.Cin:kw1*s.Cin], src[:(kw1-kw0)*s.Cin])
+			clear(d[kw1*s.Cin:])
+		}
+	}
+}
+
+// x returns the input from pixel (b, h, w) on.
+func (s ConvShape) x(x []float32, b, h, w int) []float32 {
+	return x[((b*s.H+h)*s.W+w)*s.Cin:]
+}
+
+// Conv2DInputGrad computes the gradient of a loss with respect to the input,
+// dx[b, h, w, c] = Σ over (i, j, kh, kw) with h = i·sh−pt+kh, w = j·sw−pl+kw of
+// dy[b, i, j, o] · k[kh, kw, c, o], given the output gradient dy and the
+// kernel k; it overwrites dx. It runs as a GEMM (dy·kᵀ, per group of images)
+// followed by a gather into dx split over input rows.
+func (w *Workspace) Conv2DInputGrad(s ConvShape, dy, k, dx []float32) error {
+	if w == nil || w.st == nil {
+		return errors.New("gemm: nil or uninitialised Workspace (use NewWorkspace)")
+	}
+	if w.st.closed {
+		return ErrClosed
+	}
+	if err := s.check(len(dx), len(k), len(dy)); err != nil {
+		return err
+	}
+	ho, wo := s.OutSize()
+	kdim := s.KH * s.KW * s.Cin
+	perImage := ho * wo * kdim
+	group := max(1, min(s.Batch, 4*colsBudget/perImage))
+	st := w.st
+	if need := group * perImage; len(st.dcols) < need {
+		st.dcols = make([]float32, need)
+	}
+	for b0 := 0; b0 < s.Batch; b0 += group {
+		nb := min(group, s.Batch-b0)
+		rows := nb * ho * wo
+		// dcols (rows×kdim) = dy rows (rows×Cout) · kᵀ (Cout×kdim)
+		if err := w.Sgemm(NoTrans, Trans, rows, kdim, s.Cout, 1, dy[b0*ho*wo*s.Cout:], s.Cout,
+			k, s.Cout, 0, st.dcols, kdim); err != nil {
+			return err
+		}
+		g := &st.gather
+		*g = gatherJob{s: s, ho: ho, wo: wo, kdim: kdim, b0: b0, nb: nb, dcols: st.dcols, dx: dx}
+		p := w.parallelism()
+		if rows*kdim < serialMACs/8 {
+			p = 1
+		}
+		g.parts = max(1, min(p, nb*s.H))
+		st.parallel(g, g.parts)
+	}
+	return nil
+}
+
+// gatherJob is the col2im step of Conv2DInputGrad for images [b0, b0+nb),
+// split over input rows (b, h).
+type gatherJob struct {
+	s         ConvShape
+	ho, wo    int
+	kdim      int
+	b0, nb    int
+	parts     int
+	dcols, dx []float32
+}
+
+func (g *gatherJob) runPart(_ *worker, part int) {
+	s := g.s
+	sh, sw := s.strides()
+	lo, hi := split(g.nb*s.H, g.parts, part)
+	for bh := lo; bh < hi; bh++ {
+		bl, h := bh/s.H, bh%s.H
+		out := s.x(g.dx, g.b0+bl, h, 0)[:s.W*s.Cin]
+		clear(out)
+		for kh := 0; kh < s.KH; kh++ {
+			t := h + s.PadTop - kh
+			if t < 0 || t%sh != 0 || t/sh >= g.ho {
+				continue
+			}
+			i := t / sh
+			rowBase := (bl*g.ho + i) * g.wo
+			for x := 0; x < s.W; x++ {
+				o := out[x*s.Cin : (x+1)*s.Cin]
+				for kw := 0; kw < s.KW; kw++ {
+					u := x + s.PadLeft - kw
+					if u < 0 || u%sw != 0 || u/sw >= g.wo {
+						continue
+					}
+					src := g.dcols[(rowBase+u/sw)*g.kdim+(kh*s.KW+kw)*s.Cin:]
+					src = src[:len(o)]
+					for c, v := range src {
+						o[c] += v
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveConv returns y, and for the given dy the gradients dx and dk, in float64.
+func naiveConv(s ConvShape, x, k, dy []float32) (y, dx, dk []float64) {
+	ho, wo := s.OutSize()
+	sh, sw := s.strides()
+	nx, nk, ny := s.Sizes()
+	y, dx, dk = make([]float64, ny), make([]float64, nx), make([]float64, nk)
+	for b := 0; b < s.Batch; b++ {
+		for i := 0; i < ho; i++ {
+			for j := 0; j < wo; j++ {
+				for kh := 0; kh < s.KH; kh++ {
+					h := i*sh - s.PadTop + kh
+					if h < 0 || h >= s.H {
+						continue
+					}
+					for kw := 0; kw < s.KW; kw++ {
+						w := j*sw - s.PadLeft + kw
+						if w < 0 || w >= s.W {
+							continue
+						}
+						for c := 0; c < s.Cin; c++ {
+							xi := ((b*s.H+h)*s.W+w)*s.Cin + c
+							for o := 0; o < s.Cout; o++ {
+								yi := ((b*ho+i)*wo+j)*s.Cout + o
+								ki := ((kh*s.KW+kw)*s.Cin+c)*s.Cout + o
+								y[yi] += float64(x[xi]) * float64(k[ki])
+								dx[xi] += float64(dy[yi]) * float64(k[ki])
+								dk[ki] += float64(x[xi]) * float64(dy[yi])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return y, dx, dk
+}
+
+func TestConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	shapes := []ConvShape{
+		{Batch: 1, H: 5, W: 5, Cin: 1, KH: 3, KW: 3, Cout: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 2, H: 8, W: 7, Cin: 3, KH: 3, KW: 3, Cout: 5, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 3, H: 9, W: 10, Cin: 4, KH: 3, KW: 3, Cout: 6, StrideH: 2, StrideW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 2, H: 6, W: 6, Cin: 7, KH: 1, KW: 1, Cout: 9},
+		{Batch: 1, H: 7, W: 5, Cin: 2, KH: 2, KW: 3, Cout: 3, StrideH: 3, StrideW: 1, PadTop: 0, PadBottom: 2, PadLeft: 2, PadRight: 0},
+		{Batch: 2, H: 16, W: 16, Cin: 16, KH: 3, KW: 3, Cout: 32, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 1, H: 4, W: 4, Cin: 3, KH: 4, KW: 4, Cout: 2},
+		{Batch: 2, H: 48, W: 40, Cin: 4, KH: 3, KW: 3, Cout: 8, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 4, H: 32, W: 32, Cin: 8, KH: 3, KW: 3, Cout: 16, StrideH: 2, StrideW: 2, PadTop: 0, PadBottom: 1, PadLeft: 0, PadRight: 1},
+	}
+	for _, o := range kernelsToTest(t) {
+		for _, par := range []int{1, 2, 3} {
+			o.Parallelism = par
+			ws := NewWorkspace(o)
+			for _, s := range shapes {
+				name := fmt.Sprintf("%s/p%d/%+v", ws.Kernel(), par, s)
+				nx, nk, ny := s.Sizes()
+				x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+				wy, wdx, wdk := naiveConv(s, x, k, dy)
+				y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
+				if err := ws.Conv2D(s, x, k, y); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
+				if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
+				if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" dk", dk, wdk, ny)
+			}
+			ws.Close()
+		}
+	}
+}
+
+func TestConvErrors(t *testing.T) {
+	ws := NewWorkspace(Options{})
+	defer ws.Close()
+	s := ConvShape{Batch: 1, H: 4, W: 4, Cin: 2, KH: 3, KW: 3, Cout: 2}
+	nx, nk, ny := s.Sizes()
+	x, k, y := make([]float32, nx), make([]float32, nk), make([]float32, ny)
+	if err := ws.Conv2D(s, x[:nx-1], k, y); err == nil {
+		t.Error("short x accepted")
+	}
+	bad := s
+	bad.KH = 7
+	if err := ws.Conv2D(bad, x, k, y); err == nil {
+		t.Error("kernel larger than input accepted")
+	}
+	bad = s
+	bad.Cin = 0
+	if err := ws.Conv2DInputGrad(bad, y, k, x); err == nil {
+		t.Error("Cin=0 accepted")
+	}
+	if err := ws.Conv2DKernelGrad(s, x, y[:1], k); err == nil {
+		t.Error("short dy accepted")
+	}
+}

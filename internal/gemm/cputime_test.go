@@ -1,0 +1,89 @@
+package gemm
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The CPUTime tests measure speed in thread CPU time rather than wall time, which
+// stays meaningful on a machine shared with other jobs. They run only when
+// GEMM_CPUTIME=1 is set.
+func skipUnlessCPUTime(t *testing.T) {
+	if os.Getenv("GEMM_CPUTIME") != "1" {
+		t.Skip("set GEMM_CPUTIME=1 to run")
+	}
+}
+
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(1, &ru) // RUSAGE_THREAD
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func TestCPUTimeKernel(t *testing.T) {
+	skipUnlessCPUTime(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for _, k := range []kernel{simdKernel(), portableKernel()} {
+		const kc = 128
+		pa := make([]float32, kc*k.aStride)
+		pb := make([]float32, kc*nr)
+		c := make([]float32, mr*nr)
+		n := 200000
+		if k.name == "portable" {
+			n = 20000
+		}
+		t0 := threadCPU()
+		for i := 0; i < n; i++ {
+			k.micro(kc, pa, pb, c, nr, mr, nr, 0)
+		}
+		d := threadCPU() - t0
+		t.Logf("%s: %.1f GFLOP/s (thread CPU time)", k.name, 2*mr*nr*kc*float64(n)/d.Seconds()/1e9)
+	}
+	// packing A
+	for _, k := range []kernel{simdKernel(), portableKernel()} {
+		const kc = 128
+		a := make([]float32, 4*288)
+		dst := make([]float32, kc*k.aStride)
+		n := 200000
+		t0 := threadCPU()
+		for i := 0; i < n; i++ {
+			k.packA(dst, a, 288, NoTrans, 0, 4, 0, kc, 1)
+		}
+		d := threadCPU() - t0
+		t.Logf("%s packA: %.2f ns/value", k.name, float64(d.Nanoseconds())/float64(n*kc*4))
+		t0 = threadCPU()
+		for i := 0; i < n; i++ {
+			k.packA(dst, a, 4, Trans, 0, 4, 0, kc, 1)
+		}
+		d = threadCPU() - t0
+		t.Logf("%s packA trans: %.2f ns/value", k.name, float64(d.Nanoseconds())/float64(n*kc*4))
+	}
+}
+
+func TestCPUTimeGemm(t *testing.T) {
+	skipUnlessCPUTime(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for _, sh := range benchShapes {
+		m, k, n := sh[0], sh[1], sh[2]
+		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+		for _, o := range []Options{{Parallelism: 1}, {Parallelism: 1, ForcePortable: true}} {
+			ws := NewWorkspace(o)
+			ws.Sgemm(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+			reps := 5
+			if o.ForcePortable {
+				reps = 1
+			}
+			t0 := threadCPU()
+			for i := 0; i < reps; i++ {
+				ws.Sgemm(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+			}
+			d := threadCPU() - t0
+			t.Logf("%v %s: %.1f GFLOP/s (thread CPU)", sh, ws.Kernel(), 2*float64(m*n*k*reps)/d.Seconds()/1e9)
+		}
+	}
+}
