@@ -45,8 +45,9 @@ func packASIMD(dst []float32, a []float32, lda int, tA Transpose, i0, rows, p0, 
 		for r := 0; r < rows; r++ {
 			src := a[(i0+r)*lda+p0:]
 			src = src[:kc]
-			d := unsafe.Pointer(&dst[r*8])
+			d0 := unsafe.Pointer(&dst[r*8])
 			for p := 0; p < kc8; p += 8 {
+				d := unsafe.Add(d0, p*mr*32)
 				x := archsimd.LoadFloat32x8((*[8]float32)(src[p : p+8]))
 				if scale {
 					x = x.Mul(al)
@@ -59,7 +60,6 @@ func packASIMD(dst []float32, a []float32, lda int, tA Transpose, i0, rows, p0, 
 				x.Permute(i5v).Store((*[8]float32)(unsafe.Add(d, 5*mr*32)))
 				x.Permute(i6v).Store((*[8]float32)(unsafe.Add(d, 6*mr*32)))
 				x.Permute(i7v).Store((*[8]float32)(unsafe.Add(d, 7*mr*32)))
-				d = unsafe.Add(d, 8*mr*32)
 			}
 			for p := kc8; p < kc; p++ {
 				archsimd.BroadcastFloat32x8(src[p]).Mul(al).Store((*[8]float32)(dst[(p*mr+r)*8:]))
@@ -72,7 +72,9 @@ func packASIMD(dst []float32, a []float32, lda int, tA Transpose, i0, rows, p0, 
 			if len(src) >= 8 {
 				x = archsimd.LoadFloat32x8((*[8]float32)(src[:8]))
 			} else {
-				x = archsimd.LoadFloat32x8SlicePart(src[:rows])
+				var tmp [8]float32
+				copy(tmp[:], src[:rows])
+				x = archsimd.LoadFloat32x8(&tmp)
 			}
 			if scale {
 				x = x.Mul(al)
@@ -103,54 +105,57 @@ func microSIMD(kc int, pa, pb []float32, c []float32, ldc, rows, cols int, beta 
 		panic("gemm: internal error: short packed buffers")
 	}
 	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8
-	a := unsafe.Pointer(&pa[0])
-	b := unsafe.Pointer(&pb[0])
+	pa0 := unsafe.Pointer(&pa[0])
+	pb0 := unsafe.Pointer(&pb[0])
+	// Offsets rather than moving pointers: a pointer past the end of the
+	// buffers would be invalid even if never dereferenced.
+	ao, bo := 0, 0
 	for i := kc >> 1; i > 0; i-- {
-		b0 := archsimd.LoadFloat32x8((*[8]float32)(b))
-		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 32)))
-		x := archsimd.LoadFloat32x8((*[8]float32)(a))
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo)))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo+32)))
+		x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao)))
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 32)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+32)))
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 64)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+64)))
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 96)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+96)))
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 
-		b0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 64)))
-		b1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 96)))
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 128)))
+		b0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo+64)))
+		b1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo+96)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+128)))
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 160)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+160)))
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 192)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+192)))
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 224)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+224)))
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
-		a = unsafe.Add(a, 256)
-		b = unsafe.Add(b, 128)
+		ao += 256
+		bo += 128
 	}
 	if kc&1 != 0 {
-		b0 := archsimd.LoadFloat32x8((*[8]float32)(b))
-		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 32)))
-		x := archsimd.LoadFloat32x8((*[8]float32)(a))
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo)))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo+32)))
+		x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao)))
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 32)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+32)))
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 64)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+64)))
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 96)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+96)))
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
