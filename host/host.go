@@ -159,6 +159,7 @@ Exit status: 0 success, 1 failure, 2 invalid arguments, 130 interrupted.`,
 	pf.StringVar(&g.pluginSHA256, "plugin-sha256", "", "expected SHA-256 (hex) of the plugin binary; refuse to run it otherwise")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "show the plugin's log")
 	root.AddCommand(newTrainCommand(g), newGenerateCommand(g), newInfoCommand(g), newEvalCommand(g))
+	root.AddCommand(newServeCommand(g))
 	return root
 }
 
