@@ -297,19 +297,18 @@ func Distance(ctx context.Context, a, b *Descriptors) (SWDResult, error) {
 		la, lb := a.levels[l], b.levels[l]
 		dirs := directions(directionRNG(opts.Seed, l), la.dim, opts.Projections)
 		dists := make([]float64, opts.Projections)
-		var pool sync.Pool
-		err := parallel(ctx, opts.Workers, opts.Projections, func(k int) {
-			buf, _ := pool.Get().(*[2][]float64)
-			if buf == nil {
-				buf = &[2][]float64{make([]float64, la.n), make([]float64, lb.n)}
+		blocks := (opts.Projections + projBlock - 1) / projBlock
+		err := parallel(ctx, opts.Workers, blocks, func(blk int) {
+			k0 := blk * projBlock
+			k1 := min(k0+projBlock, opts.Projections)
+			dt := transposeBlock(dirs, la.dim, k0, k1)
+			pa := projectBlock(la, dt)
+			pb := projectBlock(lb, dt)
+			for q := range k1 - k0 {
+				slices.Sort(pa[q])
+				slices.Sort(pb[q])
+				dists[k0+q] = w1Sorted(pa[q], pb[q])
 			}
-			dir := dirs[k*la.dim:][:la.dim]
-			project(la, dir, buf[0])
-			project(lb, dir, buf[1])
-			slices.Sort(buf[0])
-			slices.Sort(buf[1])
-			dists[k] = w1Sorted(buf[0], buf[1])
-			pool.Put(buf)
 		})
 		if err != nil {
 			return SWDResult{}, fmt.Errorf("SWD at level %dx%d: %w", la.w, la.h, err)
@@ -325,16 +324,48 @@ func Distance(ctx context.Context, a, b *Descriptors) (SWDResult, error) {
 	return res, nil
 }
 
-// project writes the dot product of each descriptor of dl with dir to dst.
-func project(dl descLevel, dir, dst []float64) {
+// projBlock is the number of directions projected on in one pass over the
+// descriptors.
+const projBlock = 8
+
+// transposeBlock returns directions k0..k1-1 (at most projBlock) of dirs
+// (count x dim, flattened) as a [dim, projBlock] array, zero-padded.
+func transposeBlock(dirs []float64, dim, k0, k1 int) []float64 {
+	dt := make([]float64, dim*projBlock)
+	for k := k0; k < k1; k++ {
+		for j, v := range dirs[k*dim:][:dim] {
+			dt[j*projBlock+k-k0] = v
+		}
+	}
+	return dt
+}
+
+// projectBlock returns the dot products of every descriptor of dl with the
+// projBlock directions of dt ([dim, projBlock]), one slice per direction.
+// Each dot product is summed in descriptor order, as a plain loop would.
+func projectBlock(dl descLevel, dt []float64) [projBlock][]float64 {
+	var out [projBlock][]float64
+	for q := range out {
+		out[q] = make([]float64, dl.n)
+	}
 	for i := range dl.n {
 		row := dl.data[i*dl.dim:][:dl.dim]
-		var acc float64
+		var a0, a1, a2, a3, a4, a5, a6, a7 float64
 		for j, v := range row {
-			acc += v * dir[j]
+			d := dt[j*projBlock : j*projBlock+projBlock : j*projBlock+projBlock]
+			a0 += v * d[0]
+			a1 += v * d[1]
+			a2 += v * d[2]
+			a3 += v * d[3]
+			a4 += v * d[4]
+			a5 += v * d[5]
+			a6 += v * d[6]
+			a7 += v * d[7]
 		}
-		dst[i] = acc
+		out[0][i], out[1][i], out[2][i], out[3][i] = a0, a1, a2, a3
+		out[4][i], out[5][i], out[6][i], out[7][i] = a4, a5, a6, a7
 	}
+	return out
 }
 
 // SWD returns the sliced Wasserstein distance between the image sets a and
