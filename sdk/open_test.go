@@ -101,6 +101,12 @@ func TestPluginCrashDuringGenerate(t *testing.T) {
 	if !c.Exited() {
 		t.Error("Exited() = false after the crash")
 	}
+	// The host carries on with a new plugin.
+	c2 := open(t, sdk.Options{})
+	images, err := c2.Generate(context.Background(), sdk.GenerateRequest{ModelDir: model, N: 2, Steps: 3}, nil)
+	if err != nil || len(images) != 2 {
+		t.Fatalf("after the crash, a new plugin generated %d images, err %v", len(images), err)
+	}
 }
 
 // Cancelling Train reaches the plugin; Close waits for its checkpoint.
