@@ -449,11 +449,11 @@ func loadReference(ctx context.Context, ref string, h, w int) (quality.Set, []st
 		}
 		img, err := flow.DecodeFile(f, 0)
 		if err != nil {
-			return quality.Set{}, nil, fmt.Errorf("eval: --ref %s line %d: %w", ref, i+1, err)
+			return quality.Set{}, nil, usagef("--ref %s: entry %d (%s): %w", ref, i+1, f, err)
 		}
 		dst := make([]float32, h*w*3)
 		if err := flow.FromImage(img, h, w, nil, dst); err != nil {
-			return quality.Set{}, nil, fmt.Errorf("eval: --ref %s line %d (%s): %w", ref, i+1, f, err)
+			return quality.Set{}, nil, usagef("--ref %s: entry %d (%s): %w", ref, i+1, f, err)
 		}
 		s.Images = append(s.Images, dst)
 	}

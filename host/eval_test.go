@@ -181,6 +181,15 @@ func TestEvalTablePlotAndJSON(t *testing.T) {
 func TestEvalArgumentErrors(t *testing.T) {
 	f := newEvalFixture(t)
 	bare := newFixture(t) // no holdout.txt
+	badList := filepath.Join(f.dir, "bad-list.txt")
+	list := "# reference images\n\n" + f.images[0] + "\n" + filepath.Join(f.dir, "gone.png") + "\n"
+	if err := os.WriteFile(badList, []byte(list), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	emptyList := filepath.Join(f.dir, "empty-list.txt")
+	if err := os.WriteFile(emptyList, []byte("# nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	base := []string{"eval", "--plugin", fakePlugin}
 	for _, tc := range []struct {
 		name string
@@ -198,6 +207,8 @@ func TestEvalArgumentErrors(t *testing.T) {
 		{"missing ref", []string{"--model", f.model, "--ref", filepath.Join(f.dir, "nope")}, "--ref " + filepath.Join(f.dir, "nope")},
 		{"plot not png", []string{"--model", f.model, "--plot", filepath.Join(f.dir, "p.jpg")}, "must end in .png"},
 		{"bad patches", []string{"--model", f.model, "--patches", "0"}, "invalid --patches"},
+		{"missing listed file", []string{"--model", f.model, "--ref", badList}, "entry 2 (" + filepath.Join(f.dir, "gone.png") + ")"},
+		{"empty list", []string{"--model", f.model, "--ref", emptyList}, "the list names no image files"},
 		{"bad train", []string{"--model", f.model, "--train", f.file}, "--train " + f.file},
 	} {
 		code, _, stderr := run(t, append(base, tc.args...)...)
