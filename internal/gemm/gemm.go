@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Transpose selects op(X) in a product: X itself or its transpose.
@@ -78,6 +79,8 @@ type state struct {
 	conv    convJob   // likewise for convolutions
 	gather  gatherJob // and for the col2im step of Conv2DInputGrad
 	dcols   []float32 // patch-gradient buffer of Conv2DInputGrad
+	packedB []float32 // op(B) packed once for row-split parallel products
+	next    atomic.Int64
 	closed  bool
 }
 
@@ -242,6 +245,23 @@ type job struct {
 	parts      int  // number of parts of the split
 	batchSplit bool // parallel split over batch entries
 	batch      int
+
+	// Shared mode (parallel split over rows): op(B) of batch entry e is packed
+	// once into packedB by all workers (phase packing), then workers take
+	// chunks of rows from the counter next until nChunks are done.
+	shared  bool
+	packing bool
+	e       int
+	packedB []float32
+	next    *atomic.Int64
+	nChunks int
+}
+
+// kBlock returns the depth of the k blocks: k split into equal blocks of at
+// most kcMax.
+func (j *job) kBlock() int {
+	nkb := (j.k + kcMax - 1) / kcMax
+	return (j.k + nkb - 1) / nkb
 }
 
 // run executes j over batch entries, in parallel where worthwhile.
@@ -263,11 +283,39 @@ func (w *Workspace) run(j *job, batch int) {
 		j.parts = min(p, batch)
 	case tilesM >= tilesN || tilesM >= 8*p:
 		j.parts = min(p, tilesM)
+		if j.parts > 1 && j.k > 0 && j.alpha != 0 {
+			w.runShared(j)
+			return
+		}
 	default:
 		j.splitN = true
 		j.parts = min(p, tilesN)
 	}
 	st.parallel(j, j.parts)
+}
+
+// runShared runs a row-split job: per batch entry, all workers pack op(B) into
+// one shared buffer, then take chunks of rows dynamically, so that a worker
+// delayed by other load on the machine does not hold up the others.
+func (w *Workspace) runShared(j *job) {
+	st := w.st
+	need := roundUp(j.n, nr) * j.k
+	if len(st.packedB) < need {
+		st.packedB = make([]float32, need)
+	}
+	j.shared = true
+	j.packedB = st.packedB
+	j.next = &st.next
+	tilesM := (j.m + mr - 1) / mr
+	j.nChunks = min(tilesM, 8*j.parts)
+	for e := 0; e < j.batch; e++ {
+		j.e = e
+		j.packing = true
+		st.parallel(j, min(j.parts, (j.n+nr-1)/nr))
+		j.packing = false
+		st.next.Store(0)
+		st.parallel(j, j.parts)
+	}
 }
 
 // runner is work split into parts, each run by one worker.
@@ -300,14 +348,49 @@ func split(units, parts, part int) (lo, hi int) {
 	return units * part / parts, units * (part + 1) / parts
 }
 
+// sharedBlock returns the packed block (jc, pc) of the shared op(B) buffer:
+// column blocks of ncMax (the last one narrower), each holding its k blocks.
+func (j *job) sharedBlock(jc, pc, kc int) []float32 {
+	ncPad := roundUp(min(ncMax, j.n-jc), nr)
+	off := jc*j.k + pc*ncPad
+	return j.packedB[off : off+ncPad*kc]
+}
+
 // runPart runs part of job j on worker wk.
 func (j *job) runPart(wk *worker, part int) {
-	if j.batchSplit {
+	switch {
+	case j.batchSplit:
 		lo, hi := split(j.batch, j.parts, part)
 		for e := lo; e < hi; e++ {
 			wk.gemm(j, e, 0, j.m, 0, j.n)
 		}
 		return
+	case j.shared && j.packing:
+		// Pack strips [lo, hi) of op(B) for every k block.
+		strips := (j.n + nr - 1) / nr
+		lo, hi := split(strips, min(j.parts, strips), part)
+		b := j.b[j.e*j.sb:]
+		kcb := j.kBlock()
+		for t := lo; t < hi; t++ {
+			col := t * nr
+			jc := col / ncMax * ncMax
+			for pc := 0; pc < j.k; pc += kcb {
+				kc := min(kcb, j.k-pc)
+				blk := j.sharedBlock(jc, pc, kc)
+				packB(blk[(col-jc)*kc:], b, j.ldb, j.tB, pc, kc, col, min(nr, j.n-col))
+			}
+		}
+		return
+	case j.shared:
+		tilesM := (j.m + mr - 1) / mr
+		for {
+			ch := int(j.next.Add(1)) - 1
+			if ch >= j.nChunks {
+				return
+			}
+			lo, hi := split(tilesM, j.nChunks, ch)
+			wk.gemm(j, j.e, lo*mr, min(hi*mr, j.m), 0, j.n)
+		}
 	}
 	i0, i1, j0, j1 := 0, j.m, 0, j.n
 	if j.parts > 1 {
@@ -338,13 +421,11 @@ func (wk *worker) gemm(j *job, e, i0, i1, j0, j1 int) {
 		return
 	}
 	kern := wk.kern
-	// Split k into equal blocks of at most kcMax.
-	nkb := (j.k + kcMax - 1) / kcMax
-	kcb := (j.k + nkb - 1) / nkb
+	kcb := j.kBlock()
 	if need := kcb * kern.aStride; len(wk.packA) < need {
 		wk.packA = make([]float32, need)
 	}
-	if need := kcb * min(ncMax, roundUp(j1-j0, nr)); len(wk.packB) < need {
+	if need := kcb * min(ncMax, roundUp(j1-j0, nr)); !j.shared && len(wk.packB) < need {
 		wk.packB = make([]float32, need)
 	}
 	for jc := j0; jc < j1; jc += ncMax {
@@ -355,7 +436,13 @@ func (wk *worker) gemm(j *job, e, i0, i1, j0, j1 int) {
 			if pc > 0 {
 				beta = 1
 			}
-			packB(wk.packB, b, j.ldb, j.tB, pc, kc, jc, nc)
+			var pb []float32
+			if j.shared {
+				pb = j.sharedBlock(jc, pc, kc)
+			} else {
+				packB(wk.packB, b, j.ldb, j.tB, pc, kc, jc, nc)
+				pb = wk.packB
+			}
 			for ic := i0; ic < i1; ic += mr {
 				rows := min(mr, i1-ic)
 				kern.packA(wk.packA, a, j.lda, j.tA, ic, rows, pc, kc, j.alpha)
@@ -363,7 +450,7 @@ func (wk *worker) gemm(j *job, e, i0, i1, j0, j1 int) {
 				for s := 0; s < nc; s += nr {
 					cols := min(nr, nc-s)
 					off := ic*ldc + jc + s
-					kern.micro(kc, pa, wk.packB[s*kc:(s+nr)*kc], c[off:], ldc, rows, cols, beta)
+					kern.micro(kc, pa, pb[s*kc:(s+nr)*kc], c[off:], ldc, rows, cols, beta)
 				}
 			}
 		}
