@@ -183,8 +183,19 @@ func New(gen sdk.Generator, cfg Config) (*Server, error) {
 		cancel()
 		return nil, fmt.Errorf("web: embedded files: %w", err)
 	}
+	files := http.FileServerFS(static)
 	mux := http.NewServeMux()
-	mux.Handle("GET /", http.FileServerFS(static))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/api/"):
+			writeError(w, http.StatusNotFound, fmt.Errorf("no API route %s %s", r.Method, r.URL.Path))
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed for %s", r.Method, r.URL.Path))
+		default:
+			files.ServeHTTP(w, r)
+		}
+	})
 	mux.HandleFunc("GET /api/config", s.handleConfig)
 	mux.HandleFunc("GET /api/models", s.handleModels)
 	mux.HandleFunc("POST /api/generate", s.handleGenerate)
@@ -193,9 +204,6 @@ func New(gen sdk.Generator, cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/train", s.handleTrain)
 	mux.HandleFunc("POST /api/train/stop", s.handleTrainStop)
 	mux.HandleFunc("GET /api/train/events", s.handleTrainEvents)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no API route %s %s", r.Method, r.URL.Path))
-	})
 	s.handler = securityHeaders(http.NewCrossOriginProtection().Handler(mux))
 	return s, nil
 }

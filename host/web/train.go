@@ -218,6 +218,9 @@ func (s *Server) trainRequestToSDK(r trainRequest) (sdk.TrainRequest, error) {
 		return sdk.TrainRequest{}, errorf(http.StatusBadRequest,
 			"invalid model name %q: want letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit", r.Model)
 	}
+	if s.isTraining(r.Model) {
+		return sdk.TrainRequest{}, errorf(http.StatusConflict, "model %q is training already", r.Model)
+	}
 	if r.Arch != "" && !slices.Contains(presets[:], r.Arch) {
 		return sdk.TrainRequest{}, errorf(http.StatusBadRequest, "invalid preset %q: want one of %v (or empty for the default)", r.Arch, presets)
 	}
