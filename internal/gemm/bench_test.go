@@ -42,3 +42,46 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConv reports GFLOP/s of the convolution helpers on a U-Net-like
+// layer: 16 images of 32×32×32, 3×3 kernel to 32 channels, padding 1 (the GEMM
+// is 16384×288×32).
+func BenchmarkConv(b *testing.B) {
+	s := ConvShape{Batch: 16, H: 32, W: 32, Cin: 32, KH: 3, KW: 3, Cout: 32,
+		PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	nx, nk, ny := s.Sizes()
+	r := rand.New(rand.NewPCG(1, 1))
+	x, k, y := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+	dx, dk := make([]float32, nx), make([]float32, nk)
+	flops := 2 * float64(ny) * float64(s.KH*s.KW*s.Cin)
+	kernels := []Options{{ForcePortable: true}}
+	if simdAvailable() {
+		kernels = append([]Options{{}}, kernels...)
+	}
+	for _, o := range kernels {
+		for _, par := range []int{1, 2} {
+			o.Parallelism = par
+			ws := NewWorkspace(o)
+			for _, op := range []string{"forward", "inputgrad", "kernelgrad"} {
+				b.Run(fmt.Sprintf("%s/%s/p%d", op, ws.Kernel(), par), func(b *testing.B) {
+					for b.Loop() {
+						var err error
+						switch op {
+						case "forward":
+							err = ws.Conv2D(s, x, k, y)
+						case "inputgrad":
+							err = ws.Conv2DInputGrad(s, y, k, dx)
+						default:
+							err = ws.Conv2DKernelGrad(s, x, y, dk)
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+			ws.Close()
+		}
+	}
+}

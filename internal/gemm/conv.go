@@ -250,10 +250,11 @@ type gatherJob struct {
 	dcols, dx []float32
 }
 
-func (g *gatherJob) runPart(_ *worker, part int) {
+func (g *gatherJob) runPart(wk *worker, part int) {
 	s := g.s
 	sh, sw := s.strides()
 	lo, hi := split(g.nb*s.H, g.parts, part)
+	add := wk.kern.add
 	for bh := lo; bh < hi; bh++ {
 		bl, h := bh/s.H, bh%s.H
 		out := s.x(g.dx, g.b0+bl, h, 0)[:s.W*s.Cin]
@@ -263,21 +264,18 @@ func (g *gatherJob) runPart(_ *worker, part int) {
 			if t < 0 || t%sh != 0 || t/sh >= g.ho {
 				continue
 			}
-			i := t / sh
-			rowBase := (bl*g.ho + i) * g.wo
-			for x := 0; x < s.W; x++ {
-				o := out[x*s.Cin : (x+1)*s.Cin]
-				for kw := 0; kw < s.KW; kw++ {
-					u := x + s.PadLeft - kw
-					if u < 0 || u%sw != 0 || u/sw >= g.wo {
-						continue
-					}
-					src := g.dcols[(rowBase+u/sw)*g.kdim+(kh*s.KW+kw)*s.Cin:]
-					src = src[:len(o)]
-					for c, v := range src {
-						o[c] += v
-					}
+			rowBase := (bl*g.ho + t/sh) * g.wo
+			// Output pixel j's patch row kh covers input columns
+			// w0 .. w0+KW-1 of this row, contiguously in both dcols and dx.
+			for j := 0; j < g.wo; j++ {
+				w0 := j*sw - s.PadLeft
+				kw0, kw1 := max(0, -w0), min(s.KW, s.W-w0)
+				if kw0 >= kw1 {
+					continue
 				}
+				src := g.dcols[(rowBase+j)*g.kdim+(kh*s.KW+kw0)*s.Cin:]
+				n := (kw1 - kw0) * s.Cin
+				add(out[(w0+kw0)*s.Cin:(w0+kw0)*s.Cin+n], src[:n])
 			}
 		}
 	}

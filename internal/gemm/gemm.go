@@ -105,6 +105,8 @@ type kernel struct {
 	// of depth kc and writes its top-left rows×cols part into c as
 	// c = acc + beta·c (beta == 0 ignores c's previous contents).
 	micro func(kc int, pa, pb []float32, c []float32, ldc, rows, cols int, beta float32)
+	// add sets dst[i] += src[i] for i < len(dst) (len(src) ≥ len(dst)).
+	add func(dst, src []float32)
 }
 
 // NewWorkspace returns a Workspace configured by opts.

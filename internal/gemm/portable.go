@@ -2,7 +2,15 @@ package gemm
 
 // portableKernel returns the scalar kernel, available on every build.
 func portableKernel() kernel {
-	return kernel{name: "portable", aStride: mr, packA: packAPortable, micro: microPortable}
+	return kernel{name: "portable", aStride: mr, packA: packAPortable, micro: microPortable, add: addPortable}
+}
+
+// addPortable sets dst[i] += src[i].
+func addPortable(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
 }
 
 // packAPortable packs op(A) rows [i0, i0+rows) × depth [p0, p0+kc), scaled by

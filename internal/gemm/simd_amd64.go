@@ -15,7 +15,30 @@ func simdAvailable() bool { return hasAVX2FMA }
 // simdKernel returns the AVX2/FMA kernel. A is packed with every value
 // broadcast to 8 lanes so the inner loop needs no broadcast instruction.
 func simdKernel() kernel {
-	return kernel{name: "avx2-fma", aStride: mr * 8, packA: packASIMD, micro: microSIMD}
+	return kernel{name: "avx2-fma", aStride: mr * 8, packA: packASIMD, micro: microSIMD, add: addSIMD}
+}
+
+// addSIMD sets dst[i] += src[i], eight lanes at a time.
+func addSIMD(dst, src []float32) {
+	src = src[:len(dst)]
+	i := 0
+	for ; i+16 <= len(dst); i += 16 {
+		d0 := (*[8]float32)(dst[i : i+8])
+		d1 := (*[8]float32)(dst[i+8 : i+16])
+		x0 := archsimd.LoadFloat32x8(d0).Add(archsimd.LoadFloat32x8((*[8]float32)(src[i : i+8])))
+		x1 := archsimd.LoadFloat32x8(d1).Add(archsimd.LoadFloat32x8((*[8]float32)(src[i+8 : i+16])))
+		x0.Store(d0)
+		x1.Store(d1)
+	}
+	if i+8 <= len(dst) {
+		d0 := (*[8]float32)(dst[i : i+8])
+		archsimd.LoadFloat32x8(d0).Add(archsimd.LoadFloat32x8((*[8]float32)(src[i : i+8]))).Store(d0)
+		i += 8
+	}
+	archsimd.ClearAVXUpperBits()
+	for ; i < len(dst); i++ {
+		dst[i] += src[i]
+	}
 }
 
 // packASIMD packs op(A) rows [i0, i0+rows) × depth [p0, p0+kc), scaled by alpha,
