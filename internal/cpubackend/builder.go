@@ -179,7 +179,10 @@ func (b *Builder) Pad(x, fillValue backends.Op, axesConfig ...backends.PadAxis) 
 		if limit < start || (limit == start && (conf.Start <= 0 && conf.End <= 0)) {
 			return nil, errors.Errorf("cpubackend: Pad(%s, %+v) crops axis %d to nothing", xShape, axesConfig, axis)
 		}
-		if start > 0 || limit < n {
+		switch {
+		case limit == start:
+			dims[axis] = 0 // Only the positive edges below remain.
+		case start > 0 || limit < n:
 			if x, err = b.sliceAxis(x, dims, axis, start, limit, 1); err != nil {
 				return nil, wrap(err, axis)
 			}
@@ -208,7 +211,10 @@ func (b *Builder) Pad(x, fillValue backends.Op, axesConfig ...backends.PadAxis) 
 			}
 			parts = append(parts, f)
 		}
-		if len(parts) > 1 {
+		switch {
+		case len(parts) == 1:
+			x = parts[0]
+		case len(parts) > 1:
 			if x, err = b.Concatenate(axis, parts...); err != nil {
 				return nil, wrap(err, axis)
 			}

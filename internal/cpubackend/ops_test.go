@@ -63,6 +63,7 @@ func TestPad(t *testing.T) {
 		{[]int{2, 5, 5, 3}, []backends.PadAxis{{}, {Start: 1, End: 1}, {Start: 1, End: 1}}},       // conv "same"
 		{[]int{2, 4, 4, 3}, []backends.PadAxis{{}, {End: 1, Interior: 1}, {End: 1, Interior: 1}}}, // pool grad
 		{[]int{1, 1}, []backends.PadAxis{{Interior: 4, Start: 1}, {End: 2}}},
+		{[]int{2, 3}, []backends.PadAxis{{Start: -2, End: 3}, {Start: -1, End: -1}}}, // cropped away, then padded
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%v_%v", tc.dims, tc.cfg), func(t *testing.T) {
