@@ -28,7 +28,7 @@ func tinyModel(t *testing.T) unet.Model {
 	return unet.Model{Config: cfg}
 }
 
-func testBackend(t *testing.T) backends.Backend {
+func testBackend(t testing.TB) backends.Backend {
 	t.Helper()
 	b, err := cpubackend.New("")
 	if err != nil {
