@@ -90,13 +90,22 @@ func (w *Workspace) Conv2DKernelGrad(s ConvShape, x, dy, dk []float32) error {
 	}
 	cj.kernelGrad = true
 	w.st.parallel(cj, cj.parts)
-	// Sum the workers' partial gradients into dk.
+	// Sum the workers' partial gradients (each Cout×kdim) into dk (kdim×Cout).
 	n := cj.kdim * s.Cout
-	copy(dk[:n], w.st.workers[0].acc[:n])
-	for p := 1; p < cj.parts; p++ {
+	dk = dk[:n]
+	for p := 0; p < cj.parts; p++ {
 		src := w.st.workers[p].acc[:n]
-		for i, v := range src {
-			dk[i] += v
+		for o := 0; o < s.Cout; o++ {
+			row := src[o*cj.kdim : (o+1)*cj.kdim]
+			if p == 0 {
+				for i, v := range row {
+					dk[i*s.Cout+o] = v
+				}
+			} else {
+				for i, v := range row {
+					dk[i*s.Cout+o] += v
+				}
+			}
 		}
 	}
 	return nil
@@ -151,9 +160,11 @@ func (cj *convJob) runPart(wk *worker, part int) {
 		cj.im2col(cols, r0, n)
 		var j job
 		if cj.kernelGrad {
-			// acc (kdim×Cout) += colsᵀ (kdim×n) · dy rows (n×Cout)
-			j = job{tA: Trans, m: cj.kdim, n: s.Cout, k: n, alpha: 1, beta: 1,
-				a: cols, lda: cj.kdim, b: cj.y[r0*s.Cout:], ldb: s.Cout, c: wk.acc, ldc: s.Cout}
+			// accᵀ (Cout×kdim) += dy rowsᵀ (Cout×n) · cols (n×kdim): computed
+			// transposed so that the big operand, cols, is packed as B (a
+			// plain copy) and the small one, dy, as A.
+			j = job{tA: Trans, m: s.Cout, n: cj.kdim, k: n, alpha: 1, beta: 1,
+				a: cj.y[r0*s.Cout:], lda: s.Cout, b: cols, ldb: cj.kdim, c: wk.acc, ldc: cj.kdim}
 		} else {
 			// y rows (n×Cout) = cols (n×kdim) · k (kdim×Cout)
 			j = job{m: n, n: s.Cout, k: cj.kdim, alpha: 1, beta: 0,

@@ -87,3 +87,35 @@ func TestCPUTimeGemm(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUTimeConv(t *testing.T) {
+	skipUnlessCPUTime(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	s := ConvShape{Batch: 16, H: 32, W: 32, Cin: 32, KH: 3, KW: 3, Cout: 32,
+		PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	nx, nk, ny := s.Sizes()
+	x, k, y := make([]float32, nx), make([]float32, nk), make([]float32, ny)
+	dx, dk := make([]float32, nx), make([]float32, nk)
+	flops := 2 * float64(ny) * float64(s.KH*s.KW*s.Cin)
+	ws := NewWorkspace(Options{Parallelism: 1})
+	for _, op := range []string{"forward", "inputgrad", "kernelgrad"} {
+		f := func() {
+			switch op {
+			case "forward":
+				ws.Conv2D(s, x, k, y)
+			case "inputgrad":
+				ws.Conv2DInputGrad(s, y, k, dx)
+			default:
+				ws.Conv2DKernelGrad(s, x, y, dk)
+			}
+		}
+		f()
+		t0 := threadCPU()
+		for i := 0; i < 5; i++ {
+			f()
+		}
+		d := threadCPU() - t0
+		t.Logf("conv %s %s: %.1f GFLOP/s (thread CPU)", op, ws.Kernel(), 5*flops/d.Seconds()/1e9)
+	}
+}
