@@ -1,0 +1,142 @@
+package fastcpu
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/fm-image/fm-image/internal/gemm"
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/pkg/errors"
+)
+
+// Name is the name under which this backend is registered with GoMLX (usable in GOMLX_BACKEND).
+const Name = "fastcpu"
+
+func init() {
+	backends.Register(Name, New)
+}
+
+// Backend is the fastcpu backend: it creates Builders and owns the buffers' free list and the
+// GEMM workspaces shared by all executables.
+type Backend struct {
+	parallelism int
+	noFusion    bool
+	pool        *bufferPool
+
+	wsMu       sync.Mutex
+	workspaces []*gemm.Workspace
+
+	finalized bool
+
+	// OnCompile, if set, is called with every Builder just before it compiles (for
+	// instrumentation, e.g. Builder.OpCounts). It must not keep the Builder.
+	OnCompile func(b *Builder)
+}
+
+// Compile-time check.
+var _ backends.Backend = (*Backend)(nil)
+
+// New returns a fastcpu backend. config is a comma-separated list of options:
+//
+//   - "parallelism=N": the number of goroutines heavy ops use (default GOMAXPROCS);
+//   - "nofusion": run elementwise ops one by one (for comparisons).
+func New(config string) (backends.Backend, error) {
+	b := &Backend{parallelism: runtime.GOMAXPROCS(0), pool: newBufferPool()}
+	for _, opt := range strings.Split(config, ",") {
+		opt = strings.TrimSpace(opt)
+		switch {
+		case opt == "":
+		case opt == "nofusion":
+			b.noFusion = true
+		case strings.HasPrefix(opt, "parallelism="):
+			n, err := strconv.Atoi(strings.TrimPrefix(opt, "parallelism="))
+			if err != nil || n < 1 {
+				return nil, errors.Errorf("fastcpu: bad option %q: parallelism must be a positive integer", opt)
+			}
+			b.parallelism = n
+		default:
+			return nil, errors.Errorf("fastcpu: unknown option %q in config %q (valid: parallelism=N, nofusion)", opt, config)
+		}
+	}
+	return b, nil
+}
+
+// Name implements backends.Backend.
+func (b *Backend) Name() string { return Name }
+
+// String implements backends.Backend.
+func (b *Backend) String() string { return Name }
+
+// Description implements backends.Backend.
+func (b *Backend) Description() string {
+	return fmt.Sprintf("fm-image fast CPU backend (GEMM kernel %s, %d goroutines)", gemm.Kernel(), b.parallelism)
+}
+
+// NumDevices implements backends.Backend: one device, the CPU.
+func (b *Backend) NumDevices() int { return 1 }
+
+// DeviceDescription implements backends.Backend.
+func (b *Backend) DeviceDescription(deviceNum backends.DeviceNum) string {
+	return fmt.Sprintf("CPU (%d goroutines)", b.parallelism)
+}
+
+// Capabilities implements backends.Backend: the ops and dtypes this package implements.
+func (b *Backend) Capabilities() backends.Capabilities {
+	caps := backends.Capabilities{
+		Operations: make(map[backends.OpType]bool, len(implementedOps)),
+		DTypes:     make(map[dtypes.DType]bool),
+	}
+	for op := range implementedOps {
+		caps.Operations[op] = true
+	}
+	for _, dt := range supportedDTypes {
+		caps.DTypes[dt] = true
+	}
+	return caps
+}
+
+// Builder implements backends.Backend.
+func (b *Backend) Builder(name string) backends.Builder { return newBuilder(b, name) }
+
+// Finalize implements backends.Backend: it releases the free list and the GEMM workspaces.
+func (b *Backend) Finalize() {
+	b.wsMu.Lock()
+	for _, w := range b.workspaces {
+		w.Close()
+	}
+	b.workspaces = nil
+	b.finalized = true
+	b.wsMu.Unlock()
+	b.pool.clear()
+}
+
+// IsFinalized implements backends.Backend.
+func (b *Backend) IsFinalized() bool { return b.finalized }
+
+// getWorkspace takes a GEMM workspace from the backend's list (or makes one). A workspace serves
+// one Execute at a time.
+func (b *Backend) getWorkspace() *gemm.Workspace {
+	b.wsMu.Lock()
+	defer b.wsMu.Unlock()
+	if n := len(b.workspaces); n > 0 {
+		w := b.workspaces[n-1]
+		b.workspaces = b.workspaces[:n-1]
+		return w
+	}
+	return gemm.NewWorkspace(gemm.Options{Parallelism: b.parallelism})
+}
+
+// putWorkspace returns a workspace taken with getWorkspace.
+func (b *Backend) putWorkspace(w *gemm.Workspace) {
+	b.wsMu.Lock()
+	defer b.wsMu.Unlock()
+	if b.finalized {
+		w.Close()
+		return
+	}
+	b.workspaces = append(b.workspaces, w)
+}
