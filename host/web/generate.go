@@ -147,7 +147,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		if ctx.Err() == nil {
 			s.cfg.Logger.Warn("generate failed", "model", body.Model, "err", err)
 		}
-		st.send(errorEvent{Type: "error", Error: fmt.Sprintf("generate: %v", err), Status: statusOf(err)})
+		st.send(errorEvent{Type: "error", Error: fmt.Sprintf("generation failed: %v", err), Status: statusOf(err)})
 		return
 	}
 	for _, img := range images {

@@ -352,7 +352,7 @@ func TestGeneratePluginErrors(t *testing.T) {
 			_, ts := newTestServer(t, &failing{err: tt.err}, f, Config{})
 			events := readGenerate(t, do(t, ts, "POST", "/api/generate", `{"model":"m16","steps":2,"n":1}`))
 			last := events[len(events)-1]
-			if last.Type != "error" || last.Status != tt.status || last.Error != "generate: "+tt.err.Error() {
+			if last.Type != "error" || last.Status != tt.status || last.Error != "generation failed: "+tt.err.Error() {
 				t.Fatalf("last event %+v, want error %q with status %d", last, tt.err, tt.status)
 			}
 		})

@@ -75,9 +75,9 @@ type trainEvent struct {
 	Type         string  `json:"type"`
 	Step         int     `json:"step"`
 	TotalSteps   int     `json:"totalSteps"`
-	Loss         float64 `json:"loss,omitempty"`
-	ImagesPerSec float64 `json:"imagesPerSec,omitempty"`
-	ETASeconds   float64 `json:"etaSeconds,omitempty"`
+	Loss         float64 `json:"loss"`
+	ImagesPerSec float64 `json:"imagesPerSec"`
+	ETASeconds   float64 `json:"etaSeconds"`
 	Message      string  `json:"message,omitempty"`
 	// Images are the checkpoint sample (type "sample"), base64 PNGs.
 	Images [][]byte `json:"images,omitempty"`

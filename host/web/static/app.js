@@ -213,7 +213,7 @@ async function onStrip(ev) {
   // One request per step count, all at once: the server queues them and
   // each image appears as soon as its own request finishes.
   await Promise.all(steps.map(async (n) => {
-    const fig = figure('', `${n} steps · seed ${seed}`);
+    const fig = figure('', `${n} step${n === 1 ? '' : 's'} · seed ${seed}`);
     const bar = document.createElement('progress');
     bar.max = n;
     bar.value = 0;

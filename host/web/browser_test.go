@@ -1,0 +1,192 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/fm-image/fm-image/internal/fakegen"
+	"github.com/fm-image/fm-image/sdk"
+)
+
+// envChromium names the browser binary for TestBrowser; by default it is
+// looked up on PATH as chromium (Debian's package), then chromium-browser.
+const envChromium = "FM_IMAGE_CHROMIUM"
+
+// findChromium returns the browser to drive, or "" if there is none.
+func findChromium() string {
+	if p := os.Getenv(envChromium); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestBrowser drives the page in headless Chromium against the fake plugin
+// (started through sdk.Open, as `fm-image serve` does): it generates at two
+// step counts, runs the step-count strip, shows a plugin error, and trains
+// a model, checking that every image is displayed (naturalWidth > 0).
+// Screenshots go to the test's artifact directory (go test -artifacts).
+func TestBrowser(t *testing.T) {
+	chromium := findChromium()
+	if chromium == "" {
+		t.Skipf("skipping the browser test: no Chromium found (apt-get install chromium, or set $%s)", envChromium)
+	}
+	pluginPath, err := fakegen.Build(t.TempDir(), "fakeplugin", fakegen.PluginPackage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := sdk.Open(pluginPath, sdk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	_, ts := newTestServer(t, client, newFixture(t), Config{SampleImages: 4, SampleSteps: 2})
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+
+	artifacts := t.ArtifactDir()
+	screenshot := func(name string) {
+		t.Helper()
+		b, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(artifacts, name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+	// step runs browser actions, with a screenshot of the failure.
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(bctx, actions...); err != nil {
+			if ctx.Err() == nil {
+				screenshot("failure.png")
+			}
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// waitFor polls a JavaScript condition.
+	waitFor := func(cond string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+			return chromedp.Void{}, err
+		}
+	}
+	// eval runs a statement for its effect.
+	eval := func(js string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Evaluate[any](js + ";null")(ctx, tg)
+			return chromedp.Void{}, err
+		}
+	}
+	// allShown is true when sel matches n images, all loaded with pixels.
+	allShown := func(sel string, n int) string {
+		return fmt.Sprintf(`(() => { const imgs = [...document.querySelectorAll(%q)];
+			return imgs.length === %d && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`, sel, n)
+	}
+	setForm := func(steps int) string {
+		return fmt.Sprintf(`(() => {
+			const set = (id, v) => {
+				const e = document.getElementById(id);
+				e.value = v;
+				e.dispatchEvent(new Event('input'));
+				e.dispatchEvent(new Event('change'));
+			};
+			set('model', 'm16'); set('sampler', 'heun'); set('steps', %d); set('n', 2);
+			const r = document.getElementById('seed-random'); if (r.checked) r.click();
+			set('seed', 7);
+		})()`, steps)
+	}
+
+	step("load the page",
+		chromedp.Navigate(ts.URL),
+		waitFor(`document.body.dataset.ready === 'true'`),
+	)
+	step("generate at 3 steps",
+		eval(setForm(3)),
+		chromedp.Click(chromedp.CSS("#gen-go")),
+		waitFor(allShown("#gallery img", 2)),
+	)
+	step("generate at 9 steps",
+		eval(setForm(9)),
+		chromedp.Click(chromedp.CSS("#gen-go")),
+		waitFor(allShown("#gallery img", 4)),
+	)
+	captions, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('#gallery figcaption')].map((c) => c.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"m16 · heun · 9 steps · seed 7 · #1", "m16 · heun · 9 steps · seed 7 · #0",
+		"m16 · heun · 3 steps · seed 7 · #1", "m16 · heun · 3 steps · seed 7 · #0",
+	}
+	if !slices.Equal(captions, want) {
+		t.Fatalf("gallery captions %q, want %q", captions, want)
+	}
+	step("compare step counts",
+		eval(`document.getElementById('strip-steps').value = '1, 4, 12'`),
+		chromedp.Click(chromedp.CSS("#strip-go")),
+		waitFor(allShown("#strip img", 3)),
+		waitFor(`document.querySelectorAll('#strip a[download]').length === 3`),
+	)
+	screenshot("generate.png")
+
+	step("show a plugin error",
+		eval(`document.getElementById('model').value = 'broken'; document.getElementById('model').dispatchEvent(new Event('change'))`),
+		chromedp.Click(chromedp.CSS("#gen-go")),
+		waitFor(`[...document.querySelectorAll('#messages .msg')].some((m) => m.textContent.includes('generation failed: ') && m.textContent.includes('parse model'))`),
+	)
+	screenshot("error.png")
+
+	step("train a model",
+		chromedp.Click(chromedp.CSS(`button[data-tab="train"]`)),
+		waitFor(`[...document.querySelectorAll('#folders button')].some((b) => b.textContent === 'faces/')`),
+		eval(`[...document.querySelectorAll('#folders button')].find((b) => b.textContent === 'faces/').click()`),
+		waitFor(`document.getElementById('folder-path').textContent === '/faces'`),
+		eval(`(() => {
+			const set = (id, v) => { document.getElementById(id).value = v; };
+			set('train-model', 'web1'); set('train-size', '16'); set('train-steps', 30); set('train-every', 10);
+		})()`),
+		chromedp.Click(chromedp.CSS("#train-go")),
+		waitFor(`document.getElementById('run-state').textContent === 'done'`),
+		waitFor(allShown("#samples img", 4)),
+	)
+	screenshot("train.png")
+	log, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('run-log').textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log, "checkpoint written at step 30") || !strings.Contains(log, "[30] done") {
+		t.Fatalf("run log %q", log)
+	}
+}
