@@ -104,7 +104,7 @@ func TestBrowser(t *testing.T) {
 	// eval runs a statement for its effect.
 	eval := func(js string) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			_, err := chromedp.Evaluate[any](js + ";null")(ctx, tg)
+			_, err := chromedp.Evaluate[any](js+";null")(ctx, tg)
 			return chromedp.Void{}, err
 		}
 	}
