@@ -119,3 +119,31 @@ func TestCPUTimeConv(t *testing.T) {
 		t.Logf("conv %s %s: %.1f GFLOP/s (thread CPU)", op, ws.Kernel(), 5*flops/d.Seconds()/1e9)
 	}
 }
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestCPUTimeParallel reports, for two goroutines, GFLOP per process-CPU-second
+// times two: the two-core rate the machine would give if it were not shared
+// (an estimate: time spent waiting idle is not counted).
+func TestCPUTimeParallel(t *testing.T) {
+	skipUnlessCPUTime(t)
+	for _, sh := range benchShapes {
+		m, k, n := sh[0], sh[1], sh[2]
+		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+		ws := NewWorkspace(Options{Parallelism: 2})
+		ws.Sgemm(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+		const reps = 10
+		t0, w0 := processCPU(), time.Now()
+		for i := 0; i < reps; i++ {
+			ws.Sgemm(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+		}
+		d, wall := processCPU()-t0, time.Since(w0)
+		fl := 2 * float64(m*n*k*reps)
+		t.Logf("%v %s p2: %.1f GFLOP/s per 2 CPU-seconds, %.1f GFLOP/s wall", sh, ws.Kernel(), 2*fl/d.Seconds()/1e9, fl/wall.Seconds()/1e9)
+		ws.Close()
+	}
+}
