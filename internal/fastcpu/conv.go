@@ -153,9 +153,14 @@ func execConv(ec *execCtx, n *node, out any, ins []any) error {
 		defer ec.putF32(canon)
 	}
 	var err error
-	if p.formB {
+	switch gs, ok := p.gemmShape(); {
+	case ok && p.formB:
+		err = ec.ws.Conv2DKernelGrad(gs, in, ker, canon)
+	case ok:
+		err = ec.ws.Conv2D(gs, in, ker, canon)
+	case p.formB:
 		err = convFormB(ec, p, canon, in, ker)
-	} else {
+	default:
 		err = convFormA(ec, p, canon, in, ker)
 	}
 	if err != nil {
@@ -165,6 +170,41 @@ func execConv(ec *execCtx, n *node, out any, ins []any) error {
 		stridedCopy(ec, transposePlan(p.outCanonDims, p.outPerm), dst, canon, len(dst))
 	}
 	return nil
+}
+
+// gemmShape returns the internal/gemm convolution that computes this one, if there is one: no
+// kernel dilation (form A) or no stride (form B, where the kernel dilation becomes gemm's
+// stride), and non-negative padding at both ends.
+func (p *convParams) gemmShape() (gemm.ConvShape, bool) {
+	var s gemm.ConvShape
+	if p.formB {
+		// in [C,S1,S2,N] is x [Batch,H,W,Cin]; ker [C,K1,K2,O] is dy; out [P1,P2,N,O] is dk.
+		if p.stride != [2]int{1, 1} {
+			return s, false
+		}
+		s = gemm.ConvShape{Batch: p.c, H: p.s1, W: p.s2, Cin: p.n, KH: p.p1, KW: p.p2, Cout: p.o,
+			StrideH: p.dil[0], StrideW: p.dil[1], PadTop: p.padLo[0], PadLeft: p.padLo[1]}
+		s.PadBottom = (p.k1-1)*p.dil[0] + p.p1 - p.s1 - p.padLo[0]
+		s.PadRight = (p.k2-1)*p.dil[1] + p.p2 - p.s2 - p.padLo[1]
+		if ho, wo := s.OutSize(); ho != p.k1 || wo != p.k2 {
+			return s, false
+		}
+	} else {
+		if p.dil != [2]int{1, 1} {
+			return s, false
+		}
+		s = gemm.ConvShape{Batch: p.n, H: p.s1, W: p.s2, Cin: p.c, KH: p.k1, KW: p.k2, Cout: p.o,
+			StrideH: p.stride[0], StrideW: p.stride[1], PadTop: p.padLo[0], PadLeft: p.padLo[1]}
+		s.PadBottom = (p.p1-1)*p.stride[0] + p.k1 - p.s1 - p.padLo[0]
+		s.PadRight = (p.p2-1)*p.stride[1] + p.k2 - p.s2 - p.padLo[1]
+		if ho, wo := s.OutSize(); ho != p.p1 || wo != p.p2 {
+			return s, false
+		}
+	}
+	if s.PadTop < 0 || s.PadLeft < 0 || s.PadBottom < 0 || s.PadRight < 0 {
+		return s, false
+	}
+	return s, true
 }
 
 // convFormA computes out [N*P1*P2, O] = col · ker.

@@ -1,0 +1,42 @@
+// Command fm-bench compares GoMLX backends (and, when available, PyTorch) on ref-unet-32
+// flow-matching training and sampling. The logic lives in internal/fastcpu/fmbench.
+//
+//	GOEXPERIMENT=simd go run ./cmd/fm-bench                      # fastcpu vs fmcpu at 16@32,64@32,16@64
+//	GOEXPERIMENT=simd go run ./cmd/fm-bench -points 16@32 -backends fastcpu
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/fm-image/fm-image/internal/fastcpu/fmbench"
+)
+
+func main() {
+	backendsFlag := flag.String("backends", "fastcpu,fmcpu", "comma-separated backends; ratios are of the first over the others")
+	pointsFlag := flag.String("points", "16@32,64@32,16@64", "benchmark points, batch@size")
+	steps := flag.Int("steps", 5, "timed steps per point for the first backend (median reported)")
+	slowSteps := flag.Int("slow-steps", 2, "timed steps per point for the other backends")
+	sample := flag.Int("sample-batch", 16, "batch for the sampling measurement (20 Euler steps); 0 skips it")
+	torch := flag.Bool("torch", true, "run the PyTorch peer (bench/ref_unet_32.py) if python3 can import torch")
+	script := flag.String("torch-script", "bench/ref_unet_32.py", "path of the PyTorch peer script")
+	flag.Parse()
+	pts, err := fmbench.ParsePoints(*pointsFlag)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fm-bench:", err)
+		os.Exit(2)
+	}
+	opts := fmbench.Options{
+		Backends: strings.Split(*backendsFlag, ","), Points: pts, Steps: *steps, SlowSteps: *slowSteps,
+		SampleBatch: *sample, Script: *script, Out: os.Stdout,
+	}
+	if *torch {
+		opts.Torch = fmbench.FindTorch()
+	}
+	if _, err := fmbench.Run(opts); err != nil {
+		fmt.Fprintln(os.Stderr, "fm-bench:", err)
+		os.Exit(1)
+	}
+}

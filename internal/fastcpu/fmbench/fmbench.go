@@ -1,0 +1,296 @@
+// Package fmbench is the logic of cmd/fm-bench: it trains ref-unet-32 (package unet, flow
+// matching with package flow) on several GoMLX backends at several benchmark points in one run
+// and prints seconds per step, images/s, GFLOP/s (unet's analytic count), peak memory, sampling
+// throughput and the ratios between backends, and, when PyTorch is importable, the same numbers
+// for the project's PyTorch peer script (bench/ref_unet_32.py).
+package fmbench
+
+import (
+	"bufio"
+	stdcontext "context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/internal/cpubackend"
+	"github.com/fm-image/fm-image/internal/fastcpu"
+	"github.com/fm-image/fm-image/unet"
+	"github.com/gomlx/gomlx/backends"
+)
+
+// Point is one benchmark point: a batch size at a square image size.
+type Point struct{ Batch, Size int }
+
+// String formats a point as "batch@size".
+func (p Point) String() string { return fmt.Sprintf("%dx%d b%d", p.Size, p.Size, p.Batch) }
+
+// ParsePoints parses "16@32,64@32,16@64" (batch@size, comma-separated).
+func ParsePoints(s string) ([]Point, error) {
+	var pts []Point
+	for _, f := range strings.Split(s, ",") {
+		b, sz, ok := strings.Cut(strings.TrimSpace(f), "@")
+		bi, err1 := strconv.Atoi(b)
+		si, err2 := strconv.Atoi(sz)
+		if !ok || err1 != nil || err2 != nil || bi < 1 || si < 8 {
+			return nil, fmt.Errorf("bad point %q: want batch@size, e.g. 16@32", f)
+		}
+		pts = append(pts, Point{bi, si})
+	}
+	return pts, nil
+}
+
+// Options configure Run.
+type Options struct {
+	// Backends to compare, by name: "fastcpu" or any name cpubackend.Select accepts. The first
+	// is the one ratios are computed for; the second its reference.
+	Backends []string
+	// Points to measure.
+	Points []Point
+	// Steps timed per point and backend (after one warm-up step); the median is reported.
+	// SlowSteps applies to backends other than the first (they are slow).
+	Steps, SlowSteps int
+	// SampleBatch is the batch of the sampling measurement (0: skip sampling).
+	SampleBatch int
+	// Torch is the python interpreter for the PyTorch peer ("" to skip); Script its path.
+	Torch, Script string
+	// Out receives the report.
+	Out io.Writer
+}
+
+// Result is one measurement.
+type Result struct {
+	Backend     string
+	Point       Point
+	SecPerStep  float64
+	ImagesPerS  float64
+	GFLOPs      float64
+	PeakRSSMiB  float64 // peak resident memory during the measurement (0 if unknown)
+	SampleImgPS float64 // sampling images/s at 20 Euler steps (0 if not measured)
+}
+
+// newBackend returns a backend by name.
+func newBackend(name string) (backends.Backend, error) {
+	n, cfg, _ := strings.Cut(name, ":")
+	if n == fastcpu.Name {
+		return fastcpu.New(cfg)
+	}
+	return cpubackend.Select(name)
+}
+
+// Run measures every backend at every point and prints the report.
+func Run(opts Options) ([]Result, error) {
+	w := opts.Out
+	fmt.Fprintf(w, "ref-unet-32 flow-matching training, %d CPUs (GOMAXPROCS %d); median of timed steps after one warm-up step\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "GFLOP/s counts 3x the forward multiply-adds x 2 (unet.Config.TrainFLOPs). Machine may be shared: compare ratios.\n\n")
+	fmt.Fprintf(w, "%-10s %-14s %9s %9s %9s %10s %12s\n", "point", "backend", "s/step", "images/s", "GFLOP/s", "peak MiB", "sample img/s")
+	var results []Result
+	for _, pt := range opts.Points {
+		for i, name := range opts.Backends {
+			steps := opts.Steps
+			if i > 0 {
+				steps = opts.SlowSteps
+			}
+			r, err := measure(name, pt, steps, opts.SampleBatch)
+			if err != nil {
+				return results, fmt.Errorf("%s at %s: %w", name, pt, err)
+			}
+			results = append(results, r)
+			fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %10.0f %12s\n", pt, name, r.SecPerStep, r.ImagesPerS, r.GFLOPs,
+				r.PeakRSSMiB, fmtOpt(r.SampleImgPS))
+		}
+		if opts.Torch != "" {
+			r, err := runTorch(opts.Torch, opts.Script, pt, opts.Steps)
+			if err != nil {
+				fmt.Fprintf(w, "%-10s %-14s failed: %v\n", pt, "pytorch", err)
+			} else {
+				results = append(results, r)
+				fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %10s %12s\n", pt, "pytorch", r.SecPerStep, r.ImagesPerS, r.GFLOPs, "-", fmtOpt(r.SampleImgPS))
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	if len(opts.Backends) > 0 {
+		first := opts.Backends[0]
+		for _, other := range append(slices.Clone(opts.Backends[1:]), "pytorch") {
+			for _, pt := range opts.Points {
+				a, b := find(results, first, pt), find(results, other, pt)
+				if a == nil || b == nil {
+					continue
+				}
+				line := fmt.Sprintf("%-10s %s/%s speed ratio (training): %.2fx", pt, first, other, b.SecPerStep/a.SecPerStep)
+				if a.SampleImgPS > 0 && b.SampleImgPS > 0 {
+					line += fmt.Sprintf(", sampling: %.2fx", a.SampleImgPS/b.SampleImgPS)
+				}
+				fmt.Fprintln(w, line)
+			}
+		}
+	}
+	if opts.Torch == "" {
+		fmt.Fprintln(w, "PyTorch peer skipped: no python3 with torch found (Debian: apt-get install python3-torch; /usr/bin/python3 is checked).")
+	}
+	return results, nil
+}
+
+func fmtOpt(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func find(rs []Result, backend string, pt Point) *Result {
+	for i := range rs {
+		if rs[i].Backend == backend && rs[i].Point == pt {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+// measure trains ref-unet-32 on one backend at one point.
+func measure(name string, pt Point, steps, sampleBatch int) (Result, error) {
+	res := Result{Backend: name, Point: pt}
+	cfg, err := unet.Preset("ref-unet-32")
+	if err != nil {
+		return res, err
+	}
+	cfg = cfg.WithSize(pt.Size, pt.Size)
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
+	backend, err := newBackend(name)
+	if err != nil {
+		return res, err
+	}
+	defer backend.Finalize()
+	tr, err := flow.NewTrainer(backend, unet.Model{Config: cfg}, flow.TrainConfig{
+		Steps: 1000, BatchSize: pt.Batch, WarmupSteps: -1, Seed: 1,
+	})
+	if err != nil {
+		return res, err
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	x1 := make([]float32, pt.Batch*pt.Size*pt.Size*cfg.ImageChannels)
+	for i := range x1 {
+		x1[i] = 2*rng.Float32() - 1
+	}
+	if _, _, err := tr.TrainStep(x1, pt.Batch); err != nil { // warm-up: compiles
+		return res, err
+	}
+	times := make([]float64, 0, steps)
+	for range max(steps, 1) {
+		start := time.Now()
+		if _, _, err := tr.TrainStep(x1, pt.Batch); err != nil {
+			return res, err
+		}
+		times = append(times, time.Since(start).Seconds())
+	}
+	res.PeakRSSMiB = peakRSSMiB()
+	slices.Sort(times)
+	res.SecPerStep = times[len(times)/2]
+	res.ImagesPerS = float64(pt.Batch) / res.SecPerStep
+	res.GFLOPs = cfg.TrainFLOPs() * float64(pt.Batch) / res.SecPerStep / 1e9
+	if sampleBatch > 0 {
+		ck, err := tr.Checkpoint()
+		if err != nil {
+			return res, err
+		}
+		f, err := flow.NewModelField(backend, unet.Model{Config: cfg}, ck, true)
+		if err != nil {
+			return res, err
+		}
+		x := make([]float32, sampleBatch*pt.Size*pt.Size*cfg.ImageChannels)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		opts := flow.SampleOptions{Method: flow.Euler, Steps: 20}
+		one := flow.SampleOptions{Method: flow.Euler, Steps: 1}
+		if err := flow.Integrate(stdcontext.Background(), f, slices.Clone(x), sampleBatch, one); err != nil { // compile
+			return res, err
+		}
+		start := time.Now()
+		if err := flow.Integrate(stdcontext.Background(), f, x, sampleBatch, opts); err != nil {
+			return res, err
+		}
+		res.SampleImgPS = float64(sampleBatch) / time.Since(start).Seconds()
+	}
+	return res, nil
+}
+
+// resetPeakRSS resets the kernel's peak-RSS counter of this process (Linux; ignored elsewhere).
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSSMiB reads VmHWM from /proc/self/status (0 if unavailable).
+func peakRSSMiB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err == nil {
+				return float64(kb) / 1024
+			}
+		}
+	}
+	return 0
+}
+
+// FindTorch returns a python interpreter that can import torch ("" if none): /usr/bin/python3
+// (Debian's python3-torch) first, then python3 on PATH.
+func FindTorch() string {
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(py, "-c", "import torch").Run() == nil {
+			return py
+		}
+	}
+	return ""
+}
+
+// runTorch runs the PyTorch peer script at one point; it prints "s/step <median>" and
+// optionally "sample_img/s <v>".
+func runTorch(py, script string, pt Point, steps int) (Result, error) {
+	res := Result{Backend: "pytorch", Point: pt}
+	out, err := exec.Command(py, script, "--batch", strconv.Itoa(pt.Batch), "--size", strconv.Itoa(pt.Size),
+		"--steps", strconv.Itoa(steps), "--threads", strconv.Itoa(runtime.GOMAXPROCS(0))).CombinedOutput()
+	if err != nil {
+		return res, fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "s/step":
+			res.SecPerStep = v
+		case "sample_img/s":
+			res.SampleImgPS = v
+		}
+	}
+	if res.SecPerStep <= 0 {
+		return res, fmt.Errorf("no s/step in output: %s", strings.TrimSpace(string(out)))
+	}
+	cfg, _ := unet.Preset("ref-unet-32")
+	cfg = cfg.WithSize(pt.Size, pt.Size)
+	res.ImagesPerS = float64(pt.Batch) / res.SecPerStep
+	res.GFLOPs = cfg.TrainFLOPs() * float64(pt.Batch) / res.SecPerStep / 1e9
+	return res, nil
+}
