@@ -49,6 +49,8 @@ type Checkpoint struct {
 	Model       json.RawMessage `json:"model"`
 	Train       TrainConfig     `json:"train"`
 	DatasetSize int             `json:"dataset_size"`
+	// Classes are the class names of a class-conditional model, in label order.
+	Classes []string `json:"classes,omitempty"`
 	// LossHistory holds (step, smoothed loss) pairs for plotting.
 	LossHistory [][2]float64 `json:"loss_history,omitempty"`
 	Tensors     []Tensor     `json:"tensors"`

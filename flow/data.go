@@ -156,6 +156,11 @@ type Dataset struct {
 	// callers may want to warn that those will look soft. Datasets made by
 	// Split and Subset report 0.
 	Upscaled int
+	// Labels, for a labelled dataset (see [LabelByFolder]), holds the class
+	// of each image (parallel to Files), an index into Classes; nil otherwise.
+	Labels []int
+	// Classes are the class names of a labelled dataset, sorted.
+	Classes []string
 
 	images []rgbImage // parallel to Files
 	crop   CropMode
@@ -261,14 +266,20 @@ func (d *Dataset) Subset(indices []int) (*Dataset, error) {
 	if d == nil {
 		return nil, errors.New("subset of a nil dataset")
 	}
-	out := &Dataset{Height: d.Height, Width: d.Width, crop: d.crop, flip: d.flip,
+	out := &Dataset{Height: d.Height, Width: d.Width, crop: d.crop, flip: d.flip, Classes: d.Classes,
 		Files: make([]string, len(indices)), images: make([]rgbImage, len(indices))}
+	if d.Labels != nil {
+		out.Labels = make([]int, len(indices))
+	}
 	for j, i := range indices {
 		if i < 0 || i >= len(d.images) {
 			return nil, fmt.Errorf("subset index %d out of range [0, %d)", i, len(d.images))
 		}
 		out.Files[j] = d.Files[i]
 		out.images[j] = d.images[i]
+		if d.Labels != nil {
+			out.Labels[j] = d.Labels[i]
+		}
 	}
 	return out, nil
 }

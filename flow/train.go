@@ -31,6 +31,24 @@ type Model interface {
 	ConfigJSON() ([]byte, error)
 }
 
+// LabeledModel is a class-conditional [Model].
+type LabeledModel interface {
+	Model
+	// NumClasses returns the number of classes (0: the model is unconditional).
+	NumClasses() int
+	// VelocityLabeled builds v(x, t | labels) with labels [B] int32 in
+	// [0, NumClasses], NumClasses meaning "no label".
+	VelocityLabeled(ctx *context.Context, x, t, labels *Node) *Node
+}
+
+// numClasses returns the number of classes of m (0 if unconditional).
+func numClasses(m Model) int {
+	if lm, ok := m.(LabeledModel); ok {
+		return lm.NumClasses()
+	}
+	return 0
+}
+
 // Variable scopes inside the trainer's context.
 const (
 	modelScope = "/model" // the weights being trained
@@ -71,8 +89,9 @@ type Trainer struct {
 	step       int
 	smoothLoss float64
 	history    [][2]float64
-	// dataset size recorded in checkpoints
+	// dataset size and class names recorded in checkpoints
 	datasetSize int
+	classes     []string
 }
 
 // NewTrainer prepares a training run of model on backend. The model's
@@ -127,7 +146,12 @@ func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node) []*Node {
 	tb := Reshape(t, b, 1, 1, 1)
 	xt := Add(Mul(OneMinus(tb), x0), Mul(tb, x1))
 	target := Sub(x1, x0)
-	v := tr.model.Velocity(ctx.In("model"), xt, t)
+	var v *Node
+	if len(in) > 7 {
+		v = tr.model.(LabeledModel).VelocityLabeled(ctx.In("model"), xt, t, in[7])
+	} else {
+		v = tr.model.Velocity(ctx.In("model"), xt, t)
+	}
 	loss := ReduceAllMean(Square(Sub(v, target)))
 
 	vars := scopeVariables(ctx, modelScope)
@@ -202,12 +226,25 @@ func stateVariable(ctx *context.Context, prefix string, v *context.Variable, cop
 
 // TrainStep runs one optimisation step on the batch x1 ([B,H,W,C] flattened,
 // values in [-1, 1]) with the noise and times the run's seed gives this step,
-// and returns the loss and the gradient norm before clipping.
+// and returns the loss and the gradient norm before clipping. For a
+// class-conditional model every image is unlabelled; see TrainStepLabeled.
 func (tr *Trainer) TrainStep(x1 []float32, batch int) (loss, gradNorm float64, err error) {
+	return tr.TrainStepLabeled(x1, nil, batch)
+}
+
+// TrainStepLabeled is TrainStep for class-conditional models: labels [B]
+// holds each image's class (nil: none). A fraction LabelDropout of the labels,
+// drawn from the run's seed, is replaced by "no label" so that the model also
+// learns the unconditional velocity that classifier-free guidance needs.
+func (tr *Trainer) TrainStepLabeled(x1 []float32, labels []int, batch int) (loss, gradNorm float64, err error) {
 	h, w, c := tr.model.ImageShape()
 	dim := h * w * c
 	if batch < 1 || len(x1) != batch*dim {
 		return 0, 0, fmt.Errorf("train step: batch of %d floats is not %d images of %dx%dx%d", len(x1), batch, h, w, c)
+	}
+	classes := numClasses(tr.model)
+	if labels != nil && (classes == 0 || len(labels) != batch) {
+		return 0, 0, fmt.Errorf("train step: %d labels for %d images of a model with %d classes", len(labels), batch, classes)
 	}
 	x0 := make([]float32, len(x1))
 	if err := GaussianNoiseBatch(tr.cfg.Seed, tr.step*batch, dim, x0); err != nil {
@@ -219,10 +256,14 @@ func (tr *Trainer) TrainStep(x1 []float32, batch int) (loss, gradNorm float64, e
 	bc1 := 1 / (1 - math.Pow(tr.cfg.Beta1, k))
 	bc2 := 1 / (1 - math.Pow(tr.cfg.Beta2, k))
 	decay := tr.cfg.emaDecayAt(tr.step)
-	outs, err := tr.exec.Exec(
+	args := []any{
 		tensors.FromFlatDataAndDimensions(x1, batch, h, w, c),
 		tensors.FromFlatDataAndDimensions(x0, batch, h, w, c),
-		ts, float32(lr), float32(bc1), float32(bc2), float32(decay))
+		ts, float32(lr), float32(bc1), float32(bc2), float32(decay)}
+	if classes > 0 {
+		args = append(args, tr.dropLabels(labels, batch, classes))
+	}
+	outs, err := tr.exec.Exec(args...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("train step %d: %w", tr.step+1, err)
 	}
@@ -244,6 +285,21 @@ func (tr *Trainer) TrainStep(x1 []float32, batch int) (loss, gradNorm float64, e
 		tr.history = append(tr.history, [2]float64{float64(tr.step), tr.smoothLoss})
 	}
 	return loss, gradNorm, nil
+}
+
+// dropLabels returns this step's labels as int32, each replaced by the "no
+// label" index (classes) with probability LabelDropout; nil labels are all
+// "no label".
+func (tr *Trainer) dropLabels(labels []int, batch, classes int) []int32 {
+	rng := tr.stepRand(2)
+	out := make([]int32, batch)
+	for i := range out {
+		out[i] = int32(classes)
+		if labels != nil && rng.Float64() >= max(tr.cfg.LabelDropout, 0) {
+			out[i] = int32(labels[i])
+		}
+	}
+	return out
 }
 
 // sampleTimes draws this step's times t [batch] from the run's seed.
@@ -294,6 +350,15 @@ func (tr *Trainer) Run(ctx stdcontext.Context, data *Dataset, opts RunOptions) e
 		return fmt.Errorf("train: dataset images are %dx%d, the model takes %dx%dx%d", data.Width, data.Height, w, h, c)
 	}
 	tr.datasetSize = data.Len()
+	if k := numClasses(tr.model); k > 0 {
+		if data.Labels == nil || len(data.Classes) != k {
+			return fmt.Errorf("train: the model has %d classes, the dataset %d (train with labels on a folder of class sub-folders)", k, len(data.Classes))
+		}
+		if tr.classes != nil && !slices.Equal(tr.classes, data.Classes) {
+			return fmt.Errorf("train: the dataset's classes %v differ from the model's %v", data.Classes, tr.classes)
+		}
+		tr.classes = data.Classes
+	}
 	batch := tr.cfg.BatchSize
 	x1 := make([]float32, batch*h*w*c)
 	report := func(p Progress) {
@@ -319,10 +384,18 @@ func (tr *Trainer) Run(ctx stdcontext.Context, data *Dataset, opts RunOptions) e
 			report(tr.progress(startStep, start, 0, 0, path))
 			return fmt.Errorf("train interrupted at step %d (checkpoint %s): %w", tr.step, path, err)
 		}
-		if _, err := data.Batch(tr.stepRand(0), batch, x1); err != nil {
+		idx, err := data.Batch(tr.stepRand(0), batch, x1)
+		if err != nil {
 			return fmt.Errorf("train: draw batch: %w", err)
 		}
-		loss, gnorm, err := tr.TrainStep(x1, batch)
+		var labels []int
+		if data.Labels != nil && numClasses(tr.model) > 0 {
+			labels = make([]int, batch)
+			for i, j := range idx {
+				labels[i] = data.Labels[j]
+			}
+		}
+		loss, gnorm, err := tr.TrainStepLabeled(x1, labels, batch)
 		if err != nil {
 			return err
 		}
@@ -365,7 +438,7 @@ func (tr *Trainer) Checkpoint() (*Checkpoint, error) {
 	}
 	ck := &Checkpoint{
 		Version: CheckpointVersion, Step: tr.step, Model: json.RawMessage(modelJSON),
-		Train: tr.cfg, DatasetSize: tr.datasetSize, LossHistory: slices.Clone(tr.history),
+		Train: tr.cfg, DatasetSize: tr.datasetSize, LossHistory: slices.Clone(tr.history), Classes: slices.Clone(tr.classes),
 	}
 	var errs []error
 	for v := range tr.ctx.IterVariables() {
@@ -429,6 +502,7 @@ func (tr *Trainer) Restore(ck *Checkpoint) error {
 	}
 	tr.step = ck.Step
 	tr.datasetSize = ck.DatasetSize
+	tr.classes = slices.Clone(ck.Classes)
 	tr.history = slices.Clone(ck.LossHistory)
 	if n := len(tr.history); n > 0 {
 		tr.smoothLoss = tr.history[n-1][1]

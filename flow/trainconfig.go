@@ -57,6 +57,9 @@ type TrainConfig struct {
 	CheckpointEvery int `json:"checkpoint_every"`
 	// ReportEvery is the number of steps between progress reports (default 1).
 	ReportEvery int `json:"report_every"`
+	// LabelDropout is the probability that a class-conditional model sees an
+	// image without its label during training (default 0.1; -1 for 0).
+	LabelDropout float64 `json:"label_dropout,omitempty"`
 }
 
 // Limits of the training settings.
@@ -106,6 +109,10 @@ func (c TrainConfig) WithDefaults() TrainConfig {
 	if c.ReportEvery == 0 {
 		c.ReportEvery = 1
 	}
+	if c.LabelDropout == 0 {
+		c.LabelDropout = 0.1
+	}
+
 	return c
 }
 
@@ -154,6 +161,9 @@ func (c TrainConfig) Validate() error {
 	}
 	if c.CheckpointEvery < -1 || c.CheckpointEvery == 0 {
 		bad("checkpoint_every=%d: must be >= 1 (or -1 for only at the end)", c.CheckpointEvery)
+	}
+	if c.LabelDropout != -1 && !(c.LabelDropout >= 0 && c.LabelDropout < 1) {
+		bad("label_dropout=%g: must be in [0, 1) (or -1 for 0)", c.LabelDropout)
 	}
 	if c.ReportEvery < 1 {
 		bad("report_every=%d: must be >= 1", c.ReportEvery)

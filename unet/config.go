@@ -71,6 +71,11 @@ type Config struct {
 	MaxFrequency float64 `json:"max_frequency"`
 	// Conditioning says how blocks use the time embedding.
 	Conditioning Conditioning `json:"conditioning"`
+	// NumClasses is the number of class labels of a class-conditional model
+	// (0: unconditional). Labels are embedded and added to the time
+	// embedding; an extra "no label" embedding serves classifier-free
+	// guidance.
+	NumClasses int `json:"num_classes,omitempty"`
 }
 
 // DefaultConfig returns the configuration of the "small" preset at the given
@@ -233,6 +238,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFrequency < 1 {
 		bad("max_frequency=%g: must be >= 1", c.MaxFrequency)
+	}
+	if c.NumClasses < 0 || c.NumClasses > 10000 {
+		bad("num_classes=%d: must be 0 to 10000", c.NumClasses)
 	}
 	if c.Conditioning != ConditionAdd && c.Conditioning != ConditionScaleShift {
 		bad("conditioning=%q: must be %q or %q", c.Conditioning, ConditionAdd, ConditionScaleShift)

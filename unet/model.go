@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -27,11 +28,26 @@ import (
 //	up: per level from the lowest, concatenate the skip on channels, BlocksPerLevel residual blocks, then 2x nearest upsampling except at the top
 //	v = Conv3x3_zero(SiLU(GroupNorm(h)))
 func Velocity(ctx *context.Context, cfg Config, x, t *Node) *Node {
+	return VelocityLabeled(ctx, cfg, x, t, nil)
+}
+
+// VelocityLabeled is [Velocity] for class-conditional models: labels [B]
+// (int32) holds each image's class in [0, NumClasses), or NumClasses for "no
+// label" (the unconditional velocity used by classifier-free guidance). The
+// label's learned embedding is added to the time embedding. With nil labels
+// every image is unlabelled; for models without classes labels must be nil.
+func VelocityLabeled(ctx *context.Context, cfg Config, x, t, labels *Node) *Node {
 	if err := Check(cfg, x, t); err != nil {
 		panic(err)
 	}
+	if labels != nil && cfg.NumClasses == 0 {
+		panic(fmt.Errorf("labels given to a model without classes (num_classes=0)"))
+	}
 	ctx = ctx.Checked(false)
 	temb := timeEmbedding(ctx.In("time"), cfg, t)
+	if cfg.NumClasses > 0 {
+		temb = Add(temb, labelEmbedding(ctx.In("label"), cfg, x, labels))
+	}
 	channels := cfg.LevelChannels()
 
 	h := conv2D(ctx.In("stem"), x, 3, channels[0], false)
@@ -85,12 +101,37 @@ func Check(cfg Config, x, t *Node) error {
 	return nil
 }
 
+// labelEmbedding returns the learned embedding [B, TimeHiddenDim] of labels
+// [B] (nil: all "no label"), from a table "embeddings" of NumClasses+1 rows
+// whose last row is the "no label" token. The lookup is a one-hot matrix
+// product, which differentiates without scatter operations.
+func labelEmbedding(ctx *context.Context, cfg Config, x, labels *Node) *Node {
+	g := x.Graph()
+	rows := cfg.NumClasses + 1
+	table := param(ctx, g, "embeddings", []int{rows, cfg.TimeHiddenDim}, initHe, 1, 1)
+	if labels == nil {
+		labels = Const(g, make([]int32, x.Shape().Dim(0)))
+		labels = AddScalar(labels, cfg.NumClasses)
+	}
+	return MatMul(OneHot(ConvertDType(labels, dtypes.Int32), rows, dtypes.Float32), table)
+}
+
 // Model adapts a Config to the small interface that training and sampling
-// (package flow) use: Velocity, ImageShape and ConfigJSON.
+// (package flow) use: Velocity, ImageShape and ConfigJSON (and, for
+// class-conditional models, NumClasses and VelocityLabeled).
 type Model struct{ Config Config }
 
 // Velocity builds v(x, t); see the package-level [Velocity].
 func (m Model) Velocity(ctx *context.Context, x, t *Node) *Node { return Velocity(ctx, m.Config, x, t) }
+
+// VelocityLabeled builds v(x, t | label); see the package-level [VelocityLabeled].
+func (m Model) VelocityLabeled(ctx *context.Context, x, t, labels *Node) *Node {
+	return VelocityLabeled(ctx, m.Config, x, t, labels)
+}
+
+// NumClasses returns the number of classes of a class-conditional model (0
+// for an unconditional one).
+func (m Model) NumClasses() int { return m.Config.NumClasses }
 
 // ImageShape returns the (height, width, channels) of the model's images.
 func (m Model) ImageShape() (h, w, c int) {
