@@ -5,29 +5,72 @@ import (
 	"fmt"
 )
 
-// ConvShape describes a 2-D convolution on NHWC tensors (no dilation, no groups):
-// input x[Batch, H, W, Cin], kernel k[KH, KW, Cin, Cout] and output
+// ConvShape describes a 2-D convolution on NHWC tensors (no groups): input
+// x[Batch, H, W, Cin], kernel k[KH, KW, Cin, Cout] and output
 // y[Batch, HOut, WOut, Cout] with
 //
-//	y[b, i, j, o] = Σ_{kh, kw, c} x[b, i·StrideH − PadTop + kh, j·StrideW − PadLeft + kw, c] · k[kh, kw, c, o]
+//	y[b, i, j, o] = Σ_{kh, kw, c} xd[b, i·StrideH − PadTop + kh·DilationH, j·StrideW − PadLeft + kw·DilationW, c] · k[kh, kw, c, o]
 //
-// where x is zero outside its bounds. All tensors are dense row-major slices.
+// where xd is x dilated by InputDilationH/W (InputDilation−1 zeros inserted
+// between neighbouring pixels, as in XLA's lhs_dilation) and is zero outside
+// its bounds. All tensors are dense row-major slices. Zero values of the
+// stride and dilation fields mean 1.
 type ConvShape struct {
+	// Batch, H, W and Cin are the input's dimensions.
 	Batch, H, W, Cin int
-	KH, KW, Cout     int
-	// StrideH and StrideW are the strides; 0 means 1.
+	// KH, KW are the kernel's spatial size and Cout its number of output channels.
+	KH, KW, Cout int
+	// StrideH and StrideW are the window strides.
 	StrideH, StrideW int
-	// Zero padding added on each side of the input.
+	// PadTop, PadBottom, PadLeft and PadRight are the zero padding added on each
+	// side of the (dilated) input; they must not be negative.
 	PadTop, PadBottom, PadLeft, PadRight int
+	// DilationH and DilationW space the kernel taps (XLA's rhs_dilation).
+	DilationH, DilationW int
+	// InputDilationH and InputDilationW dilate the input (XLA's lhs_dilation);
+	// a transposed convolution is a convolution with input dilation.
+	InputDilationH, InputDilationW int
+}
+
+// convAxis is one spatial axis of a convolution.
+type convAxis struct {
+	in, k, out         int
+	stride, dil, inDil int
+	padLo              int
+}
+
+func (s ConvShape) axes() (h, w convAxis) {
+	h = convAxis{in: s.H, k: s.KH, stride: max(s.StrideH, 1), dil: max(s.DilationH, 1),
+		inDil: max(s.InputDilationH, 1), padLo: s.PadTop}
+	w = convAxis{in: s.W, k: s.KW, stride: max(s.StrideW, 1), dil: max(s.DilationW, 1),
+		inDil: max(s.InputDilationW, 1), padLo: s.PadLeft}
+	h.out = (h.dilatedIn()+s.PadTop+s.PadBottom-h.span())/h.stride + 1
+	w.out = (w.dilatedIn()+s.PadLeft+s.PadRight-w.span())/w.stride + 1
+	return h, w
+}
+
+func (a convAxis) dilatedIn() int { return (a.in-1)*a.inDil + 1 }
+func (a convAxis) span() int      { return (a.k-1)*a.dil + 1 }
+
+// plain reports whether neither the kernel nor the input is dilated, so that
+// consecutive kernel taps read consecutive input pixels.
+func (a convAxis) plain() bool { return a.dil == 1 && a.inDil == 1 }
+
+// src returns the input index that output o reads at kernel tap t, and false
+// when that is padding or a dilation hole.
+func (a convAxis) src(o, t int) (int, bool) {
+	d := o*a.stride - a.padLo + t*a.dil
+	if d < 0 || d >= a.dilatedIn() || d%a.inDil != 0 {
+		return 0, false
+	}
+	return d / a.inDil, true
 }
 
 // OutSize returns the output's spatial size, HOut and WOut.
 func (s ConvShape) OutSize() (hOut, wOut int) {
-	sh, sw := s.strides()
-	return (s.H+s.PadTop+s.PadBottom-s.KH)/sh + 1, (s.W+s.PadLeft+s.PadRight-s.KW)/sw + 1
+	h, w := s.axes()
+	return h.out, w.out
 }
-
-func (s ConvShape) strides() (int, int) { return max(s.StrideH, 1), max(s.StrideW, 1) }
 
 // Sizes returns the number of elements of x, k and y.
 func (s ConvShape) Sizes() (nx, nk, ny int) {
@@ -37,10 +80,12 @@ func (s ConvShape) Sizes() (nx, nk, ny int) {
 
 func (s ConvShape) check(nx, nk, ny int) error {
 	if s.Batch < 1 || s.H < 1 || s.W < 1 || s.Cin < 1 || s.KH < 1 || s.KW < 1 || s.Cout < 1 ||
-		s.StrideH < 0 || s.StrideW < 0 || s.PadTop < 0 || s.PadBottom < 0 || s.PadLeft < 0 || s.PadRight < 0 {
+		s.StrideH < 0 || s.StrideW < 0 || s.PadTop < 0 || s.PadBottom < 0 || s.PadLeft < 0 || s.PadRight < 0 ||
+		s.DilationH < 0 || s.DilationW < 0 || s.InputDilationH < 0 || s.InputDilationW < 0 {
 		return fmt.Errorf("gemm: invalid convolution shape %+v", s)
 	}
-	if s.H+s.PadTop+s.PadBottom < s.KH || s.W+s.PadLeft+s.PadRight < s.KW {
+	h, w := s.axes()
+	if h.dilatedIn()+s.PadTop+s.PadBottom < h.span() || w.dilatedIn()+s.PadLeft+s.PadRight < w.span() {
 		return fmt.Errorf("gemm: kernel larger than padded input in %+v", s)
 	}
 	wx, wk, wy := s.Sizes()
@@ -57,6 +102,7 @@ const colsBudget = 1 << 20
 // (r = (b·HOut + i)·WOut + j).
 type convJob struct {
 	s          ConvShape
+	ah, aw     convAxis
 	ho, wo     int
 	kdim       int // KH·KW·Cin
 	rows       int // Batch·HOut·WOut
@@ -80,9 +126,10 @@ func (w *Workspace) Conv2D(s ConvShape, x, k, y []float32) error {
 	return nil
 }
 
-// Conv2DKernelGrad computes the gradient of a loss with respect to the kernel,
-// dk[kh, kw, c, o] = Σ_{b, i, j} x[b, i·sh−pt+kh, j·sw−pl+kw, c] · dy[b, i, j, o],
-// given the input x and the output gradient dy; it overwrites dk.
+// Conv2DKernelGrad computes the gradient of a loss with respect to the kernel of
+// the convolution s, dk[kh, kw, c, o] = Σ_{b, i, j} xd[b, i·sh−pt+kh·dh,
+// j·sw−pl+kw·dw, c] · dy[b, i, j, o] (xd as in ConvShape), given the input x and
+// the output gradient dy; it overwrites dk.
 func (w *Workspace) Conv2DKernelGrad(s ConvShape, x, dy, dk []float32) error {
 	cj, err := w.convJob(s, x, dk, dy)
 	if err != nil {
@@ -123,7 +170,8 @@ func (w *Workspace) convJob(s ConvShape, x, k, y []float32) (*convJob, error) {
 	}
 	cj := &w.st.conv
 	ho, wo := s.OutSize()
-	*cj = convJob{s: s, ho: ho, wo: wo, kdim: s.KH * s.KW * s.Cin, rows: s.Batch * ho * wo, x: x, k: k, y: y}
+	ah, aw := s.axes()
+	*cj = convJob{s: s, ah: ah, aw: aw, ho: ho, wo: wo, kdim: s.KH * s.KW * s.Cin, rows: s.Batch * ho * wo, x: x, k: k, y: y}
 	p := w.parallelism()
 	if cj.rows*cj.kdim*s.Cout < serialMACs {
 		p = 1
@@ -178,26 +226,41 @@ func (cj *convJob) runPart(wk *worker, part int) {
 // row r holds the KH×KW×Cin input patch of output pixel r, zeros where padded.
 func (cj *convJob) im2col(cols []float32, r0, n int) {
 	s := cj.s
-	sh, sw := s.strides()
 	rowLen := s.KW * s.Cin
 	for r := r0; r < r0+n; r++ {
 		b := r / (cj.ho * cj.wo)
 		i := r / cj.wo % cj.ho
 		j := r % cj.wo
 		dst := cols[(r-r0)*cj.kdim : (r-r0+1)*cj.kdim]
-		w0 := j*sw - s.PadLeft
-		kw0, kw1 := max(0, -w0), min(s.KW, s.W-w0)
 		for kh := 0; kh < s.KH; kh++ {
-			h := i*sh - s.PadTop + kh
 			d := dst[kh*rowLen : (kh+1)*rowLen]
-			if h < 0 || h >= s.H || kw0 >= kw1 {
+			h, ok := cj.ah.src(i, kh)
+			if !ok {
 				clear(d)
 				continue
 			}
-			clear(d[:kw0*s.Cin])
-			src := s.x(cj.x, b, h, w0+kw0)
-			copy(d[kw0*s.Cin:kw1*s.Cin], src[:(kw1-kw0)*s.Cin])
-			clear(d[kw1*s.Cin:])
+			if cj.aw.plain() {
+				// Taps kw0..kw1-1 read consecutive pixels: one copy.
+				w0 := j*cj.aw.stride - s.PadLeft
+				kw0, kw1 := max(0, -w0), max(0, min(s.KW, s.W-w0))
+				if kw0 >= kw1 {
+					clear(d)
+					continue
+				}
+				clear(d[:kw0*s.Cin])
+				src := s.x(cj.x, b, h, w0+kw0)
+				copy(d[kw0*s.Cin:kw1*s.Cin], src[:(kw1-kw0)*s.Cin])
+				clear(d[kw1*s.Cin:])
+				continue
+			}
+			for kw := 0; kw < s.KW; kw++ {
+				dd := d[kw*s.Cin : (kw+1)*s.Cin]
+				if w, ok := cj.aw.src(j, kw); ok {
+					copy(dd, s.x(cj.x, b, h, w))
+				} else {
+					clear(dd)
+				}
+			}
 		}
 	}
 }
@@ -207,10 +270,10 @@ func (s ConvShape) x(x []float32, b, h, w int) []float32 {
 	return x[((b*s.H+h)*s.W+w)*s.Cin:]
 }
 
-// Conv2DInputGrad computes the gradient of a loss with respect to the input,
-// dx[b, h, w, c] = Σ over (i, j, kh, kw) with h = i·sh−pt+kh, w = j·sw−pl+kw of
-// dy[b, i, j, o] · k[kh, kw, c, o], given the output gradient dy and the
-// kernel k; it overwrites dx. It runs as a GEMM (dy·kᵀ, per group of images)
+// Conv2DInputGrad computes the gradient of a loss with respect to the input of
+// the convolution s, dx[b, h, w, c] = Σ dy[b, i, j, o] · k[kh, kw, c, o] over the
+// (i, j, kh, kw, o) whose tap reads input pixel (h, w) (see ConvShape), given the
+// output gradient dy and the kernel k; it overwrites dx. It runs as a GEMM (dy·kᵀ, per group of images)
 // followed by a gather into dx split over input rows.
 func (w *Workspace) Conv2DInputGrad(s ConvShape, dy, k, dx []float32) error {
 	if w == nil || w.st == nil {
@@ -263,7 +326,7 @@ type gatherJob struct {
 
 func (g *gatherJob) runPart(wk *worker, part int) {
 	s := g.s
-	sh, sw := s.strides()
+	ah, aw := s.axes()
 	lo, hi := split(g.nb*s.H, g.parts, part)
 	add := wk.kern.add
 	for bh := lo; bh < hi; bh++ {
@@ -271,22 +334,32 @@ func (g *gatherJob) runPart(wk *worker, part int) {
 		out := s.x(g.dx, g.b0+bl, h, 0)[:s.W*s.Cin]
 		clear(out)
 		for kh := 0; kh < s.KH; kh++ {
-			t := h + s.PadTop - kh
-			if t < 0 || t%sh != 0 || t/sh >= g.ho {
+			// Output row i reads input row h at tap kh when
+			// i·stride − pad + kh·dil = h·inDil.
+			t := h*ah.inDil + s.PadTop - kh*ah.dil
+			if t < 0 || t%ah.stride != 0 || t/ah.stride >= g.ho {
 				continue
 			}
-			rowBase := (bl*g.ho + t/sh) * g.wo
-			// Output pixel j's patch row kh covers input columns
-			// w0 .. w0+KW-1 of this row, contiguously in both dcols and dx.
+			rowBase := (bl*g.ho + t/ah.stride) * g.wo
 			for j := 0; j < g.wo; j++ {
-				w0 := j*sw - s.PadLeft
-				kw0, kw1 := max(0, -w0), min(s.KW, s.W-w0)
-				if kw0 >= kw1 {
+				src := g.dcols[(rowBase+j)*g.kdim+kh*s.KW*s.Cin:]
+				if aw.plain() {
+					// Output pixel j's taps cover input columns w0 .. w0+KW-1,
+					// contiguously in both dcols and dx.
+					w0 := j*aw.stride - s.PadLeft
+					kw0, kw1 := max(0, -w0), min(s.KW, s.W-w0)
+					if kw0 >= kw1 {
+						continue
+					}
+					n := (kw1 - kw0) * s.Cin
+					add(out[(w0+kw0)*s.Cin:(w0+kw0)*s.Cin+n], src[kw0*s.Cin:kw0*s.Cin+n])
 					continue
 				}
-				src := g.dcols[(rowBase+j)*g.kdim+(kh*s.KW+kw0)*s.Cin:]
-				n := (kw1 - kw0) * s.Cin
-				add(out[(w0+kw0)*s.Cin:(w0+kw0)*s.Cin+n], src[:n])
+				for kw := 0; kw < s.KW; kw++ {
+					if w, ok := aw.src(j, kw); ok {
+						add(out[w*s.Cin:(w+1)*s.Cin], src[kw*s.Cin:(kw+1)*s.Cin])
+					}
+				}
 			}
 		}
 	}

@@ -9,20 +9,20 @@ import (
 // naiveConv returns y, and for the given dy the gradients dx and dk, in float64.
 func naiveConv(s ConvShape, x, k, dy []float32) (y, dx, dk []float64) {
 	ho, wo := s.OutSize()
-	sh, sw := s.strides()
+	ah, aw := s.axes()
 	nx, nk, ny := s.Sizes()
 	y, dx, dk = make([]float64, ny), make([]float64, nx), make([]float64, nk)
 	for b := 0; b < s.Batch; b++ {
 		for i := 0; i < ho; i++ {
 			for j := 0; j < wo; j++ {
 				for kh := 0; kh < s.KH; kh++ {
-					h := i*sh - s.PadTop + kh
-					if h < 0 || h >= s.H {
+					h, ok := ah.src(i, kh)
+					if !ok {
 						continue
 					}
 					for kw := 0; kw < s.KW; kw++ {
-						w := j*sw - s.PadLeft + kw
-						if w < 0 || w >= s.W {
+						w, ok := aw.src(j, kw)
+						if !ok {
 							continue
 						}
 						for c := 0; c < s.Cin; c++ {
@@ -54,6 +54,9 @@ func TestConv(t *testing.T) {
 		{Batch: 2, H: 16, W: 16, Cin: 16, KH: 3, KW: 3, Cout: 32, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
 		{Batch: 1, H: 4, W: 4, Cin: 3, KH: 4, KW: 4, Cout: 2},
 		{Batch: 2, H: 48, W: 40, Cin: 4, KH: 3, KW: 3, Cout: 8, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 2, H: 9, W: 8, Cin: 3, KH: 3, KW: 3, Cout: 4, DilationH: 2, DilationW: 2, PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2},
+		{Batch: 2, H: 5, W: 6, Cin: 3, KH: 3, KW: 2, Cout: 4, InputDilationH: 2, InputDilationW: 3, PadTop: 2, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 1, H: 7, W: 7, Cin: 2, KH: 3, KW: 3, Cout: 3, StrideH: 2, StrideW: 3, DilationH: 2, DilationW: 1, InputDilationH: 1, InputDilationW: 2, PadTop: 1, PadLeft: 3, PadRight: 1},
 		{Batch: 4, H: 32, W: 32, Cin: 8, KH: 3, KW: 3, Cout: 16, StrideH: 2, StrideW: 2, PadTop: 0, PadBottom: 1, PadLeft: 0, PadRight: 1},
 	}
 	for _, o := range kernelsToTest(t) {
@@ -105,5 +108,50 @@ func TestConvErrors(t *testing.T) {
 	}
 	if err := ws.Conv2DKernelGrad(s, x, y[:1], k); err == nil {
 		t.Error("short dy accepted")
+	}
+}
+
+func TestConvRandomShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, o := range kernelsToTest(t) {
+		o.Parallelism = 2
+		ws := NewWorkspace(o)
+		valid := 0
+		for it := 0; it < 150; it++ {
+			s := ConvShape{Batch: 1 + r.IntN(3), H: 1 + r.IntN(9), W: 1 + r.IntN(9), Cin: 1 + r.IntN(5),
+				KH: 1 + r.IntN(4), KW: 1 + r.IntN(4), Cout: 1 + r.IntN(6),
+				StrideH: r.IntN(4), StrideW: r.IntN(4), DilationH: r.IntN(3), DilationW: r.IntN(3),
+				InputDilationH: r.IntN(3), InputDilationW: r.IntN(3),
+				PadTop: r.IntN(3), PadBottom: r.IntN(3), PadLeft: r.IntN(3), PadRight: r.IntN(3)}
+			if s.check(1<<30, 1<<30, 1<<30) != nil {
+				if err := ws.Conv2D(s, nil, nil, nil); err == nil {
+					t.Fatalf("%+v: invalid shape accepted", s)
+				}
+				continue
+			}
+			valid++
+			nx, nk, ny := s.Sizes()
+			name := fmt.Sprintf("%s/%+v", ws.Kernel(), s)
+			x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+			wy, wdx, wdk := naiveConv(s, x, k, dy)
+			y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
+			if err := ws.Conv2D(s, x, k, y); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name+" y", y, wy, nk)
+			if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name+" dx", dx, wdx, nk)
+			if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name+" dk", dk, wdk, ny)
+		}
+		t.Logf("%s: %d of 150 random shapes valid", ws.Kernel(), valid)
+		if valid < 50 {
+			t.Errorf("only %d of 150 random shapes were valid", valid)
+		}
+		ws.Close()
 	}
 }
