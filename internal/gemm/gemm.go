@@ -6,7 +6,8 @@
 // amd64 and the CPU has AVX2 and FMA, a 4×16 kernel written with simd/archsimd is
 // used ("avx2-fma"); otherwise a blocked scalar kernel ("portable") runs. Kernel
 // reports which one a Workspace uses, and Options.ForcePortable selects the
-// portable kernel on any machine.
+// portable kernel on any machine. Build with GOEXPERIMENT=simd GOAMD64=v3 for
+// speed (v3 also lets the portable kernel fuse multiply-adds).
 //
 // All work goes through a Workspace, which owns the packing buffers and a small
 // pool of helper goroutines, so that steady-state calls do not allocate. A
@@ -129,6 +130,8 @@ func (w *Workspace) Close() {
 	}
 	w.st.pool.stop()
 	w.st.workers = nil
+	w.st.packedB = nil
+	w.st.dcols = nil
 	w.st.closed = true
 }
 
@@ -312,9 +315,11 @@ func (w *Workspace) runShared(j *job) {
 	j.nChunks = min(tilesM, 8*j.parts)
 	for e := 0; e < j.batch; e++ {
 		j.e = e
-		j.packing = true
-		st.parallel(j, min(j.parts, (j.n+nr-1)/nr))
-		j.packing = false
+		if e == 0 || j.sb != 0 { // a shared B (stride 0) is packed once
+			j.packing = true
+			st.parallel(j, min(j.parts, (j.n+nr-1)/nr))
+			j.packing = false
+		}
 		st.next.Store(0)
 		st.parallel(j, j.parts)
 	}

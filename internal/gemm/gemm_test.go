@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // naive computes the reference result in float64.
@@ -295,5 +297,27 @@ func TestConvenienceSgemm(t *testing.T) {
 		if c[i] != want[i] {
 			t.Fatalf("c = %v, want %v", c, want)
 		}
+	}
+}
+
+func TestDroppedWorkspaceStopsHelpers(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		ws := NewWorkspace(Options{Parallelism: 4})
+		m := 128
+		a := make([]float32, m*m)
+		if err := ws.Sgemm(NoTrans, NoTrans, m, m, m, 1, a, m, a, m, 0, make([]float32, m*m), m); err != nil {
+			t.Fatal(err)
+		}
+		if runtime.NumGoroutine() <= before {
+			t.Fatal("no helper goroutines were started")
+		}
+	}()
+	for i := 0; i < 50 && runtime.NumGoroutine() > before; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after dropping the workspace, %d before", n, before)
 	}
 }
