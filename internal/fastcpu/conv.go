@@ -1,7 +1,6 @@
 package fastcpu
 
 import (
-	"slices"
 
 	"github.com/fm-image/fm-image/internal/gemm"
 	"github.com/gomlx/gomlx/backends"
@@ -9,7 +8,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
-// Convolutions (2 spatial dimensions, float32, no groups, no input dilation) run as im2col +
+// Convolutions (2 spatial dimensions, float32, no groups) run as im2col +
 // GEMM in one of two forms, chosen at build time from the axes layout:
 //
 //   - Form A ("NHWC"): the input is read as [N, S1, S2, C], the kernel as [K1, K2, C, O], and
@@ -35,7 +34,7 @@ type convParams struct {
 	// Canonical sizes: input [N,S1,S2,C] (form A) or [C,S1,S2,N] (form B), kernel [K1,K2,C,O]
 	// (A) or [C,K1,K2,O] (B), output [N,P1,P2,O] (A) or [P1,P2,N,O] (B).
 	n, s1, s2, c, k1, k2, o, p1, p2 int
-	stride, dil                     [2]int
+	stride, dil, inDil              [2]int
 	padLo                           [2]int
 	inPerm, kerPerm                 []int // nil when the operand already has the canonical layout
 	outPerm                         []int // nil when the output already has the canonical layout
@@ -74,9 +73,6 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 	if channelGroupCount != 1 || batchGroupCount != 1 {
 		return nil, errorf(op, "grouped convolutions are not implemented")
 	}
-	if slices.ContainsFunc(inputDilations, func(d int) bool { return d != 1 }) {
-		return nil, errorf(op, "input dilations %v are not implemented", inputDilations)
-	}
 	if is.DType != dtypes.Float32 {
 		return nil, errorf(op, "dtype %s not implemented (float32 only)", is.DType)
 	}
@@ -109,6 +105,7 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 	}
 	p.stride = [2]int{strides[0], strides[1]}
 	p.dil = [2]int{kernelDilations[0], kernelDilations[1]}
+	p.inDil = [2]int{inputDilations[0], inputDilations[1]}
 	p.padLo = [2]int{paddings[0][0], paddings[1][0]}
 	n := b.newNode(op, shape, ns[0], ns[1])
 	n.data = p
@@ -177,6 +174,9 @@ func execConv(ec *execCtx, n *node, out any, ins []any) error {
 // stride), and non-negative padding at both ends.
 func (p *convParams) gemmShape() (gemm.ConvShape, bool) {
 	var s gemm.ConvShape
+	if p.inDil != [2]int{1, 1} {
+		return s, false
+	}
 	if p.formB {
 		// in [C,S1,S2,N] is x [Batch,H,W,Cin]; ker [C,K1,K2,O] is dy; out [P1,P2,N,O] is dk.
 		if p.stride != [2]int{1, 1} {
@@ -211,7 +211,8 @@ func (p *convParams) gemmShape() (gemm.ConvShape, bool) {
 func convFormA(ec *execCtx, p *convParams, out, in, ker []float32) error {
 	rows := p.n * p.p1 * p.p2
 	rowLen := p.k1 * p.k2 * p.c
-	if p.k1 == 1 && p.k2 == 1 && p.padLo == [2]int{} && p.stride == [2]int{1, 1} && p.p1 == p.s1 && p.p2 == p.s2 {
+	if p.k1 == 1 && p.k2 == 1 && p.padLo == [2]int{} && p.stride == [2]int{1, 1} && p.inDil == [2]int{1, 1} &&
+		p.p1 == p.s1 && p.p2 == p.s2 {
 		// 1x1 convolution: the input is already the patch matrix.
 		return ec.ws.Sgemm(gemm.NoTrans, gemm.NoTrans, rows, p.o, p.c, 1, in, p.c, ker, p.o, 0, out, p.o)
 	}
@@ -244,16 +245,16 @@ func im2colA(p *convParams, dst, in []float32, r0, r1 int) {
 		row := dst[(r-r0)*rowLen : (r-r0+1)*rowLen]
 		o := 0
 		for k1 := range p.k1 {
-			y := q1*p.stride[0] + k1*p.dil[0] - p.padLo[0]
-			if y < 0 || y >= p.s1 {
+			y, ok := dilated(q1*p.stride[0]+k1*p.dil[0]-p.padLo[0], p.inDil[0], p.s1)
+			if !ok {
 				clear(row[o : o+p.k2*c])
 				o += p.k2 * c
 				continue
 			}
 			base := (nn*p.s1 + y) * p.s2
 			for k2 := range p.k2 {
-				x := q2*p.stride[1] + k2*p.dil[1] - p.padLo[1]
-				if x < 0 || x >= p.s2 {
+				x, ok := dilated(q2*p.stride[1]+k2*p.dil[1]-p.padLo[1], p.inDil[1], p.s2)
+				if !ok {
 					clear(row[o : o+c])
 				} else {
 					copy(row[o:o+c], in[(base+x)*c:(base+x+1)*c])
@@ -272,7 +273,7 @@ func convFormB(ec *execCtx, p *convParams, out, in, ker []float32) error {
 		clear(out)
 		return nil
 	}
-	if p.p1 == 1 && p.p2 == 1 && p.padLo == [2]int{} && p.k1 == p.s1 && p.k2 == p.s2 {
+	if p.p1 == 1 && p.p2 == 1 && p.padLo == [2]int{} && p.inDil == [2]int{1, 1} && p.k1 == p.s1 && p.k2 == p.s2 {
 		// A single output position covering the whole input: the input is the patch matrix.
 		return ec.ws.Sgemm(gemm.Trans, gemm.NoTrans, rowLen, p.o, rows, 1, in, rowLen, ker, p.o, 0, out, p.o)
 	}
@@ -309,16 +310,16 @@ func im2colB(p *convParams, dst, in []float32, r0, r1 int) {
 		row := dst[(r-r0)*rowLen : (r-r0+1)*rowLen]
 		o := 0
 		for q1 := range p.p1 {
-			y := q1*p.stride[0] + k1*p.dil[0] - p.padLo[0]
-			if y < 0 || y >= p.s1 {
+			y, ok := dilated(q1*p.stride[0]+k1*p.dil[0]-p.padLo[0], p.inDil[0], p.s1)
+			if !ok {
 				clear(row[o : o+p.p2*nn])
 				o += p.p2 * nn
 				continue
 			}
 			base := (cc*p.s1 + y) * p.s2
 			for q2 := range p.p2 {
-				x := q2*p.stride[1] + k2*p.dil[1] - p.padLo[1]
-				if x < 0 || x >= p.s2 {
+				x, ok := dilated(q2*p.stride[1]+k2*p.dil[1]-p.padLo[1], p.inDil[1], p.s2)
+				if !ok {
 					clear(row[o : o+nn])
 				} else {
 					copy(row[o:o+nn], in[(base+x)*nn:(base+x+1)*nn])
@@ -327,4 +328,19 @@ func im2colB(p *convParams, dst, in []float32, r0, r1 int) {
 			}
 		}
 	}
+}
+
+// dilated maps a position in the (input-dilated, padded-away) input to an input index: it
+// reports false for positions outside the input or between dilated elements.
+func dilated(pos, dil, size int) (int, bool) {
+	if pos < 0 {
+		return 0, false
+	}
+	if dil != 1 {
+		if pos%dil != 0 {
+			return 0, false
+		}
+		pos /= dil
+	}
+	return pos, pos < size
 }
