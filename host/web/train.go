@@ -59,6 +59,8 @@ type trainRequest struct {
 	Steps int `json:"steps"`
 	// Batch is the batch size (0 = the plugin's default).
 	Batch int `json:"batch"`
+	// LR is the peak learning rate (0 = the plugin's default).
+	LR float64 `json:"lr"`
 	// Seed seeds initialisation and data order.
 	Seed int64 `json:"seed"`
 	// CheckpointEvery is the number of steps between checkpoints (0 = the
@@ -239,7 +241,7 @@ func (s *Server) trainRequestToSDK(r trainRequest) (sdk.TrainRequest, error) {
 		return sdk.TrainRequest{}, fmt.Errorf("model %q: %w", r.Model, err)
 	}
 	req := sdk.TrainRequest{
-		DataDir: data, ModelDir: dir, Arch: r.Arch, Size: r.Size, Steps: r.Steps, Batch: r.Batch,
+		DataDir: data, ModelDir: dir, Arch: r.Arch, Size: r.Size, Steps: r.Steps, Batch: r.Batch, LR: r.LR,
 		Seed: r.Seed, Resume: r.Resume, CheckpointEvery: r.CheckpointEvery,
 	}
 	if err := req.Validate(); err != nil {

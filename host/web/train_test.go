@@ -74,7 +74,8 @@ func TestTrainValidation(t *testing.T) {
 		{"bad size", `{"model":"m2","data":"faces","steps":5,"size":12}`, http.StatusBadRequest, "invalid size: must be a multiple of 8"},
 		{"no steps", `{"model":"m2","data":"faces"}`, http.StatusBadRequest, "invalid steps"},
 		{"bad preset", `{"model":"m2","data":"faces","steps":5,"arch":"huge"}`, http.StatusBadRequest, `invalid preset "huge"`},
-		{"unknown field", `{"model":"m2","data":"faces","steps":5,"lr":1}`, http.StatusBadRequest, `unknown field "lr"`},
+		{"bad lr", `{"model":"m2","data":"faces","steps":5,"lr":2}`, http.StatusBadRequest, "invalid lr"},
+		{"unknown field", `{"model":"m2","data":"faces","steps":5,"epochs":1}`, http.StatusBadRequest, `unknown field "epochs"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

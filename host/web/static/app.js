@@ -288,6 +288,8 @@ async function onTrain(ev) {
     arch: $('train-arch').value,
     size: Number($('train-size').value),
     steps: Number($('train-steps').value),
+    batch: Number($('train-batch').value),
+    lr: Number($('train-lr').value),
     checkpointEvery: Number($('train-every').value),
     resume: $('train-resume').checked,
   };
