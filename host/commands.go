@@ -99,6 +99,7 @@ written a checkpoint; resume it later with --resume.`,
 	f.Int64Var(&req.Seed, "seed", 0, "random seed")
 	f.BoolVar(&req.Resume, "resume", false, "continue training the model in --model")
 	f.IntVar(&req.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = engine default)")
+	f.BoolVar(&req.Labels, "labels", false, "train a class-conditional model: each sub-folder of DIR is a class (generate --label NAME)")
 	f.Float64Var(&req.Holdout, "holdout", 0, "fraction of the images kept out of training for evaluation (0 to 0.9; listed in MODEL_DIR/holdout.txt)")
 	return cmd
 }

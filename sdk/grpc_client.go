@@ -43,7 +43,7 @@ func (c *GRPCClient) Train(ctx context.Context, req TrainRequest, progress func(
 		DataDir: req.DataDir, ModelDir: req.ModelDir, Arch: req.Arch, Size: int32(req.Size),
 		Steps: int64(req.Steps), Batch: int32(req.Batch), Lr: req.LR, Seed: req.Seed,
 		Resume: req.Resume, CheckpointEvery: int64(req.CheckpointEvery),
-		Holdout: req.Holdout,
+		Holdout: req.Holdout, Labels: req.Labels,
 	})
 	if err != nil {
 		return c.rpcErr(ctx, err)
@@ -74,6 +74,8 @@ func (c *GRPCClient) Generate(ctx context.Context, req GenerateRequest, progress
 	}
 	stream, err := c.client.Generate(ctx, &fmimagepb.GenerateRequest{
 		ModelDir: req.ModelDir, N: int32(req.N), Steps: int32(req.Steps), Seed: req.Seed, Sampler: req.Sampler,
+		Label: req.Label, Guidance: req.Guidance, InitPng: req.InitPNG, Strength: req.Strength,
+		Interpolate: req.Interpolate, InterpolateSeed: req.InterpolateSeed,
 	})
 	if err != nil {
 		return nil, c.rpcErr(ctx, err)
@@ -145,7 +147,26 @@ func (c *GRPCClient) Info(ctx context.Context, modelDir string) (ModelInfo, erro
 	return ModelInfo{
 		ModelDir: mi.GetModelDir(), Arch: mi.GetArch(), Width: int(mi.GetWidth()), Height: int(mi.GetHeight()),
 		Step: int(mi.GetStep()), TotalSteps: int(mi.GetTotalSteps()), DatasetSize: int(mi.GetDatasetSize()),
-		Backend: mi.GetBackend(), Params: mi.GetParams(), ConfigJSON: mi.GetConfigJson(),
+		Backend: mi.GetBackend(), Params: mi.GetParams(), ConfigJSON: mi.GetConfigJson(), Labels: mi.GetLabels(),
+	}, nil
+}
+
+var _ Inverter = (*GRPCClient)(nil)
+
+// Invert implements Inverter.
+func (c *GRPCClient) Invert(ctx context.Context, req InvertRequest) (InvertResult, error) {
+	if err := req.Validate(); err != nil {
+		return InvertResult{}, err
+	}
+	resp, err := c.client.Invert(ctx, &fmimagepb.InvertRequest{
+		ModelDir: req.ModelDir, ImagePng: req.ImagePNG, Steps: int32(req.Steps), Sampler: req.Sampler,
+	})
+	if err != nil {
+		return InvertResult{}, c.rpcErr(ctx, err)
+	}
+	return InvertResult{
+		Width: int(resp.GetWidth()), Height: int(resp.GetHeight()), Noise: resp.GetNoise(), NoiseStd: resp.GetNoiseStd(),
+		Reconstruction: resp.GetReconstruction(), RoundTripMAE: resp.GetRoundTripMae(),
 	}, nil
 }
 

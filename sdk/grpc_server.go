@@ -110,6 +110,7 @@ func (s *GRPCServer) Train(in *fmimagepb.TrainRequest, stream fmimagepb.Generato
 		LR: in.GetLr(), Seed: in.GetSeed(), Resume: in.GetResume(),
 		CheckpointEvery: int(in.GetCheckpointEvery()),
 		Holdout:         in.GetHoldout(),
+		Labels:          in.GetLabels(),
 	}
 	if err := req.Validate(); err != nil {
 		return toStatus(err)
@@ -141,7 +142,9 @@ func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Ge
 	defer s.end()
 	req := GenerateRequest{
 		ModelDir: in.GetModelDir(), N: int(in.GetN()), Steps: int(in.GetSteps()),
-		Seed: in.GetSeed(), Sampler: in.GetSampler(),
+		Seed: in.GetSeed(), Sampler: in.GetSampler(), Label: in.GetLabel(), Guidance: in.GetGuidance(),
+		InitPNG: in.GetInitPng(), Strength: in.GetStrength(),
+		Interpolate: in.GetInterpolate(), InterpolateSeed: in.GetInterpolateSeed(),
 	}
 	if err := req.Validate(); err != nil {
 		return toStatus(err)
@@ -197,6 +200,28 @@ func (s *GRPCServer) Info(ctx context.Context, in *fmimagepb.InfoRequest) (*fmim
 	return &fmimagepb.ModelInfo{
 		ModelDir: mi.ModelDir, Arch: mi.Arch, Width: int32(mi.Width), Height: int32(mi.Height),
 		Step: int64(mi.Step), TotalSteps: int64(mi.TotalSteps), DatasetSize: int64(mi.DatasetSize),
-		Backend: mi.Backend, Params: mi.Params, ConfigJson: mi.ConfigJSON,
+		Backend: mi.Backend, Params: mi.Params, ConfigJson: mi.ConfigJSON, Labels: mi.Labels,
+	}, nil
+}
+
+// Invert implements the Invert RPC when the served Generator is an Inverter.
+func (s *GRPCServer) Invert(ctx context.Context, in *fmimagepb.InvertRequest) (*fmimagepb.InvertResponse, error) {
+	s.begin()
+	defer s.end()
+	inv, ok := s.impl.(Inverter)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this plugin cannot invert images")
+	}
+	req := InvertRequest{ModelDir: in.GetModelDir(), ImagePNG: in.GetImagePng(), Steps: int(in.GetSteps()), Sampler: in.GetSampler()}
+	if err := req.Validate(); err != nil {
+		return nil, toStatus(err)
+	}
+	res, err := inv.Invert(ctx, req)
+	if err != nil {
+		return nil, toStatus(fmt.Errorf("invert: %w", err))
+	}
+	return &fmimagepb.InvertResponse{
+		Width: int32(res.Width), Height: int32(res.Height), Noise: res.Noise, NoiseStd: res.NoiseStd,
+		Reconstruction: res.Reconstruction, RoundTripMae: res.RoundTripMAE,
 	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func TestGenerateLargeBatchAndInfo(t *testing.T) {
 	want := sdk.ModelInfo{ModelDir: model, Arch: "fake", Width: 256, Height: 256, Step: 3, TotalSteps: 3,
 		DatasetSize: 2, Backend: "fake", Params: 42,
 		ConfigJSON: `{"arch":"fake","size":256,"step":3,"total_steps":3,"dataset_size":2}`}
-	if info != want {
+	if !reflect.DeepEqual(info, want) {
 		t.Errorf("Info = %+v\nwant   %+v", info, want)
 	}
 }

@@ -70,6 +70,11 @@ type TrainRequest struct {
 	// training; their paths are listed in the model directory's holdout.txt
 	// so that evaluation can use them as reference. Ignored on resume.
 	Holdout float64
+	// Labels trains a class-conditional model: each sub-folder of DataDir is
+	// a class, named after the folder (images directly in DataDir are
+	// skipped). Generate can then ask for a class (GenerateRequest.Label).
+	// Ignored on resume (the model decides).
+	Labels bool
 }
 
 // TrainProgress is one training progress event.
@@ -102,6 +107,27 @@ type GenerateRequest struct {
 	Seed int64
 	// Sampler is the integrator name: one of Samplers ("" = SamplerEuler).
 	Sampler string
+	// Label asks a class-conditional model (trained with labels) for images
+	// of this class ("" = unconditional).
+	Label string
+	// Guidance is the classifier-free guidance scale w used with Label:
+	// v = v_uncond + w·(v_label − v_uncond). 0 means 1 (plain conditional);
+	// larger values (2 to 5) follow the class more strictly.
+	Guidance float64
+	// InitPNG, if set, is an image to start from (image-to-image): it is
+	// resized and centre-cropped to the model's size, mixed with noise as
+	// x_t0 = (1−t0)·noise + t0·image with t0 = 1 − Strength, and integrated
+	// from t0 to 1 in Steps steps.
+	InitPNG []byte
+	// Strength is how far image-to-image departs from InitPNG, in [0, 1]:
+	// 0 returns the image unchanged, 1 ignores it (plain sampling).
+	Strength float64
+	// Interpolate makes the N images a path between two noises: image i
+	// starts from the spherical interpolation of the noises of seeds Seed and
+	// InterpolateSeed at fraction i/(N−1).
+	Interpolate bool
+	// InterpolateSeed is the seed of the path's last image (with Interpolate).
+	InterpolateSeed int64
 }
 
 // GenerateProgress reports one finished integration step.
@@ -140,4 +166,46 @@ type ModelInfo struct {
 	Params int64
 	// ConfigJSON is the model configuration as JSON.
 	ConfigJSON string
+	// Labels are the class names of a class-conditional model (nil if the
+	// model was trained without labels).
+	Labels []string
+}
+
+// Inverter is implemented by generators that can run the flow backwards:
+// the plugin's engine and *Client.
+type Inverter interface {
+	// Invert integrates the flow backwards from an image (t = 1) to its noise
+	// (t = 0), then forwards again, and reports how well the round trip
+	// reproduces the image.
+	Invert(ctx context.Context, req InvertRequest) (InvertResult, error)
+}
+
+// InvertRequest asks for the inversion of one image.
+type InvertRequest struct {
+	// ModelDir is the trained model.
+	ModelDir string
+	// ImagePNG is the image (PNG, JPEG, GIF, BMP, TIFF or WebP); it is resized
+	// and centre-cropped to the model's size.
+	ImagePNG []byte
+	// Steps is the number of integration steps each way.
+	Steps int
+	// Sampler is the integrator name ("" = SamplerEuler).
+	Sampler string
+}
+
+// InvertResult is the outcome of an inversion.
+type InvertResult struct {
+	// Width and Height are the model's image size.
+	Width, Height int
+	// Noise is the recovered noise, [Height, Width, 3] row-major float32.
+	Noise []float32
+	// NoiseStd is the standard deviation of Noise (about 1 for a good
+	// inversion of an image like the training data).
+	NoiseStd float64
+	// Reconstruction is the image regenerated from Noise, as PNG.
+	Reconstruction []byte
+	// RoundTripMAE is the mean absolute difference between the input (as the
+	// model sees it) and Reconstruction, in units of the full 0..255 range
+	// (0.01 is about 2.5 levels).
+	RoundTripMAE float64
 }

@@ -30,6 +30,13 @@ const (
 	MaxLR = 1.0
 	// MaxHoldout bounds TrainRequest.Holdout.
 	MaxHoldout = 0.9
+	// MaxGuidance bounds GenerateRequest.Guidance.
+	MaxGuidance = 50.0
+	// MaxLabelLength bounds GenerateRequest.Label.
+	MaxLabelLength = 256
+	// MaxInitImageBytes bounds the encoded images sent to the plugin
+	// (GenerateRequest.InitPNG, InvertRequest.ImagePNG).
+	MaxInitImageBytes = 32 << 20
 )
 
 // Sampler names accepted in GenerateRequest.Sampler.
@@ -118,6 +125,47 @@ func (r GenerateRequest) Validate() error {
 	}
 	if err := checkRange("n", r.N, MinImages, MaxImages); err != nil {
 		return err
+	}
+	if err := checkRange("steps", r.Steps, MinGenerateSteps, MaxGenerateSteps); err != nil {
+		return err
+	}
+	if r.Sampler != "" && !slices.Contains(Samplers(), r.Sampler) {
+		return invalid("sampler", "must be one of %s, got %q", strings.Join(Samplers(), ", "), r.Sampler)
+	}
+	if len(r.Label) > MaxLabelLength {
+		return invalid("label", "must be at most %d bytes long, got %d", MaxLabelLength, len(r.Label))
+	}
+	if math.IsNaN(r.Guidance) || r.Guidance < 0 || r.Guidance > MaxGuidance {
+		return invalid("guidance", "must be in [0, %g] (0 = 1, plain conditional), got %g", MaxGuidance, r.Guidance)
+	}
+	if r.Guidance != 0 && r.Label == "" {
+		return invalid("guidance", "applies only with a label")
+	}
+	if len(r.InitPNG) > MaxInitImageBytes {
+		return invalid("init", "the image is %d bytes, at most %d are accepted", len(r.InitPNG), MaxInitImageBytes)
+	}
+	if math.IsNaN(r.Strength) || r.Strength < 0 || r.Strength > 1 {
+		return invalid("strength", "must be in [0, 1], got %g", r.Strength)
+	}
+	if r.Strength != 0 && len(r.InitPNG) == 0 {
+		return invalid("strength", "applies only with an init image")
+	}
+	if r.Interpolate && len(r.InitPNG) > 0 {
+		return invalid("interpolate", "cannot be combined with an init image")
+	}
+	return nil
+}
+
+// Validate checks an inversion request.
+func (r InvertRequest) Validate() error {
+	if strings.TrimSpace(r.ModelDir) == "" {
+		return invalid("model", "model directory must not be empty")
+	}
+	if len(r.ImagePNG) == 0 {
+		return invalid("image", "no image given")
+	}
+	if len(r.ImagePNG) > MaxInitImageBytes {
+		return invalid("image", "the image is %d bytes, at most %d are accepted", len(r.ImagePNG), MaxInitImageBytes)
 	}
 	if err := checkRange("steps", r.Steps, MinGenerateSteps, MaxGenerateSteps); err != nil {
 		return err

@@ -14,9 +14,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
@@ -143,6 +146,7 @@ func (e *Engine) Info(ctx context.Context, modelDir string) (info sdk.ModelInfo,
 		return sdk.ModelInfo{}, err
 	}
 	info.Step, info.TotalSteps, info.DatasetSize = ck.Step, ck.Train.Steps, ck.DatasetSize
+	info.Labels = ck.Classes
 	info.Params = countParams(ck)
 	return info, nil
 }
@@ -172,7 +176,10 @@ func loadCheckpoint(modelDir string) (*flow.Checkpoint, error) {
 	return ck, err
 }
 
-// Generate implements sdk.Generator.
+// Generate implements sdk.Generator. Images are integrated in chunks of at
+// most Options.GenerateBatch; image i starts from noise that depends only on
+// (Seed, i), so results do not depend on N or on the chunking (except for
+// Interpolate, where the path between two seeds' noises is cut in N).
 func (e *Engine) Generate(ctx context.Context, req sdk.GenerateRequest, progress func(sdk.GenerateProgress)) (images []sdk.Image, err error) {
 	defer recoverTo(&err, "generate")
 	if err := req.Validate(); err != nil {
@@ -192,7 +199,34 @@ func (e *Engine) Generate(ctx context.Context, req sdk.GenerateRequest, progress
 			"%d images of %dx%d (%d pixels) exceed the plugin's memory budget of %d pixels per request; ask for at most %d",
 			req.N, w, h, pixels, e.opts.MaxGeneratePixels, e.opts.MaxGeneratePixels/int64(h*w))}
 	}
+	var field flow.Field = lm.field
+	if req.Label != "" {
+		label, err := flow.ClassIndex(lm.ckpt.Classes, req.Label)
+		if err != nil {
+			return nil, &sdk.ValidationError{Field: "label", Problem: err.Error()}
+		}
+		scale := req.Guidance
+		if scale == 0 {
+			scale = 1
+		}
+		if field, err = lm.field.Guided(label, scale); err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
+	}
 	dim := h * w * c
+	var initImg []float32
+	if len(req.InitPNG) > 0 {
+		if initImg, err = decodeToModel(req.InitPNG, h, w); err != nil {
+			return nil, &sdk.ValidationError{Field: "init", Problem: err.Error()}
+		}
+	}
+	var pathA, pathB []float32
+	if req.Interpolate {
+		pathA, pathB = make([]float32, dim), make([]float32, dim)
+		flow.GaussianNoise(req.Seed, 0, pathA)
+		flow.GaussianNoise(req.InterpolateSeed, 0, pathB)
+	}
+
 	chunk := min(req.N, e.opts.GenerateBatch)
 	chunks := (req.N + chunk - 1) / chunk
 	images = make([]sdk.Image, 0, req.N)
@@ -202,29 +236,121 @@ func (e *Engine) Generate(ctx context.Context, req sdk.GenerateRequest, progress
 		n := min(chunk, req.N-first)
 		xs := x[:n*dim]
 		for i := range n {
-			flow.GaussianNoise(req.Seed, first+i, xs[i*dim:(i+1)*dim])
+			row := xs[i*dim : (i+1)*dim]
+			if req.Interpolate {
+				frac := 0.0
+				if req.N > 1 {
+					frac = float64(first+i) / float64(req.N-1)
+				}
+				if err := flow.Slerp(pathA, pathB, frac, row); err != nil {
+					return nil, err
+				}
+			} else {
+				flow.GaussianNoise(req.Seed, first+i, row)
+			}
 		}
 		opts := flow.SampleOptions{Method: method, Steps: req.Steps, OnStep: func(step, steps int, _ float32, _ []float32) {
 			if progress != nil {
 				progress(sdk.GenerateProgress{Step: ci*steps + step, TotalSteps: chunks * steps})
 			}
 		}}
-		if err := flow.Integrate(ctx, lm.field, xs, n, opts); err != nil {
-			return nil, fmt.Errorf("generate from %s: %w", req.ModelDir, err)
+		integrate := true
+		if initImg != nil {
+			t0, err := flow.MixWithImage(xs, initImg, req.Strength, xs)
+			if err != nil {
+				return nil, &sdk.ValidationError{Field: "strength", Problem: err.Error()}
+			}
+			opts.T0, opts.T1 = t0, 1
+			integrate = t0 < 1 // strength 0: the image itself
+		}
+		if integrate {
+			if err := flow.Integrate(ctx, field, xs, n, opts); err != nil {
+				return nil, fmt.Errorf("generate from %s: %w", req.ModelDir, err)
+			}
 		}
 		for i := range n {
-			img, err := flow.ToImage(xs[i*dim:(i+1)*dim], h, w)
+			png, err := encodePNG(xs[i*dim:(i+1)*dim], h, w)
 			if err != nil {
 				return nil, fmt.Errorf("generate: image %d: %w", first+i, err)
 			}
-			var buf bytes.Buffer
-			if err := png.Encode(&buf, img); err != nil {
-				return nil, fmt.Errorf("generate: encode image %d: %w", first+i, err)
-			}
-			images = append(images, sdk.Image{Index: first + i, Width: w, Height: h, PNG: buf.Bytes()})
+			images = append(images, sdk.Image{Index: first + i, Width: w, Height: h, PNG: png})
 		}
 	}
 	return images, nil
+}
+
+// decodeToModel decodes an encoded image and fits it to the model's size:
+// [h, w, 3] floats in [-1, 1].
+func decodeToModel(data []byte, h, w int) ([]float32, error) {
+	img, err := flow.DecodeImage(bytes.NewReader(data), flow.DefaultMaxPixels)
+	if err != nil {
+		return nil, fmt.Errorf("decode image: %w", err)
+	}
+	out := make([]float32, h*w*3)
+	if err := flow.FromImage(img, h, w, color.White, out); err != nil {
+		return nil, fmt.Errorf("fit image to %dx%d: %w", w, h, err)
+	}
+	return out, nil
+}
+
+// encodePNG encodes one [h, w, 3] image in [-1, 1] as PNG.
+func encodePNG(hwc []float32, h, w int) ([]byte, error) {
+	img, err := flow.ToImage(hwc, h, w)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("encode PNG: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Invert implements sdk.Inverter: it integrates from the image at t = 1 back
+// to t = 0 (the noise), then forwards again to regenerate the image.
+func (e *Engine) Invert(ctx context.Context, req sdk.InvertRequest) (res sdk.InvertResult, err error) {
+	defer recoverTo(&err, "invert")
+	if err := req.Validate(); err != nil {
+		return sdk.InvertResult{}, err
+	}
+	method, err := flow.ParseMethod(orDefault(req.Sampler, sdk.SamplerEuler))
+	if err != nil {
+		return sdk.InvertResult{}, fmt.Errorf("%w: %w", sdk.ErrInvalidRequest, err)
+	}
+	lm, err := e.loadModel(req.ModelDir)
+	if err != nil {
+		return sdk.InvertResult{}, err
+	}
+	h, w, _ := lm.model.ImageShape()
+	img, err := decodeToModel(req.ImagePNG, h, w)
+	if err != nil {
+		return sdk.InvertResult{}, &sdk.ValidationError{Field: "image", Problem: err.Error()}
+	}
+	x := slices.Clone(img)
+	if err := flow.Integrate(ctx, lm.field, x, 1, flow.SampleOptions{Method: method, Steps: req.Steps, T0: 1, T1: 0}); err != nil {
+		return sdk.InvertResult{}, fmt.Errorf("invert: %w", err)
+	}
+	noise := slices.Clone(x)
+	if err := flow.Integrate(ctx, lm.field, x, 1, flow.SampleOptions{Method: method, Steps: req.Steps}); err != nil {
+		return sdk.InvertResult{}, fmt.Errorf("invert: regenerate: %w", err)
+	}
+	var mae, mean, sq float64
+	for i, v := range x {
+		mae += math.Abs(float64(max(-1, min(1, v)) - img[i]))
+		mean += float64(noise[i])
+	}
+	mean /= float64(len(noise))
+	for _, v := range noise {
+		sq += (float64(v) - mean) * (float64(v) - mean)
+	}
+	recon, err := encodePNG(x, h, w)
+	if err != nil {
+		return sdk.InvertResult{}, fmt.Errorf("invert: %w", err)
+	}
+	return sdk.InvertResult{
+		Width: w, Height: h, Noise: noise, NoiseStd: math.Sqrt(sq / float64(len(noise))),
+		Reconstruction: recon, RoundTripMAE: mae / float64(len(x)) / 2, // [-1, 1] spans the full range
+	}, nil
 }
 
 func orDefault(s, def string) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/fm-image/fm-image/flow"
@@ -89,6 +90,21 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 			return fmt.Errorf("%w: %w", sdk.ErrNotFound, err)
 		}
 		return fmt.Errorf("load training images: %w", err)
+	}
+	if req.Labels && ck == nil || cfg.NumClasses > 0 {
+		labelled, skipped, err := flow.LabelByFolder(data, req.DataDir)
+		if err != nil {
+			return &sdk.ValidationError{Field: "labels", Problem: err.Error()}
+		}
+		if ck != nil && !slices.Equal(labelled.Classes, ck.Classes) {
+			return &sdk.ValidationError{Field: "labels", Problem: fmt.Sprintf("the folder's classes %v differ from the model's %v", labelled.Classes, ck.Classes)}
+		}
+		for _, s := range skipped {
+			report(sdk.TrainProgress{Message: "skipped " + s.String()})
+		}
+		data = labelled
+		cfg.NumClasses = len(data.Classes)
+		report(sdk.TrainProgress{Message: fmt.Sprintf("%d classes: %s", len(data.Classes), strings.Join(data.Classes, ", "))})
 	}
 	var holdout *flow.Dataset
 	if req.Holdout > 0 && ck == nil {

@@ -39,6 +39,7 @@ type TrainRequest struct {
 	Resume          bool                   `protobuf:"varint,9,opt,name=resume,proto3" json:"resume,omitempty"`
 	CheckpointEvery int64                  `protobuf:"varint,10,opt,name=checkpoint_every,json=checkpointEvery,proto3" json:"checkpoint_every,omitempty"`
 	Holdout         float64                `protobuf:"fixed64,11,opt,name=holdout,proto3" json:"holdout,omitempty"`
+	Labels          bool                   `protobuf:"varint,12,opt,name=labels,proto3" json:"labels,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -150,6 +151,13 @@ func (x *TrainRequest) GetHoldout() float64 {
 	return 0
 }
 
+func (x *TrainRequest) GetLabels() bool {
+	if x != nil {
+		return x.Labels
+	}
+	return false
+}
+
 type TrainEvent struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Step         int64                  `protobuf:"varint,1,opt,name=step,proto3" json:"step,omitempty"`
@@ -245,14 +253,20 @@ func (x *TrainEvent) GetMessage() string {
 }
 
 type GenerateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ModelDir      string                 `protobuf:"bytes,1,opt,name=model_dir,json=modelDir,proto3" json:"model_dir,omitempty"`
-	N             int32                  `protobuf:"varint,2,opt,name=n,proto3" json:"n,omitempty"`
-	Steps         int32                  `protobuf:"varint,3,opt,name=steps,proto3" json:"steps,omitempty"`
-	Seed          int64                  `protobuf:"varint,4,opt,name=seed,proto3" json:"seed,omitempty"`
-	Sampler       string                 `protobuf:"bytes,5,opt,name=sampler,proto3" json:"sampler,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ModelDir        string                 `protobuf:"bytes,1,opt,name=model_dir,json=modelDir,proto3" json:"model_dir,omitempty"`
+	N               int32                  `protobuf:"varint,2,opt,name=n,proto3" json:"n,omitempty"`
+	Steps           int32                  `protobuf:"varint,3,opt,name=steps,proto3" json:"steps,omitempty"`
+	Seed            int64                  `protobuf:"varint,4,opt,name=seed,proto3" json:"seed,omitempty"`
+	Sampler         string                 `protobuf:"bytes,5,opt,name=sampler,proto3" json:"sampler,omitempty"`
+	Label           string                 `protobuf:"bytes,6,opt,name=label,proto3" json:"label,omitempty"`
+	Guidance        float64                `protobuf:"fixed64,7,opt,name=guidance,proto3" json:"guidance,omitempty"`
+	InitPng         []byte                 `protobuf:"bytes,8,opt,name=init_png,json=initPng,proto3" json:"init_png,omitempty"`
+	Strength        float64                `protobuf:"fixed64,9,opt,name=strength,proto3" json:"strength,omitempty"`
+	Interpolate     bool                   `protobuf:"varint,10,opt,name=interpolate,proto3" json:"interpolate,omitempty"`
+	InterpolateSeed int64                  `protobuf:"varint,11,opt,name=interpolate_seed,json=interpolateSeed,proto3" json:"interpolate_seed,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GenerateRequest) Reset() {
@@ -320,6 +334,200 @@ func (x *GenerateRequest) GetSampler() string {
 	return ""
 }
 
+func (x *GenerateRequest) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *GenerateRequest) GetGuidance() float64 {
+	if x != nil {
+		return x.Guidance
+	}
+	return 0
+}
+
+func (x *GenerateRequest) GetInitPng() []byte {
+	if x != nil {
+		return x.InitPng
+	}
+	return nil
+}
+
+func (x *GenerateRequest) GetStrength() float64 {
+	if x != nil {
+		return x.Strength
+	}
+	return 0
+}
+
+func (x *GenerateRequest) GetInterpolate() bool {
+	if x != nil {
+		return x.Interpolate
+	}
+	return false
+}
+
+func (x *GenerateRequest) GetInterpolateSeed() int64 {
+	if x != nil {
+		return x.InterpolateSeed
+	}
+	return 0
+}
+
+type InvertRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ModelDir      string                 `protobuf:"bytes,1,opt,name=model_dir,json=modelDir,proto3" json:"model_dir,omitempty"`
+	ImagePng      []byte                 `protobuf:"bytes,2,opt,name=image_png,json=imagePng,proto3" json:"image_png,omitempty"`
+	Steps         int32                  `protobuf:"varint,3,opt,name=steps,proto3" json:"steps,omitempty"`
+	Sampler       string                 `protobuf:"bytes,4,opt,name=sampler,proto3" json:"sampler,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvertRequest) Reset() {
+	*x = InvertRequest{}
+	mi := &file_fmimage_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvertRequest) ProtoMessage() {}
+
+func (x *InvertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fmimage_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvertRequest.ProtoReflect.Descriptor instead.
+func (*InvertRequest) Descriptor() ([]byte, []int) {
+	return file_fmimage_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *InvertRequest) GetModelDir() string {
+	if x != nil {
+		return x.ModelDir
+	}
+	return ""
+}
+
+func (x *InvertRequest) GetImagePng() []byte {
+	if x != nil {
+		return x.ImagePng
+	}
+	return nil
+}
+
+func (x *InvertRequest) GetSteps() int32 {
+	if x != nil {
+		return x.Steps
+	}
+	return 0
+}
+
+func (x *InvertRequest) GetSampler() string {
+	if x != nil {
+		return x.Sampler
+	}
+	return ""
+}
+
+type InvertResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Width          int32                  `protobuf:"varint,1,opt,name=width,proto3" json:"width,omitempty"`
+	Height         int32                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Noise          []float32              `protobuf:"fixed32,3,rep,packed,name=noise,proto3" json:"noise,omitempty"`
+	NoiseStd       float64                `protobuf:"fixed64,4,opt,name=noise_std,json=noiseStd,proto3" json:"noise_std,omitempty"`
+	Reconstruction []byte                 `protobuf:"bytes,5,opt,name=reconstruction,proto3" json:"reconstruction,omitempty"`
+	RoundTripMae   float64                `protobuf:"fixed64,6,opt,name=round_trip_mae,json=roundTripMae,proto3" json:"round_trip_mae,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *InvertResponse) Reset() {
+	*x = InvertResponse{}
+	mi := &file_fmimage_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvertResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvertResponse) ProtoMessage() {}
+
+func (x *InvertResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fmimage_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvertResponse.ProtoReflect.Descriptor instead.
+func (*InvertResponse) Descriptor() ([]byte, []int) {
+	return file_fmimage_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *InvertResponse) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *InvertResponse) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *InvertResponse) GetNoise() []float32 {
+	if x != nil {
+		return x.Noise
+	}
+	return nil
+}
+
+func (x *InvertResponse) GetNoiseStd() float64 {
+	if x != nil {
+		return x.NoiseStd
+	}
+	return 0
+}
+
+func (x *InvertResponse) GetReconstruction() []byte {
+	if x != nil {
+		return x.Reconstruction
+	}
+	return nil
+}
+
+func (x *InvertResponse) GetRoundTripMae() float64 {
+	if x != nil {
+		return x.RoundTripMae
+	}
+	return 0
+}
+
 type GenerateEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -333,7 +541,7 @@ type GenerateEvent struct {
 
 func (x *GenerateEvent) Reset() {
 	*x = GenerateEvent{}
-	mi := &file_fmimage_proto_msgTypes[3]
+	mi := &file_fmimage_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +553,7 @@ func (x *GenerateEvent) String() string {
 func (*GenerateEvent) ProtoMessage() {}
 
 func (x *GenerateEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[3]
+	mi := &file_fmimage_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +566,7 @@ func (x *GenerateEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateEvent.ProtoReflect.Descriptor instead.
 func (*GenerateEvent) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{3}
+	return file_fmimage_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GenerateEvent) GetEvent() isGenerateEvent_Event {
@@ -412,7 +620,7 @@ type GenerateProgress struct {
 
 func (x *GenerateProgress) Reset() {
 	*x = GenerateProgress{}
-	mi := &file_fmimage_proto_msgTypes[4]
+	mi := &file_fmimage_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +632,7 @@ func (x *GenerateProgress) String() string {
 func (*GenerateProgress) ProtoMessage() {}
 
 func (x *GenerateProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[4]
+	mi := &file_fmimage_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +645,7 @@ func (x *GenerateProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateProgress.ProtoReflect.Descriptor instead.
 func (*GenerateProgress) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{4}
+	return file_fmimage_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GenerateProgress) GetStep() int32 {
@@ -471,7 +679,7 @@ type ImageChunk struct {
 
 func (x *ImageChunk) Reset() {
 	*x = ImageChunk{}
-	mi := &file_fmimage_proto_msgTypes[5]
+	mi := &file_fmimage_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +691,7 @@ func (x *ImageChunk) String() string {
 func (*ImageChunk) ProtoMessage() {}
 
 func (x *ImageChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[5]
+	mi := &file_fmimage_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +704,7 @@ func (x *ImageChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageChunk.ProtoReflect.Descriptor instead.
 func (*ImageChunk) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{5}
+	return file_fmimage_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ImageChunk) GetIndex() int32 {
@@ -550,7 +758,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_fmimage_proto_msgTypes[6]
+	mi := &file_fmimage_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +770,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[6]
+	mi := &file_fmimage_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +783,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{6}
+	return file_fmimage_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *InfoRequest) GetModelDir() string {
@@ -597,13 +805,14 @@ type ModelInfo struct {
 	Backend       string                 `protobuf:"bytes,8,opt,name=backend,proto3" json:"backend,omitempty"`
 	Params        int64                  `protobuf:"varint,9,opt,name=params,proto3" json:"params,omitempty"`
 	ConfigJson    string                 `protobuf:"bytes,10,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	Labels        []string               `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_fmimage_proto_msgTypes[7]
+	mi := &file_fmimage_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +824,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[7]
+	mi := &file_fmimage_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +837,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{7}
+	return file_fmimage_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ModelInfo) GetModelDir() string {
@@ -701,6 +910,13 @@ func (x *ModelInfo) GetConfigJson() string {
 	return ""
 }
 
+func (x *ModelInfo) GetLabels() []string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
 type DrainRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -709,7 +925,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_fmimage_proto_msgTypes[8]
+	mi := &file_fmimage_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +937,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[8]
+	mi := &file_fmimage_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +950,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{8}
+	return file_fmimage_proto_rawDescGZIP(), []int{10}
 }
 
 type DrainResponse struct {
@@ -747,7 +963,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_fmimage_proto_msgTypes[9]
+	mi := &file_fmimage_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +975,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[9]
+	mi := &file_fmimage_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +988,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{9}
+	return file_fmimage_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DrainResponse) GetInFlight() int32 {
@@ -787,7 +1003,7 @@ var File_fmimage_proto protoreflect.FileDescriptor
 const file_fmimage_proto_rawDesc = "" +
 	"\n" +
 	"\rfmimage.proto\x12\n" +
-	"fmimage.v1\"\x9b\x02\n" +
+	"fmimage.v1\"\xb3\x02\n" +
 	"\fTrainRequest\x12\x19\n" +
 	"\bdata_dir\x18\x01 \x01(\tR\adataDir\x12\x1b\n" +
 	"\tmodel_dir\x18\x02 \x01(\tR\bmodelDir\x12\x12\n" +
@@ -800,7 +1016,8 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x06resume\x18\t \x01(\bR\x06resume\x12)\n" +
 	"\x10checkpoint_every\x18\n" +
 	" \x01(\x03R\x0fcheckpointEvery\x12\x18\n" +
-	"\aholdout\x18\v \x01(\x01R\aholdout\"\xd2\x01\n" +
+	"\aholdout\x18\v \x01(\x01R\aholdout\x12\x16\n" +
+	"\x06labels\x18\f \x01(\bR\x06labels\"\xd2\x01\n" +
 	"\n" +
 	"TrainEvent\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x1f\n" +
@@ -812,13 +1029,32 @@ const file_fmimage_proto_rawDesc = "" +
 	"\n" +
 	"checkpoint\x18\x06 \x01(\tR\n" +
 	"checkpoint\x12\x18\n" +
-	"\amessage\x18\a \x01(\tR\amessage\"\x80\x01\n" +
+	"\amessage\x18\a \x01(\tR\amessage\"\xb6\x02\n" +
 	"\x0fGenerateRequest\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\f\n" +
 	"\x01n\x18\x02 \x01(\x05R\x01n\x12\x14\n" +
 	"\x05steps\x18\x03 \x01(\x05R\x05steps\x12\x12\n" +
 	"\x04seed\x18\x04 \x01(\x03R\x04seed\x12\x18\n" +
-	"\asampler\x18\x05 \x01(\tR\asampler\"\x84\x01\n" +
+	"\asampler\x18\x05 \x01(\tR\asampler\x12\x14\n" +
+	"\x05label\x18\x06 \x01(\tR\x05label\x12\x1a\n" +
+	"\bguidance\x18\a \x01(\x01R\bguidance\x12\x19\n" +
+	"\binit_png\x18\b \x01(\fR\ainitPng\x12\x1a\n" +
+	"\bstrength\x18\t \x01(\x01R\bstrength\x12 \n" +
+	"\vinterpolate\x18\n" +
+	" \x01(\bR\vinterpolate\x12)\n" +
+	"\x10interpolate_seed\x18\v \x01(\x03R\x0finterpolateSeed\"y\n" +
+	"\rInvertRequest\x12\x1b\n" +
+	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x1b\n" +
+	"\timage_png\x18\x02 \x01(\fR\bimagePng\x12\x14\n" +
+	"\x05steps\x18\x03 \x01(\x05R\x05steps\x12\x18\n" +
+	"\asampler\x18\x04 \x01(\tR\asampler\"\xbf\x01\n" +
+	"\x0eInvertResponse\x12\x14\n" +
+	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x05R\x06height\x12\x14\n" +
+	"\x05noise\x18\x03 \x03(\x02R\x05noise\x12\x1b\n" +
+	"\tnoise_std\x18\x04 \x01(\x01R\bnoiseStd\x12&\n" +
+	"\x0ereconstruction\x18\x05 \x01(\fR\x0ereconstruction\x12$\n" +
+	"\x0eround_trip_mae\x18\x06 \x01(\x01R\froundTripMae\"\x84\x01\n" +
 	"\rGenerateEvent\x12:\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1c.fmimage.v1.GenerateProgressH\x00R\bprogress\x12.\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x16.fmimage.v1.ImageChunkH\x00R\x05chunkB\a\n" +
@@ -836,7 +1072,7 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x04data\x18\x05 \x01(\fR\x04data\x12\x12\n" +
 	"\x04last\x18\x06 \x01(\bR\x04last\"*\n" +
 	"\vInfoRequest\x12\x1b\n" +
-	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\x95\x02\n" +
+	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\xad\x02\n" +
 	"\tModelInfo\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x12\n" +
 	"\x04arch\x18\x02 \x01(\tR\x04arch\x12\x14\n" +
@@ -850,14 +1086,16 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x06params\x18\t \x01(\x03R\x06params\x12\x1f\n" +
 	"\vconfig_json\x18\n" +
 	" \x01(\tR\n" +
-	"configJson\"\x0e\n" +
+	"configJson\x12\x16\n" +
+	"\x06labels\x18\v \x03(\tR\x06labels\"\x0e\n" +
 	"\fDrainRequest\",\n" +
 	"\rDrainResponse\x12\x1b\n" +
-	"\tin_flight\x18\x01 \x01(\x05R\binFlight2\x84\x02\n" +
+	"\tin_flight\x18\x01 \x01(\x05R\binFlight2\xc5\x02\n" +
 	"\tGenerator\x12;\n" +
 	"\x05Train\x12\x18.fmimage.v1.TrainRequest\x1a\x16.fmimage.v1.TrainEvent0\x01\x12D\n" +
 	"\bGenerate\x12\x1b.fmimage.v1.GenerateRequest\x1a\x19.fmimage.v1.GenerateEvent0\x01\x126\n" +
-	"\x04Info\x12\x17.fmimage.v1.InfoRequest\x1a\x15.fmimage.v1.ModelInfo\x12<\n" +
+	"\x04Info\x12\x17.fmimage.v1.InfoRequest\x1a\x15.fmimage.v1.ModelInfo\x12?\n" +
+	"\x06Invert\x12\x19.fmimage.v1.InvertRequest\x1a\x1a.fmimage.v1.InvertResponse\x12<\n" +
 	"\x05Drain\x12\x18.fmimage.v1.DrainRequest\x1a\x19.fmimage.v1.DrainResponseB,Z*github.com/fm-image/fm-image/sdk/fmimagepbb\x06proto3"
 
 var (
@@ -872,35 +1110,39 @@ func file_fmimage_proto_rawDescGZIP() []byte {
 	return file_fmimage_proto_rawDescData
 }
 
-var file_fmimage_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_fmimage_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_fmimage_proto_goTypes = []any{
 	(*TrainRequest)(nil),     // 0: fmimage.v1.TrainRequest
 	(*TrainEvent)(nil),       // 1: fmimage.v1.TrainEvent
 	(*GenerateRequest)(nil),  // 2: fmimage.v1.GenerateRequest
-	(*GenerateEvent)(nil),    // 3: fmimage.v1.GenerateEvent
-	(*GenerateProgress)(nil), // 4: fmimage.v1.GenerateProgress
-	(*ImageChunk)(nil),       // 5: fmimage.v1.ImageChunk
-	(*InfoRequest)(nil),      // 6: fmimage.v1.InfoRequest
-	(*ModelInfo)(nil),        // 7: fmimage.v1.ModelInfo
-	(*DrainRequest)(nil),     // 8: fmimage.v1.DrainRequest
-	(*DrainResponse)(nil),    // 9: fmimage.v1.DrainResponse
+	(*InvertRequest)(nil),    // 3: fmimage.v1.InvertRequest
+	(*InvertResponse)(nil),   // 4: fmimage.v1.InvertResponse
+	(*GenerateEvent)(nil),    // 5: fmimage.v1.GenerateEvent
+	(*GenerateProgress)(nil), // 6: fmimage.v1.GenerateProgress
+	(*ImageChunk)(nil),       // 7: fmimage.v1.ImageChunk
+	(*InfoRequest)(nil),      // 8: fmimage.v1.InfoRequest
+	(*ModelInfo)(nil),        // 9: fmimage.v1.ModelInfo
+	(*DrainRequest)(nil),     // 10: fmimage.v1.DrainRequest
+	(*DrainResponse)(nil),    // 11: fmimage.v1.DrainResponse
 }
 var file_fmimage_proto_depIdxs = []int32{
-	4, // 0: fmimage.v1.GenerateEvent.progress:type_name -> fmimage.v1.GenerateProgress
-	5, // 1: fmimage.v1.GenerateEvent.chunk:type_name -> fmimage.v1.ImageChunk
-	0, // 2: fmimage.v1.Generator.Train:input_type -> fmimage.v1.TrainRequest
-	2, // 3: fmimage.v1.Generator.Generate:input_type -> fmimage.v1.GenerateRequest
-	6, // 4: fmimage.v1.Generator.Info:input_type -> fmimage.v1.InfoRequest
-	8, // 5: fmimage.v1.Generator.Drain:input_type -> fmimage.v1.DrainRequest
-	1, // 6: fmimage.v1.Generator.Train:output_type -> fmimage.v1.TrainEvent
-	3, // 7: fmimage.v1.Generator.Generate:output_type -> fmimage.v1.GenerateEvent
-	7, // 8: fmimage.v1.Generator.Info:output_type -> fmimage.v1.ModelInfo
-	9, // 9: fmimage.v1.Generator.Drain:output_type -> fmimage.v1.DrainResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6,  // 0: fmimage.v1.GenerateEvent.progress:type_name -> fmimage.v1.GenerateProgress
+	7,  // 1: fmimage.v1.GenerateEvent.chunk:type_name -> fmimage.v1.ImageChunk
+	0,  // 2: fmimage.v1.Generator.Train:input_type -> fmimage.v1.TrainRequest
+	2,  // 3: fmimage.v1.Generator.Generate:input_type -> fmimage.v1.GenerateRequest
+	8,  // 4: fmimage.v1.Generator.Info:input_type -> fmimage.v1.InfoRequest
+	3,  // 5: fmimage.v1.Generator.Invert:input_type -> fmimage.v1.InvertRequest
+	10, // 6: fmimage.v1.Generator.Drain:input_type -> fmimage.v1.DrainRequest
+	1,  // 7: fmimage.v1.Generator.Train:output_type -> fmimage.v1.TrainEvent
+	5,  // 8: fmimage.v1.Generator.Generate:output_type -> fmimage.v1.GenerateEvent
+	9,  // 9: fmimage.v1.Generator.Info:output_type -> fmimage.v1.ModelInfo
+	4,  // 10: fmimage.v1.Generator.Invert:output_type -> fmimage.v1.InvertResponse
+	11, // 11: fmimage.v1.Generator.Drain:output_type -> fmimage.v1.DrainResponse
+	7,  // [7:12] is the sub-list for method output_type
+	2,  // [2:7] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_fmimage_proto_init() }
@@ -908,7 +1150,7 @@ func file_fmimage_proto_init() {
 	if File_fmimage_proto != nil {
 		return
 	}
-	file_fmimage_proto_msgTypes[3].OneofWrappers = []any{
+	file_fmimage_proto_msgTypes[5].OneofWrappers = []any{
 		(*GenerateEvent_Progress)(nil),
 		(*GenerateEvent_Chunk)(nil),
 	}
@@ -918,7 +1160,7 @@ func file_fmimage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fmimage_proto_rawDesc), len(file_fmimage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	Generator_Train_FullMethodName    = "/fmimage.v1.Generator/Train"
 	Generator_Generate_FullMethodName = "/fmimage.v1.Generator/Generate"
 	Generator_Info_FullMethodName     = "/fmimage.v1.Generator/Info"
+	Generator_Invert_FullMethodName   = "/fmimage.v1.Generator/Invert"
 	Generator_Drain_FullMethodName    = "/fmimage.v1.Generator/Drain"
 )
 
@@ -45,6 +46,9 @@ type GeneratorClient interface {
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GenerateEvent], error)
 	// Info describes a trained model directory.
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*ModelInfo, error)
+	// Invert runs the flow backwards from an image to its noise and forwards
+	// again (added in protocol 1; plugins without it answer Unimplemented).
+	Invert(ctx context.Context, in *InvertRequest, opts ...grpc.CallOption) (*InvertResponse, error)
 	// Drain blocks until no Train/Generate/Info call is running in the plugin
 	// any more (for example a checkpoint being written after a cancel), or
 	// until the call's own deadline. Hosts call it before shutting a plugin down.
@@ -107,6 +111,16 @@ func (c *generatorClient) Info(ctx context.Context, in *InfoRequest, opts ...grp
 	return out, nil
 }
 
+func (c *generatorClient) Invert(ctx context.Context, in *InvertRequest, opts ...grpc.CallOption) (*InvertResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InvertResponse)
+	err := c.cc.Invoke(ctx, Generator_Invert_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *generatorClient) Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DrainResponse)
@@ -132,6 +146,9 @@ type GeneratorServer interface {
 	Generate(*GenerateRequest, grpc.ServerStreamingServer[GenerateEvent]) error
 	// Info describes a trained model directory.
 	Info(context.Context, *InfoRequest) (*ModelInfo, error)
+	// Invert runs the flow backwards from an image to its noise and forwards
+	// again (added in protocol 1; plugins without it answer Unimplemented).
+	Invert(context.Context, *InvertRequest) (*InvertResponse, error)
 	// Drain blocks until no Train/Generate/Info call is running in the plugin
 	// any more (for example a checkpoint being written after a cancel), or
 	// until the call's own deadline. Hosts call it before shutting a plugin down.
@@ -154,6 +171,9 @@ func (UnimplementedGeneratorServer) Generate(*GenerateRequest, grpc.ServerStream
 }
 func (UnimplementedGeneratorServer) Info(context.Context, *InfoRequest) (*ModelInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method Info not implemented")
+}
+func (UnimplementedGeneratorServer) Invert(context.Context, *InvertRequest) (*InvertResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Invert not implemented")
 }
 func (UnimplementedGeneratorServer) Drain(context.Context, *DrainRequest) (*DrainResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Drain not implemented")
@@ -219,6 +239,24 @@ func _Generator_Info_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Generator_Invert_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InvertRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GeneratorServer).Invert(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Generator_Invert_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GeneratorServer).Invert(ctx, req.(*InvertRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Generator_Drain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DrainRequest)
 	if err := dec(in); err != nil {
@@ -247,6 +285,10 @@ var Generator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Info",
 			Handler:    _Generator_Info_Handler,
+		},
+		{
+			MethodName: "Invert",
+			Handler:    _Generator_Invert_Handler,
 		},
 		{
 			MethodName: "Drain",
