@@ -25,7 +25,7 @@ func flagName(field string) string {
 	switch field {
 	case "data dir":
 		return "DIR"
-	case "model", "size", "steps", "batch", "lr", "checkpoint-every", "n", "sampler":
+	case "model", "size", "steps", "batch", "lr", "checkpoint-every", "n", "sampler", "label", "guidance", "strength", "init", "holdout", "labels", "image":
 		return "--" + field
 	}
 	return field
@@ -171,6 +171,7 @@ type generateFlags struct {
 	out   string
 	grid  string
 	force bool
+	init  string // image-to-image start image (file path)
 }
 
 func newGenerateCommand(g *globals) *cobra.Command {
@@ -194,6 +195,10 @@ given. --grid also writes all samples tiled in one PNG.`,
 	f.StringVar(&gf.out, "out", "", "output directory (required)")
 	f.StringVar(&gf.grid, "grid", "", "also write all samples tiled into this PNG file")
 	f.BoolVar(&gf.force, "force", false, "overwrite existing sample/grid files")
+	f.StringVar(&gf.req.Label, "label", "", "class to draw, for models trained with --labels (see fm-image info)")
+	f.Float64Var(&gf.req.Guidance, "guidance", 0, fmt.Sprintf("classifier-free guidance scale with --label, 0..%g (0 = 1, plain conditional; 2-5 follow the class more strictly)", sdk.MaxGuidance))
+	f.StringVar(&gf.init, "init", "", "image-to-image: start from this image (resized and centre-cropped to the model's size)")
+	f.Float64Var(&gf.req.Strength, "strength", 0, "with --init, how far to depart from the image, 0..1 (0 = the image itself, 1 = ignore it)")
 	return cmd
 }
 
@@ -215,6 +220,16 @@ func runGenerate(ctx context.Context, g *globals, gf generateFlags) error {
 	req := gf.req
 	if req.ModelDir == "" {
 		return usagef("--model is required: the trained model directory")
+	}
+	if gf.init != "" {
+		data, err := os.ReadFile(gf.init)
+		if err != nil {
+			return usagef("--init: %w", err)
+		}
+		if len(data) == 0 {
+			return usagef("--init %s is empty", gf.init)
+		}
+		req.InitPNG = data
 	}
 	if err := req.Validate(); err != nil {
 		return asUsage(err)
@@ -253,7 +268,12 @@ func runGenerate(ctx context.Context, g *globals, gf generateFlags) error {
 	defer client.Close()
 
 	bar := newBar(g, req.Steps, "sampling")
-	images, err := client.Generate(ctx, req, func(p sdk.GenerateProgress) { _ = bar.Set(p.Step) })
+	images, err := client.Generate(ctx, req, func(p sdk.GenerateProgress) {
+		if p.TotalSteps != bar.GetMax() {
+			bar.ChangeMax(p.TotalSteps) // large requests are sampled in chunks
+		}
+		_ = bar.Set(p.Step)
+	})
 	_ = bar.Exit()
 	fmt.Fprintln(g.env.Stderr)
 	if err != nil {
@@ -330,6 +350,9 @@ func printInfo(g *globals, info sdk.ModelInfo, asJSON bool) error {
 	fmt.Fprintf(w, "trained:      %d/%d steps\n", info.Step, info.TotalSteps)
 	fmt.Fprintf(w, "dataset:      %d images\n", info.DatasetSize)
 	fmt.Fprintf(w, "parameters:   %d\n", info.Params)
+	if len(info.Labels) > 0 {
+		fmt.Fprintf(w, "labels:       %s\n", strings.Join(info.Labels, ", "))
+	}
 	fmt.Fprintf(w, "backend:      %s\n", info.Backend)
 	fmt.Fprintf(w, "config:       %s\n", info.ConfigJSON)
 	return nil

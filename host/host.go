@@ -160,6 +160,7 @@ Exit status: 0 success, 1 failure, 2 invalid arguments, 130 interrupted.`,
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "show the plugin's log")
 	root.AddCommand(newTrainCommand(g), newGenerateCommand(g), newInfoCommand(g), newEvalCommand(g))
 	root.AddCommand(newServeCommand(g))
+	root.AddCommand(newInvertCommand(g), newInterpolateCommand(g))
 	return root
 }
 
