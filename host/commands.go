@@ -261,21 +261,7 @@ func runGenerate(ctx context.Context, g *globals, gf generateFlags) error {
 		}
 	}
 
-	client, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-
-	bar := newBar(g, req.Steps, "sampling")
-	images, err := client.Generate(ctx, req, func(p sdk.GenerateProgress) {
-		if p.TotalSteps != bar.GetMax() {
-			bar.ChangeMax(p.TotalSteps) // large requests are sampled in chunks
-		}
-		_ = bar.Set(p.Step)
-	})
-	_ = bar.Exit()
-	fmt.Fprintln(g.env.Stderr)
+	images, err := generateWithBar(ctx, g, req)
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("generate: %w", err), "generation interrupted; no images written")
 	}

@@ -178,21 +178,27 @@ animated GIF that plays forth and back (--gif).`,
 	return cmd
 }
 
-func runInterpolate(ctx context.Context, g *globals, req sdk.GenerateRequest, out, anim string) error {
+// generateWithBar opens the plugin and runs req with a progress bar.
+func generateWithBar(ctx context.Context, g *globals, req sdk.GenerateRequest) ([]sdk.Image, error) {
 	client, err := g.open()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer client.Close()
 	bar := newBar(g, req.Steps, "sampling")
 	images, err := client.Generate(ctx, req, func(p sdk.GenerateProgress) {
 		if p.TotalSteps != bar.GetMax() {
-			bar.ChangeMax(p.TotalSteps)
+			bar.ChangeMax(p.TotalSteps) // large requests are sampled in chunks
 		}
 		_ = bar.Set(p.Step)
 	})
 	_ = bar.Exit()
 	fmt.Fprintln(g.env.Stderr)
+	return images, err
+}
+
+func runInterpolate(ctx context.Context, g *globals, req sdk.GenerateRequest, out, anim string) error {
+	images, err := generateWithBar(ctx, g, req)
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("interpolate: %w", err), "interpolation interrupted; nothing written")
 	}
