@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,4 +152,45 @@ func pluginPeakRSS(t *testing.T, _ *sdk.Client) int64 {
 		t.Fatal("no plugin process found to measure")
 	}
 	return peak
+}
+
+// SIGTERM to the plugin during training: it cancels the run, which writes a
+// checkpoint (periodic checkpoints are off here, so the file proves it), and
+// exits; the CLI reports the failure.
+func TestRealSIGTERMSavesCheckpoint(t *testing.T) {
+	dir, data := mkdata(t)
+	writeRealData(t, data, 4)
+	model := filepath.Join(dir, "model")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd, _, stderr := cli(ctx, realEnv(), "train", data, "--model", model, "--arch", "tiny", "--size", "16",
+		"--steps", "1000000", "--batch", "2", "--checkpoint-every", "1000000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	plugin := pluginOf(t, cmd.Process.Pid)
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(stderr.String(), "loaded 4 images") {
+		if time.Now().After(deadline) {
+			t.Fatalf("training never started:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // some steps
+	if err := syscall.Kill(plugin, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	waitGone(t, plugin, 15*time.Second)
+	if cmd.ProcessState.ExitCode() == 0 {
+		t.Error("train exited 0 after its plugin was terminated")
+	}
+	ck, err := flow.LoadCheckpoint(model)
+	if err != nil {
+		t.Fatalf("no checkpoint after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	if ck.Step < 1 {
+		t.Errorf("checkpoint at step %d", ck.Step)
+	}
+	t.Logf("SIGTERM at step %d; checkpoint saved", ck.Step)
 }

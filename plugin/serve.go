@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -38,6 +40,11 @@ const (
 
 // ExitOrphaned is the exit status of a plugin whose host went away.
 const ExitOrphaned = 3
+
+// ExitTerminated is the plugin's exit status after SIGTERM (128 + 15, the
+// shell's convention), once running calls have been cancelled and have
+// finished (or the grace period has passed).
+const ExitTerminated = 143
 
 // ErrNotLaunchedByHost is returned by Serve when the binary was run by hand
 // rather than by an fm-image host.
@@ -123,6 +130,22 @@ func ServeWithOptions(impl sdk.Generator, logger hclog.Logger, opts Options) err
 		return err
 	}
 	adapter := sdk.NewGRPCServer(impl, logger)
+	// SIGTERM (a service manager, or kill): cancel the running calls so that
+	// training writes its checkpoint, give them the orphan grace, then exit.
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
+	go func() {
+		<-terms
+		logger.Warn("terminated: cancelling running calls", "grace", opts.OrphanGrace)
+		adapter.CancelAll()
+		ctx, cancel := context.WithTimeout(context.Background(), opts.OrphanGrace)
+		n := adapter.Wait(ctx)
+		cancel()
+		if n > 0 {
+			logger.Warn("exiting with calls still running", "in_flight", n)
+		}
+		os.Exit(ExitTerminated)
+	}()
 	if opts.ParentPollInterval > 0 {
 		go watchParent(os.Getppid, opts.ParentPollInterval, func() {
 			logger.Warn("host process went away; stopping", "grace", opts.OrphanGrace)

@@ -29,6 +29,10 @@ type GRPCServer struct {
 	mu       sync.Mutex
 	inFlight int
 	idle     chan struct{} // closed while inFlight == 0
+
+	// base is the parent of every call's context; CancelAll cancels it.
+	base      context.Context
+	cancelAll context.CancelFunc
 }
 
 // NewGRPCServer returns a server adapter for impl. logger may be nil.
@@ -38,7 +42,21 @@ func NewGRPCServer(impl Generator, logger hclog.Logger) *GRPCServer {
 	}
 	idle := make(chan struct{})
 	close(idle)
-	return &GRPCServer{impl: impl, logger: logger, idle: idle}
+	base, cancel := context.WithCancel(context.Background())
+	return &GRPCServer{impl: impl, logger: logger, idle: idle, base: base, cancelAll: cancel}
+}
+
+// CancelAll cancels the context of every running and future call, as if
+// each host had cancelled its own: a running Train saves a checkpoint and
+// returns. The plugin calls it when it is asked to terminate.
+func (s *GRPCServer) CancelAll() { s.cancelAll() }
+
+// callContext returns the context of a call: cancelled when the host cancels
+// (ctx) or when CancelAll is called.
+func (s *GRPCServer) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.base, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 func (s *GRPCServer) begin() {
@@ -115,7 +133,8 @@ func (s *GRPCServer) Train(in *fmimagepb.TrainRequest, stream fmimagepb.Generato
 	if err := req.Validate(); err != nil {
 		return toStatus(err)
 	}
-	ctx := stream.Context()
+	ctx, cancel := s.callContext(stream.Context())
+	defer cancel()
 	s.logger.Info("train started", "data", req.DataDir, "model", req.ModelDir, "steps", req.Steps, "resume", req.Resume)
 	out := &streamSender[*fmimagepb.TrainEvent]{send: stream.Send}
 	err := s.impl.Train(ctx, req, func(p TrainProgress) {
@@ -149,7 +168,8 @@ func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Ge
 	if err := req.Validate(); err != nil {
 		return toStatus(err)
 	}
-	ctx := stream.Context()
+	ctx, cancel := s.callContext(stream.Context())
+	defer cancel()
 	start := time.Now()
 	out := &streamSender[*fmimagepb.GenerateEvent]{send: stream.Send}
 	images, err := s.impl.Generate(ctx, req, func(p GenerateProgress) {
@@ -190,6 +210,8 @@ func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Ge
 func (s *GRPCServer) Info(ctx context.Context, in *fmimagepb.InfoRequest) (*fmimagepb.ModelInfo, error) {
 	s.begin()
 	defer s.end()
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
 	if err := ValidateModelDir(in.GetModelDir()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -208,6 +230,8 @@ func (s *GRPCServer) Info(ctx context.Context, in *fmimagepb.InfoRequest) (*fmim
 func (s *GRPCServer) Invert(ctx context.Context, in *fmimagepb.InvertRequest) (*fmimagepb.InvertResponse, error) {
 	s.begin()
 	defer s.end()
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
 	inv, ok := s.impl.(Inverter)
 	if !ok {
 		return nil, status.Error(codes.Unimplemented, "this plugin cannot invert images")
