@@ -3,6 +3,7 @@ package gemm
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // ConvShape describes a 2-D convolution on NHWC tensors (no groups): input
@@ -109,11 +110,8 @@ type convJob struct {
 	parts      int
 	x, k, y    []float32
 	kernelGrad bool
-}
-
-// chunkRows is the number of output rows one im2col chunk holds.
-func (cj *convJob) chunkRows() int {
-	return max(16, min(1024, colsBudget/cj.kdim)/mr*mr)
+	chunk      int           // output rows per im2col chunk
+	next       *atomic.Int64 // next chunk to take
 }
 
 // Conv2D computes y = conv(x, k) for the shape s (see ConvShape), overwriting y.
@@ -177,6 +175,11 @@ func (w *Workspace) convJob(s ConvShape, x, k, y []float32) (*convJob, error) {
 		p = 1
 	}
 	cj.parts = max(1, min(p, cj.rows/64))
+	// Chunks of at most 1024 rows within the im2col budget, at least four per
+	// part, taken dynamically by the workers.
+	cj.chunk = max(16, min(1024, colsBudget/cj.kdim, roundUp((cj.rows+4*cj.parts-1)/(4*cj.parts), mr)))
+	cj.next = &w.st.next
+	cj.next.Store(0)
 	return cj, nil
 }
 
@@ -188,11 +191,11 @@ func (w *Workspace) parallelism() int {
 	return max(1, runtimeProcs())
 }
 
-// runPart computes output rows of one part: im2col chunks followed by a GEMM.
-func (cj *convJob) runPart(wk *worker, part int) {
+// runPart computes chunks of output rows, taken from a shared counter: im2col
+// of the chunk followed by a GEMM.
+func (cj *convJob) runPart(wk *worker, _ int) {
 	s := cj.s
-	lo, hi := split(cj.rows, cj.parts, part)
-	mc := cj.chunkRows()
+	mc := cj.chunk
 	if need := mc * cj.kdim; len(wk.cols) < need {
 		wk.cols = make([]float32, need)
 	}
@@ -202,8 +205,12 @@ func (cj *convJob) runPart(wk *worker, part int) {
 		}
 		clear(wk.acc[:cj.kdim*s.Cout])
 	}
-	for r0 := lo; r0 < hi; r0 += mc {
-		n := min(mc, hi-r0)
+	for {
+		r0 := int(cj.next.Add(1)-1) * mc
+		if r0 >= cj.rows {
+			return
+		}
+		n := min(mc, cj.rows-r0)
 		cols := wk.cols[:n*cj.kdim]
 		cj.im2col(cols, r0, n)
 		var j job
