@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fm-image/fm-image/internal/gemm"
 	"github.com/gomlx/gomlx/backends"
@@ -27,6 +28,9 @@ type Backend struct {
 	noFusion    bool
 	pool        *bufferPool
 
+	profMu  sync.Mutex
+	profile map[string][2]time.Duration // per-op wall and CPU time, when enabled by the "profile" option
+
 	wsMu       sync.Mutex
 	workspaces []*gemm.Workspace
 
@@ -43,7 +47,8 @@ var _ backends.Backend = (*Backend)(nil)
 // New returns a fastcpu backend. config is a comma-separated list of options:
 //
 //   - "parallelism=N": the number of goroutines heavy ops use (default GOMAXPROCS);
-//   - "nofusion": run elementwise ops one by one (for comparisons).
+//   - "nofusion": run elementwise ops one by one (for comparisons);
+//   - "profile": accumulate the time spent per op type (see Profile).
 func New(config string) (backends.Backend, error) {
 	b := &Backend{parallelism: runtime.GOMAXPROCS(0), pool: newBufferPool()}
 	for _, opt := range strings.Split(config, ",") {
@@ -52,6 +57,8 @@ func New(config string) (backends.Backend, error) {
 		case opt == "":
 		case opt == "nofusion":
 			b.noFusion = true
+		case opt == "profile":
+			b.profile = make(map[string][2]time.Duration)
 		case strings.HasPrefix(opt, "parallelism="):
 			n, err := strconv.Atoi(strings.TrimPrefix(opt, "parallelism="))
 			if err != nil || n < 1 {
@@ -139,4 +146,30 @@ func (b *Backend) putWorkspace(w *gemm.Workspace) {
 		return
 	}
 	b.workspaces = append(b.workspaces, w)
+}
+
+// Profile returns the wall-clock and process CPU time spent per op type ("fused" for fused
+// elementwise groups; convolutions by kind) since the backend was created with the "profile"
+// option (nil without it).
+func (b *Backend) Profile() map[string][2]time.Duration {
+	b.profMu.Lock()
+	defer b.profMu.Unlock()
+	if b.profile == nil {
+		return nil
+	}
+	out := make(map[string][2]time.Duration, len(b.profile))
+	for k, v := range b.profile {
+		out[k] = v
+	}
+	return out
+}
+
+// addProfile records time spent in an op type.
+func (b *Backend) addProfile(op string, wall, cpu time.Duration) {
+	b.profMu.Lock()
+	p := b.profile[op]
+	p[0] += wall
+	p[1] += cpu
+	b.profile[op] = p
+	b.profMu.Unlock()
 }

@@ -1,7 +1,11 @@
 package fastcpu
 
 import (
+	"fmt"
+	"os"
+	"slices"
 	"testing"
+	"time"
 )
 
 // BenchmarkRefUNet32Train times one ref-unet-32 flow training step at batch 16 (32x32) on
@@ -9,7 +13,7 @@ import (
 //
 //	GOEXPERIMENT=simd go test ./internal/fastcpu -run '^$' -bench RefUNet32Train -benchtime 5x
 func BenchmarkRefUNet32Train(b *testing.B) {
-	backend, err := New("")
+	backend, err := New("profile")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -24,5 +28,16 @@ func BenchmarkRefUNet32Train(b *testing.B) {
 		if _, _, err := tr.TrainStep(x1, batch); err != nil {
 			b.Fatal(err)
 		}
+	}
+	b.StopTimer()
+	prof := backend.(*Backend).Profile()
+	names := make([]string, 0, len(prof))
+	for k := range prof {
+		names = append(names, k)
+	}
+	slices.SortFunc(names, func(x, y string) int { return int(prof[y][1] - prof[x][1]) })
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N+1) }
+	for _, k := range names {
+		fmt.Fprintf(os.Stderr, "%8.1f ms/step cpu %8.1f wall  %s\n", ms(prof[k][1]), ms(prof[k][0]), k)
 	}
 }

@@ -1,6 +1,7 @@
 package fastcpu
 
 import (
+	"fmt"
 
 	"github.com/fm-image/fm-image/internal/gemm"
 	"github.com/gomlx/gomlx/backends"
@@ -343,4 +344,19 @@ func dilated(pos, dil, size int) (int, bool) {
 		pos /= dil
 	}
 	return pos, pos < size
+}
+
+// kind names the way the convolution runs, for profiles: "fwd" or "kgrad" on internal/gemm's
+// convolutions, "im2colA" or "im2colB" on this package's fallback.
+func (p *convParams) kind() string {
+	_, ok := p.gemmShape()
+	switch {
+	case ok && p.formB:
+		return "kgrad"
+	case ok:
+		return fmt.Sprintf("fwd%dx%d", p.k1, p.k2)
+	case p.formB:
+		return "im2colB"
+	}
+	return "im2colA"
 }

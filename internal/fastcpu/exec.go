@@ -1,6 +1,9 @@
 package fastcpu
 
 import (
+	"syscall"
+	"time"
+
 	"github.com/fm-image/fm-image/internal/gemm"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -184,6 +187,11 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 			if err != nil {
 				return nil, err
 			}
+			var start time.Time
+			var cpu0 time.Duration
+			if e.backend.profile != nil {
+				start, cpu0 = time.Now(), processCPU()
+			}
 			if st.fused != nil {
 				err = st.fused.run(ec, out, vals)
 			} else {
@@ -197,6 +205,16 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 				return nil, errors.WithMessagef(err, "executing %q", e.name)
 			}
 			vals[n.idx] = out
+			if e.backend.profile != nil {
+				name := n.op.String()
+				if st.fused != nil {
+					name = "fused/" + st.fused.describe()
+				}
+				if cp, ok := n.data.(*convParams); ok {
+					name += "/" + cp.kind()
+				}
+				e.backend.addProfile(name, time.Since(start), processCPU()-cpu0)
+			}
 		}
 		for _, r := range st.frees {
 			pool.put(e.nodeDType(r), vals[r])
@@ -254,4 +272,13 @@ func copyFlat(dst, src any) {
 	case []bool:
 		copy(d, src.([]bool))
 	}
+}
+
+// processCPU returns the CPU time (user + system) the process has used so far; 0 where unknown.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,15 +1,318 @@
 package fastcpu
 
+import (
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+)
+
+// Fusion of elementwise chains.
+//
+// A fused group is a tree of float32 elementwise nodes (unary and binary ops) with a common
+// output shape, whose interior nodes each have a single consumer inside the group: no interior
+// result is ever materialised. The group's leaves are external values read directly (same shape),
+// as scalars, or through broadcast strides (size-1 axes of a binary op's operand, or the operand
+// of a single-use BroadcastInDim that the group absorbs).
+//
+// The group runs as a small interpreter over blocks of fusedBlock elements: each instruction
+// processes a whole block with the same run kernels as the unfused ops (binaryRunFloat,
+// unaryRunFloat), so the op dispatch happens once per block, and all intermediate blocks stay in
+// L1. Blocks are split over goroutines.
+
+// fusedBlock is the number of elements one instruction processes at a time.
+const fusedBlock = 512
+
+// fusedOperand is an instruction operand: a leaf (leaf >= 0) or an earlier instruction's
+// block (reg).
+type fusedOperand struct{ leaf, reg int }
+
+// fusedInstr is one elementwise op of a group.
+type fusedInstr struct {
+	op    backends.OpType
+	unary bool
+	a, b  fusedOperand
+}
+
+// fusedLeaf is an external input of a group.
+type fusedLeaf struct {
+	n      *node
+	direct bool      // same shape as the output: read in place
+	scalar bool      // one value
+	plan   *loopPlan // otherwise: broadcast read (operand 0 the output, operand 1 the leaf)
+}
+
 // fusedGroup is a chain of float32 elementwise nodes computed in one blocked pass.
 type fusedGroup struct {
-	inputs []*node // external inputs of the group
+	out    *node
+	leaves []fusedLeaf
+	instrs []fusedInstr // evaluation order; the last one produces out
+	inputs []*node      // the leaves' nodes, for buffer-lifetime planning
+}
+
+// fusableUnary and fusableBinary are the float32 ops a group may contain.
+var fusableUnary = map[backends.OpType]bool{
+	backends.OpTypeNeg: true, backends.OpTypeAbs: true, backends.OpTypeSqrt: true, backends.OpTypeRsqrt: true,
+	backends.OpTypeExp: true, backends.OpTypeLog: true, backends.OpTypeLogistic: true, backends.OpTypeTanh: true,
+	backends.OpTypeSin: true, backends.OpTypeCos: true, backends.OpTypeExpm1: true, backends.OpTypeLog1p: true,
+}
+
+var fusableBinary = map[backends.OpType]bool{
+	backends.OpTypeAdd: true, backends.OpTypeSub: true, backends.OpTypeMul: true, backends.OpTypeDiv: true,
+	backends.OpTypeMax: true, backends.OpTypeMin: true,
+}
+
+func isFusable(n *node) bool {
+	return n.shape.DType == dtypes.Float32 && (fusableUnary[n.op] || fusableBinary[n.op])
 }
 
 // findFusions returns, for every node that belongs to a fused group, its group (for the group's
 // final node) or nil (for interior nodes). Nodes in no group are absent.
 func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
-	return nil
+	consumer := make([]*node, len(nodes))
+	for _, n := range nodes {
+		if needed[n.idx] {
+			for _, in := range n.inputs {
+				consumer[in.idx] = n
+			}
+		}
+	}
+	sameDims := func(a, b *node) bool { return slices.Equal(a.shape.Dimensions, b.shape.Dimensions) }
+	// interior: a single-use fusable node (or BroadcastInDim) feeding a fusable node of its shape.
+	interior := func(m *node) bool {
+		c := consumer[m.idx]
+		if !needed[m.idx] || uses[m.idx] != 1 || c == nil || !isFusable(c) || !sameDims(m, c) {
+			return false
+		}
+		if m.op == backends.OpTypeBroadcastInDim {
+			return m.shape.DType == dtypes.Float32
+		}
+		return isFusable(m)
+	}
+	groups := make(map[int]*fusedGroup)
+	for _, n := range nodes {
+		if !needed[n.idx] || !isFusable(n) || interior(n) {
+			continue
+		}
+		g := &fusedGroup{out: n}
+		leafOf := make(map[*node]int)
+		var emit func(m *node) fusedOperand
+		addLeaf := func(src *node, bcast *node) fusedOperand {
+			key := src
+			if bcast != nil {
+				key = bcast
+			}
+			if i, ok := leafOf[key]; ok {
+				return fusedOperand{leaf: i}
+			}
+			l := fusedLeaf{n: src}
+			outDims := n.shape.Dimensions
+			switch {
+			case bcast != nil:
+				l.plan = newLoopPlan(outDims, nil, broadcastInDimStrides(src.shape.Dimensions, outDims, bcast.axes))
+			case src.shape.Size() == 1:
+				l.scalar = true
+			case slices.Equal(src.shape.Dimensions, outDims):
+				l.direct = true
+			default:
+				l.plan = newLoopPlan(outDims, nil, broadcastStrides(src.shape.Dimensions, outDims))
+			}
+			g.leaves = append(g.leaves, l)
+			g.inputs = append(g.inputs, src)
+			leafOf[key] = len(g.leaves) - 1
+			return fusedOperand{leaf: len(g.leaves) - 1}
+		}
+		emit = func(m *node) fusedOperand {
+			in := make([]fusedOperand, len(m.inputs))
+			for i, x := range m.inputs {
+				switch {
+				case interior(x) && x.op == backends.OpTypeBroadcastInDim:
+					groups[x.idx] = nil
+					in[i] = addLeaf(x.inputs[0], x)
+				case interior(x):
+					groups[x.idx] = nil
+					in[i] = emit(x)
+				default:
+					in[i] = addLeaf(x, nil)
+				}
+			}
+			ins := fusedInstr{op: m.op, unary: len(in) == 1, a: in[0]}
+			if len(in) == 2 {
+				ins.b = in[1]
+			}
+			g.instrs = append(g.instrs, ins)
+			return fusedOperand{leaf: -1, reg: len(g.instrs) - 1}
+		}
+		emit(n)
+		if len(g.instrs) < 2 && !anyBroadcastLeaf(g) {
+			// A single op gains nothing from the interpreter; undo.
+			for _, x := range n.inputs {
+				if groups[x.idx] == nil {
+					delete(groups, x.idx)
+				}
+			}
+			continue
+		}
+		groups[n.idx] = g
+	}
+	return groups
+}
+
+func anyBroadcastLeaf(g *fusedGroup) bool {
+	for _, l := range g.leaves {
+		if l.plan != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// broadcastInDimStrides returns the strides, over outDims, with which BroadcastInDim reads its
+// operand of dims (operand axis i is output axis axes[i]).
+func broadcastInDimStrides(dims, outDims, axes []int) []int {
+	rm := rowMajorStrides(dims)
+	st := make([]int, len(outDims))
+	for i, a := range axes {
+		if dims[i] != 1 {
+			st[a] = rm[i]
+		}
+	}
+	return st
+}
+
+// gatherBlock writes elements [i0, i1) of the broadcast view described by p (operand 1 read
+// from src) into dst. idx is scratch of at least len(p.dims) ints.
+func gatherBlock(p *loopPlan, src, dst []float32, i0, i1 int, idx []int) {
+	if len(p.dims) == 0 {
+		dst[0] = src[p.bases[1]]
+		return
+	}
+	last := len(p.dims) - 1
+	rl, ss := p.dims[last], p.strides[1][last]
+	st := p.strides[1]
+	// Unravel i0 once; then walk run by run with an odometer.
+	r := i0 / rl
+	j := i0 % rl
+	off := p.bases[1]
+	for a := last - 1; a >= 0; a-- {
+		idx[a] = r % p.dims[a]
+		off += idx[a] * st[a]
+		r /= p.dims[a]
+	}
+	o := 0
+	for i := i0; i < i1; {
+		cnt := min(rl-j, i1-i)
+		d := dst[o : o+cnt]
+		s0 := off + j*ss
+		switch ss {
+		case 1:
+			copy(d, src[s0:s0+cnt])
+		case 0:
+			v := src[s0]
+			for k := range d {
+				d[k] = v
+			}
+		default:
+			for k := range d {
+				d[k] = src[s0]
+				s0 += ss
+			}
+		}
+		o += cnt
+		i += cnt
+		j = 0
+		for a := last - 1; a >= 0; a-- {
+			idx[a]++
+			off += st[a]
+			if idx[a] < p.dims[a] {
+				break
+			}
+			off -= st[a] * p.dims[a]
+			idx[a] = 0
+		}
+	}
 }
 
 // run computes the group's final node into out.
-func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error { return nil }
+func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
+	dst := out.([]float32)
+	size := len(dst)
+	leafVals := make([][]float32, len(g.leaves))
+	for i, l := range g.leaves {
+		leafVals[i] = vals[l.n.idx].([]float32)
+	}
+	blocks := (size + fusedBlock - 1) / fusedBlock
+	nRegs := len(g.instrs) + len(g.leaves)
+	parallelFor(ec.parallelism, blocks, size*(len(g.instrs)+1), func(lo, hi int) {
+		scratch := ec.getF32(nRegs * fusedBlock)
+		defer ec.putF32(scratch)
+		reg := func(k int) []float32 { return scratch[k*fusedBlock : (k+1)*fusedBlock] }
+		nI := len(g.instrs)
+		views := make([][]float32, len(g.leaves))
+		idx := make([]int, len(g.out.shape.Dimensions)+1)
+		strides := make([]int, len(g.leaves))
+		operand := func(op fusedOperand, n int) ([]float32, int) {
+			if op.leaf >= 0 {
+				return views[op.leaf], strides[op.leaf]
+			}
+			return reg(op.reg)[:n], 1
+		}
+		for blk := lo; blk < hi; blk++ {
+			i0 := blk * fusedBlock
+			i1 := min(size, i0+fusedBlock)
+			n := i1 - i0
+			for li, l := range g.leaves {
+				switch {
+				case l.direct:
+					views[li], strides[li] = leafVals[li][i0:i1], 1
+				case l.scalar:
+					views[li], strides[li] = leafVals[li][:1], 0
+				default:
+					buf := reg(nI + li)[:n]
+					gatherBlock(l.plan, leafVals[li], buf, i0, i1, idx)
+					views[li], strides[li] = buf, 1
+				}
+			}
+			for k, ins := range g.instrs {
+				var d []float32
+				if k == nI-1 {
+					d = dst[i0:i1]
+				} else {
+					d = reg(k)[:n]
+				}
+				a, sa := operand(ins.a, n)
+				if ins.unary {
+					unaryRunFloat(ins.op, d, a)
+					continue
+				}
+				b, sb := operand(ins.b, n)
+				binaryRunFloat(ins.op, d, a, b, sa, sb)
+			}
+		}
+	})
+	return nil
+}
+
+// describe names the group's ops and leaf kinds, for profiles.
+func (g *fusedGroup) describe() string {
+	var sb strings.Builder
+	for i, ins := range g.instrs {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(ins.op.String())
+	}
+	sb.WriteString(" leaves:")
+	for _, l := range g.leaves {
+		switch {
+		case l.direct:
+			sb.WriteByte('d')
+		case l.scalar:
+			sb.WriteByte('s')
+		default:
+			sb.WriteByte('b')
+		}
+	}
+	return sb.String()
+}

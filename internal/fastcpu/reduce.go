@@ -135,43 +135,16 @@ func highest[T number]() T {
 	return 0
 }
 
-// reduceRuns reduces runs [lo, hi) of plan p from src into dst.
+// reduceRuns reduces runs [lo, hi) of plan p from src into dst. When the run is short and the
+// axis before it reduced too (as in GroupNorm statistics), pairs of axes are handled together
+// to keep the per-run overhead low.
 func reduceRuns[T number](p *loopPlan, op backends.OpType, dst, src []T, lo, hi int) {
 	rl, ds := p.runLen(), p.runStride(1)
 	offs := make([]int, 2)
 	p.forRuns(lo, hi, offs, func(offs []int) {
 		s := src[offs[0] : offs[0]+rl]
 		if ds == 0 {
-			acc := dst[offs[1]]
-			switch op {
-			case backends.OpTypeReduceSum:
-				// Four partial sums: shorter dependency chains, slightly better accuracy.
-				var a0, a1, a2, a3 T
-				i := 0
-				for ; i+4 <= len(s); i += 4 {
-					a0 += s[i]
-					a1 += s[i+1]
-					a2 += s[i+2]
-					a3 += s[i+3]
-				}
-				for ; i < len(s); i++ {
-					a0 += s[i]
-				}
-				acc += (a0 + a1) + (a2 + a3)
-			case backends.OpTypeReduceProduct:
-				for _, x := range s {
-					acc *= x
-				}
-			case backends.OpTypeReduceMax:
-				for _, x := range s {
-					acc = max(acc, x)
-				}
-			case backends.OpTypeReduceMin:
-				for _, x := range s {
-					acc = min(acc, x)
-				}
-			}
-			dst[offs[1]] = acc
+			dst[offs[1]] = reduceInto(op, dst[offs[1]], s)
 			return
 		}
 		d := dst[offs[1]:]
@@ -199,6 +172,56 @@ func reduceRuns[T number](p *loopPlan, op backends.OpType, dst, src []T, lo, hi 
 			for i, x := range s {
 				d[i*ds] = min(d[i*ds], x)
 			}
+		}
+	})
+}
+
+// reduceInto combines acc with the reduction of s.
+func reduceInto[T number](op backends.OpType, acc T, s []T) T {
+	switch op {
+	case backends.OpTypeReduceSum:
+		// Four partial sums: shorter dependency chains, slightly better accuracy.
+		var a0, a1, a2, a3 T
+		i := 0
+		for ; i+4 <= len(s); i += 4 {
+			a0 += s[i]
+			a1 += s[i+1]
+			a2 += s[i+2]
+			a3 += s[i+3]
+		}
+		for ; i < len(s); i++ {
+			a0 += s[i]
+		}
+		return acc + (a0 + a1) + (a2 + a3)
+	case backends.OpTypeReduceProduct:
+		for _, x := range s {
+			acc *= x
+		}
+	case backends.OpTypeReduceMax:
+		for _, x := range s {
+			acc = max(acc, x)
+		}
+	case backends.OpTypeReduceMin:
+		for _, x := range s {
+			acc = min(acc, x)
+		}
+	}
+	return acc
+}
+
+// reduceRows2D handles plans whose two innermost axes are (kept with stride 1, reduced): it sums
+// each row of a [rows, rl] block into consecutive outputs, one callback per block.
+func reduceRows2D[T number](p *loopPlan, op backends.OpType, dst, src []T, lo, hi int) {
+	last := len(p.dims) - 1
+	rows, rl := p.dims[last-1], p.dims[last]
+	inner := &loopPlan{dims: p.dims[:last], strides: [][]int{p.strides[0][:last], p.strides[1][:last]}, bases: p.bases}
+	// Each run of inner is now a block of rows; its operand-0 run stride is rl.
+	offs := make([]int, 2)
+	inner.forRuns(lo, hi, offs, func(offs []int) {
+		s := src[offs[0] : offs[0]+rows*rl]
+		d := dst[offs[1] : offs[1]+rows]
+		for r := range d {
+			d[r] = reduceInto(op, d[r], s[r*rl:(r+1)*rl])
 		}
 	})
 }
@@ -231,10 +254,15 @@ func combine[T number](op backends.OpType, dst, src []T) {
 func reduceTyped[T number](ec *execCtx, p *loopPlan, op backends.OpType, dst, src []T) {
 	id := reduceIdentity[T](op)
 	fillSlice(dst, id)
+	runsFn := reduceRuns[T]
 	runs := p.numRuns()
+	if last := len(p.dims) - 1; last >= 1 && p.strides[1][last] == 0 && p.strides[1][last-1] == 1 && p.dims[last] < 64 {
+		runsFn = reduceRows2D[T]
+		runs /= p.dims[last-1]
+	}
 	parts := min(ec.parallelism, runs)
 	if len(src) < 4*minParallelWork || parts < 2 {
-		reduceRuns(p, op, dst, src, 0, runs)
+		runsFn(p, op, dst, src, 0, runs)
 		return
 	}
 	partials := make([][]T, parts)
@@ -245,7 +273,7 @@ func reduceTyped[T number](ec *execCtx, p *loopPlan, op backends.OpType, dst, sr
 	}
 	parallelFor(parts, parts, len(src), func(lo, hi int) {
 		for part := lo; part < hi; part++ {
-			reduceRuns(p, op, partials[part], src, runs*part/parts, runs*(part+1)/parts)
+			runsFn(p, op, partials[part], src, runs*part/parts, runs*(part+1)/parts)
 		}
 	})
 	for i := 1; i < parts; i++ {
