@@ -108,6 +108,10 @@ type kernel struct {
 	micro func(kc int, pa, pb []float32, c []float32, ldc, rows, cols int, beta float32)
 	// add sets dst[i] += src[i] for i < len(dst) (len(src) ≥ len(dst)).
 	add func(dst, src []float32)
+	// dot returns Σ a[i]·b[i] over i < len(a) (len(b) ≥ len(a)).
+	dot func(a, b []float32) float32
+	// axpy sets y[i] += alpha·x[i] for i < len(x) (len(y) ≥ len(x)).
+	axpy func(alpha float32, x, y []float32)
 }
 
 // NewWorkspace returns a Workspace configured by opts.
@@ -281,6 +285,12 @@ func (w *Workspace) run(j *job, batch int) {
 	tilesM := (j.m + mr - 1) / mr
 	tilesN := (j.n + nr - 1) / nr
 	switch {
+	case j.isGemv():
+		j.parts = 1
+		for e := 0; e < batch; e++ {
+			st.workers0().gemv(j, e)
+		}
+		return
 	case p == 1:
 		j.parts = 1
 	case batch >= p || (batch > 1 && macs < serialMACs):
@@ -323,6 +333,14 @@ func (w *Workspace) runShared(j *job) {
 		st.next.Store(0)
 		st.parallel(j, j.parts)
 	}
+}
+
+// workers0 returns the first worker, creating it if needed.
+func (st *state) workers0() *worker {
+	if len(st.workers) == 0 {
+		st.workers = append(st.workers, &worker{kern: &st.kern})
+	}
+	return st.workers[0]
 }
 
 // runner is work split into parts, each run by one worker.

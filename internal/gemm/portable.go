@@ -2,7 +2,8 @@ package gemm
 
 // portableKernel returns the scalar kernel, available on every build.
 func portableKernel() kernel {
-	return kernel{name: "portable", aStride: mr, packA: packAPortable, micro: microPortable, add: addPortable}
+	return kernel{name: "portable", aStride: mr, packA: packAPortable, micro: microPortable,
+		add: addPortable, dot: dotPortable, axpy: axpyPortable}
 }
 
 // addPortable sets dst[i] += src[i].
@@ -84,5 +85,30 @@ func storeTile(acc *[mr * nr]float32, c []float32, ldc, rows, cols int, beta flo
 				row[x] = v + beta*row[x]
 			}
 		}
+	}
+}
+
+// dotPortable returns Σ a[i]·b[i] with four partial sums.
+func dotPortable(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// axpyPortable sets y[i] += alpha·x[i].
+func axpyPortable(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += alpha * v
 	}
 }

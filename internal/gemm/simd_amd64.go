@@ -15,7 +15,8 @@ func simdAvailable() bool { return hasAVX2FMA }
 // simdKernel returns the AVX2/FMA kernel. A is packed with every value
 // broadcast to 8 lanes so the inner loop needs no broadcast instruction.
 func simdKernel() kernel {
-	return kernel{name: "avx2-fma", aStride: mr * 8, packA: packASIMD, micro: microSIMD, add: addSIMD}
+	return kernel{name: "avx2-fma", aStride: mr * 8, packA: packASIMD, micro: microSIMD,
+		add: addSIMD, dot: dotSIMD, axpy: axpySIMD}
 }
 
 // addSIMD sets dst[i] += src[i], eight lanes at a time.
@@ -231,4 +232,50 @@ func microSIMD(kc int, pa, pb []float32, c []float32, ldc, rows, cols int, beta 
 	c31.Store((*[8]float32)(acc[56:64]))
 	archsimd.ClearAVXUpperBits()
 	storeTile(&acc, c, ldc, rows, cols, beta)
+}
+
+// dotSIMD returns Σ a[i]·b[i] with four 8-lane partial sums.
+func dotSIMD(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 archsimd.Float32x8
+	i := 0
+	for ; i+32 <= len(a); i += 32 {
+		s0 = archsimd.LoadFloat32x8((*[8]float32)(a[i:i+8])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(b[i:i+8])), s0)
+		s1 = archsimd.LoadFloat32x8((*[8]float32)(a[i+8:i+16])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(b[i+8:i+16])), s1)
+		s2 = archsimd.LoadFloat32x8((*[8]float32)(a[i+16:i+24])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(b[i+16:i+24])), s2)
+		s3 = archsimd.LoadFloat32x8((*[8]float32)(a[i+24:i+32])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(b[i+24:i+32])), s3)
+	}
+	for ; i+8 <= len(a); i += 8 {
+		s0 = archsimd.LoadFloat32x8((*[8]float32)(a[i:i+8])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(b[i:i+8])), s0)
+	}
+	var t [8]float32
+	s0.Add(s1).Add(s2.Add(s3)).Store(&t)
+	archsimd.ClearAVXUpperBits()
+	sum := ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]))
+	for ; i < len(a); i++ {
+		sum += a[i] * b[i]
+	}
+	return sum
+}
+
+// axpySIMD sets y[i] += alpha·x[i], eight lanes at a time.
+func axpySIMD(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	al := archsimd.BroadcastFloat32x8(alpha)
+	i := 0
+	for ; i+16 <= len(x); i += 16 {
+		y0 := (*[8]float32)(y[i : i+8])
+		y1 := (*[8]float32)(y[i+8 : i+16])
+		archsimd.LoadFloat32x8((*[8]float32)(x[i:i+8])).MulAdd(al, archsimd.LoadFloat32x8(y0)).Store(y0)
+		archsimd.LoadFloat32x8((*[8]float32)(x[i+8:i+16])).MulAdd(al, archsimd.LoadFloat32x8(y1)).Store(y1)
+	}
+	if i+8 <= len(x) {
+		y0 := (*[8]float32)(y[i : i+8])
+		archsimd.LoadFloat32x8((*[8]float32)(x[i:i+8])).MulAdd(al, archsimd.LoadFloat32x8(y0)).Store(y0)
+		i += 8
+	}
+	archsimd.ClearAVXUpperBits()
+	for ; i < len(x); i++ {
+		y[i] += alpha * x[i]
+	}
 }
