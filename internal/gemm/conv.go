@@ -115,6 +115,7 @@ type convJob struct {
 }
 
 // Conv2D computes y = conv(x, k) for the shape s (see ConvShape), overwriting y.
+// y must not overlap x or k (the same holds for the gradient helpers' outputs).
 func (w *Workspace) Conv2D(s ConvShape, x, k, y []float32) error {
 	cj, err := w.convJob(s, x, k, y)
 	if err != nil {

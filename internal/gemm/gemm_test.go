@@ -321,3 +321,36 @@ func TestDroppedWorkspaceStopsHelpers(t *testing.T) {
 		t.Errorf("%d goroutines after dropping the workspace, %d before", n, before)
 	}
 }
+
+func TestConcurrentWorkspaces(t *testing.T) {
+	const m, n, k = 70, 90, 110
+	r := rand.New(rand.NewPCG(15, 16))
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := naive(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, make([]float32, m*n), n)
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			ws := NewWorkspace(Options{Parallelism: 2})
+			defer ws.Close()
+			c := make([]float32, m*n)
+			for it := 0; it < 20; it++ {
+				if err := ws.Sgemm(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, c, n); err != nil {
+					errs <- err
+					return
+				}
+				for i := range c {
+					if d := float64(c[i]) - want[i]; d > 1e-3 || d < -1e-3 {
+						errs <- fmt.Errorf("element %d = %g, want %g", i, c[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
