@@ -49,6 +49,11 @@ type fusedGroup struct {
 	leaves []fusedLeaf
 	instrs []fusedInstr // evaluation order; the last one produces out
 	inputs []*node      // the leaves' nodes, for buffer-lifetime planning
+
+	// reduce, when set, is a ReduceSum of out: the group's blocks are summed into reduce's
+	// output (through rplan, the reduction's loop plan) instead of being stored.
+	reduce *node
+	rplan  *loopPlan
 }
 
 // fusableUnary and fusableBinary are the float32 ops a group may contain.
@@ -70,25 +75,31 @@ func isFusable(n *node) bool {
 // findFusions returns, for every node that belongs to a fused group, its group (for the group's
 // final node) or nil (for interior nodes). Nodes in no group are absent.
 func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
-	consumer := make([]*node, len(nodes))
+	consumers := make([][]*node, len(nodes))
 	for _, n := range nodes {
 		if needed[n.idx] {
 			for _, in := range n.inputs {
-				consumer[in.idx] = n
+				consumers[in.idx] = append(consumers[in.idx], n)
 			}
 		}
 	}
 	sameDims := func(a, b *node) bool { return slices.Equal(a.shape.Dimensions, b.shape.Dimensions) }
-	// interior: a single-use fusable node (or BroadcastInDim) feeding a fusable node of its shape.
+	// interior: a single-use fusable node feeding a fusable node of its shape, or a float32
+	// BroadcastInDim all of whose uses are such nodes (each group reads it as a broadcast leaf).
 	interior := func(m *node) bool {
-		c := consumer[m.idx]
-		if !needed[m.idx] || uses[m.idx] != 1 || c == nil || !isFusable(c) || !sameDims(m, c) {
+		cs := consumers[m.idx]
+		if !needed[m.idx] || len(cs) == 0 || len(cs) != uses[m.idx] {
 			return false
+		}
+		for _, c := range cs {
+			if !isFusable(c) || !sameDims(m, c) {
+				return false
+			}
 		}
 		if m.op == backends.OpTypeBroadcastInDim {
 			return m.shape.DType == dtypes.Float32
 		}
-		return isFusable(m)
+		return len(cs) == 1 && isFusable(m)
 	}
 	groups := make(map[int]*fusedGroup)
 	for _, n := range nodes {
@@ -145,13 +156,13 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			return fusedOperand{leaf: -1, reg: len(g.instrs) - 1}
 		}
 		emit(n)
-		if len(g.instrs) < 2 && !anyBroadcastLeaf(g) {
-			// A single op gains nothing from the interpreter; undo.
-			for _, x := range n.inputs {
-				if groups[x.idx] == nil {
-					delete(groups, x.idx)
-				}
-			}
+		// A single-use chain feeding a ReduceSum is reduced block by block, never materialised.
+		if cs := consumers[n.idx]; len(cs) == 1 && uses[n.idx] == 1 && cs[0].op == backends.OpTypeReduceSum &&
+			cs[0].shape.DType == dtypes.Float32 {
+			g.reduce = cs[0]
+			g.rplan = reducePlan(cs[0])
+			groups[n.idx] = nil
+			groups[cs[0].idx] = g
 			continue
 		}
 		groups[n.idx] = g
@@ -237,14 +248,32 @@ func gatherBlock(p *loopPlan, src, dst []float32, i0, i1 int, idx []int) {
 // run computes the group's final node into out.
 func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 	dst := out.([]float32)
-	size := len(dst)
+	size := g.out.shape.Size()
+	blocks := (size + fusedBlock - 1) / fusedBlock
+	parts := 1
+	var partials [][]float32
+	if g.reduce != nil {
+		// Each goroutine sums into its own partial output; part 0 into dst.
+		parts = min(ec.parallelism, blocks)
+		if size*(len(g.instrs)+1) < minParallelWork {
+			parts = 1
+		}
+		partials = make([][]float32, parts)
+		partials[0] = dst
+		for i := 1; i < parts; i++ {
+			partials[i] = ec.getF32(len(dst))
+			defer ec.putF32(partials[i])
+		}
+		for _, p := range partials {
+			clear(p)
+		}
+	}
 	leafVals := make([][]float32, len(g.leaves))
 	for i, l := range g.leaves {
 		leafVals[i] = vals[l.n.idx].([]float32)
 	}
-	blocks := (size + fusedBlock - 1) / fusedBlock
 	nRegs := len(g.instrs) + len(g.leaves)
-	parallelFor(ec.parallelism, blocks, size*(len(g.instrs)+1), func(lo, hi int) {
+	body := func(lo, hi int, sum []float32) {
 		scratch := ec.getF32(nRegs * fusedBlock)
 		defer ec.putF32(scratch)
 		reg := func(k int) []float32 { return scratch[k*fusedBlock : (k+1)*fusedBlock] }
@@ -276,7 +305,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 			}
 			for k, ins := range g.instrs {
 				var d []float32
-				if k == nI-1 {
+				if k == nI-1 && sum == nil {
 					d = dst[i0:i1]
 				} else {
 					d = reg(k)[:n]
@@ -289,9 +318,75 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 				b, sb := operand(ins.b, n)
 				binaryRunFloat(ins.op, d, a, b, sa, sb)
 			}
+			if sum != nil {
+				reduceBlock(g.rplan, sum, reg(nI - 1)[:n], i0, i1, idx)
+			}
+		}
+	}
+	if g.reduce == nil {
+		parallelFor(ec.parallelism, blocks, size*(len(g.instrs)+1), func(lo, hi int) { body(lo, hi, nil) })
+		return nil
+	}
+	parallelFor(parts, parts, size*(len(g.instrs)+1), func(lo, hi int) {
+		for part := lo; part < hi; part++ {
+			body(blocks*part/parts, blocks*(part+1)/parts, partials[part])
 		}
 	})
+	for _, p := range partials[1:] {
+		combine(backends.OpTypeReduceSum, dst, p)
+	}
 	return nil
+}
+
+// reduceBlock adds the values v of input elements [i0, i1) of a reduction (plan p: operand 0
+// the input in row-major order, operand 1 the output) into sum. idx is scratch.
+func reduceBlock(p *loopPlan, sum, v []float32, i0, i1 int, idx []int) {
+	if len(p.dims) == 0 {
+		sum[p.bases[1]] += v[0]
+		return
+	}
+	last := len(p.dims) - 1
+	rl, ds := p.dims[last], p.strides[1][last]
+	st := p.strides[1]
+	r, j := i0/rl, i0%rl
+	off := p.bases[1]
+	for a := last - 1; a >= 0; a-- {
+		idx[a] = r % p.dims[a]
+		off += idx[a] * st[a]
+		r /= p.dims[a]
+	}
+	o := 0
+	for i := i0; i < i1; {
+		cnt := min(rl-j, i1-i)
+		src := v[o : o+cnt]
+		if ds == 0 {
+			sum[off] = reduceInto(backends.OpTypeReduceSum, sum[off], src)
+		} else {
+			d := sum[off+j*ds:]
+			if ds == 1 {
+				d = d[:cnt]
+				for k, x := range src {
+					d[k] += x
+				}
+			} else {
+				for k, x := range src {
+					d[k*ds] += x
+				}
+			}
+		}
+		o += cnt
+		i += cnt
+		j = 0
+		for a := last - 1; a >= 0; a-- {
+			idx[a]++
+			off += st[a]
+			if idx[a] < p.dims[a] {
+				break
+			}
+			off -= st[a] * p.dims[a]
+			idx[a] = 0
+		}
+	}
 }
 
 // describe names the group's ops and leaf kinds, for profiles.
@@ -302,6 +397,9 @@ func (g *fusedGroup) describe() string {
 			sb.WriteByte(',')
 		}
 		sb.WriteString(ins.op.String())
+	}
+	if g.reduce != nil {
+		sb.WriteString("->ReduceSum")
 	}
 	sb.WriteString(" leaves:")
 	for _, l := range g.leaves {

@@ -207,6 +207,12 @@ func TestShapeOps(t *testing.T) {
 	compare(t, "ReduceSumBig", fast, sg, 1e-4, func(in []*Node) []*Node {
 		return []*Node{ReduceSum(in[0], 0), ReduceSum(in[0], 0, 2), ReduceAllSum(in[0]), ReduceMax(in[0], 1)}
 	}, big)
+	for _, in := range []*tensors.Tensor{x, big} {
+		compare(t, "FusedReduce", fast, sg, 1e-4, func(in []*Node) []*Node {
+			sq := Mul(Sigmoid(in[0]), AddScalar(in[0], 1))
+			return []*Node{ReduceSum(Mul(in[0], in[0]), 0, 2), ReduceSum(Sub(in[0], MulScalar(in[0], 3)), 1), ReduceAllSum(sq)}
+		}, in)
+	}
 	compare(t, "AddBig", fast, sg, 1e-5, one(func(in []*Node) *Node {
 		return Mul(Sigmoid(in[0]), Add(in[0], ReduceAndKeep(in[0], ReduceSum, 0)))
 	}), big)
