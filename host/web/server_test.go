@@ -367,7 +367,6 @@ type gated struct {
 	mu      sync.Mutex
 	running int
 	peak    int
-	entered chan struct{}
 }
 
 func (g *gated) Generate(ctx context.Context, req sdk.GenerateRequest, p func(sdk.GenerateProgress)) ([]sdk.Image, error) {
@@ -380,7 +379,6 @@ func (g *gated) Generate(ctx context.Context, req sdk.GenerateRequest, p func(sd
 		g.running--
 		g.mu.Unlock()
 	}()
-	g.entered <- struct{}{}
 	select {
 	case <-g.gate:
 	case <-ctx.Done():
@@ -390,52 +388,61 @@ func (g *gated) Generate(ctx context.Context, req sdk.GenerateRequest, p func(sd
 }
 
 func TestGenerateLimitsConcurrency(t *testing.T) {
-	g := &gated{gate: make(chan struct{}), entered: make(chan struct{}, 100)}
-	_, ts := newTestServer(t, g, newFixture(t), Config{MaxGenerations: 2, MaxQueued: 3})
+	g := &gated{gate: make(chan struct{})}
+	s, ts := newTestServer(t, g, newFixture(t), Config{MaxGenerations: 2, MaxQueued: 3})
 	const body = `{"model":"m16","steps":2,"n":1,"seed":7}`
-	results := make(chan []genEvent, 5)
+	type result struct {
+		events []genEvent
+		err    error
+	}
+	results := make(chan result, 5)
 	for range 5 {
 		go func() {
 			req, _ := http.NewRequest("POST", ts.URL+"/api/generate", strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := ts.Client().Do(req)
 			if err != nil {
-				results <- nil
+				results <- result{err: err}
 				return
 			}
 			defer resp.Body.Close()
-			results <- readGenerate(t, resp)
+			var r result
+			for dec := json.NewDecoder(resp.Body); ; {
+				var e genEvent
+				if err := dec.Decode(&e); err != nil {
+					if !errors.Is(err, io.EOF) {
+						r.err = err
+					}
+					break
+				}
+				r.events = append(r.events, e)
+			}
+			results <- r
 		}()
 	}
-	<-g.entered
-	<-g.entered
-	// Two run and three wait: the queue is full now.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp := do(t, ts, "POST", "/api/generate", body)
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			wantError(t, resp, http.StatusServiceUnavailable, "the server is busy")
-			break
-		}
-		resp.Body.Close()
+	// Wait until two run and three wait: the queue is full then.
+	for deadline := time.Now().Add(10 * time.Second); len(s.running) < 2 || len(s.waiting) < 3; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("never refused a request with a full queue")
+			t.Fatalf("%d running and %d waiting, want 2 and 3", len(s.running), len(s.waiting))
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
+	wantError(t, do(t, ts, "POST", "/api/generate", body), http.StatusServiceUnavailable, "the server is busy")
 	close(g.gate)
 	queued := 0
 	for range 5 {
-		events := <-results
-		if events == nil || events[len(events)-1].Type != "done" {
-			t.Fatalf("events %+v, want done", events)
+		r := <-results
+		if r.err != nil || len(r.events) == 0 || r.events[len(r.events)-1].Type != "done" {
+			t.Fatalf("events %+v, %v; want done", r.events, r.err)
 		}
-		if len(ofType(events, "queued")) > 0 {
+		if len(ofType(r.events, "queued")) > 0 {
 			queued++
 		}
 	}
-	if g.peak != 2 || queued != 3 {
-		t.Fatalf("peak %d concurrent generations, %d queued; want 2 and 3", g.peak, queued)
+	g.mu.Lock()
+	peak := g.peak
+	g.mu.Unlock()
+	if peak != 2 || queued != 3 {
+		t.Fatalf("peak %d concurrent generations, %d queued; want 2 and 3", peak, queued)
 	}
 }
 

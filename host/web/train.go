@@ -98,16 +98,19 @@ type trainRun struct {
 	// samples counts checkpoint samples in flight; the end event waits.
 	samples sync.WaitGroup
 
-	mu        sync.Mutex
-	state     string
-	last      sdk.TrainProgress
-	events    []trainEvent
-	seq       int
-	points    int       // progress events in events
-	recorded  time.Time // when the last progress event was recorded
-	sampling  bool
-	changed   chan struct{} // closed and replaced when events change
-	endedWith error
+	mu       sync.Mutex
+	state    string
+	last     sdk.TrainProgress
+	events   []trainEvent
+	seq      int
+	points   int       // progress events in events
+	recorded time.Time // when the last progress event was recorded
+	sampling bool      // a sampleLoop runs
+	// pendingSample is the step of a checkpoint written while sampling,
+	// to be sampled next (0: none).
+	pendingSample int
+	changed       chan struct{} // closed and replaced when events change
+	endedWith     error
 }
 
 // add appends e to the log and wakes the streams. r.mu must be held.
@@ -352,32 +355,49 @@ func (s *Server) record(run *trainRun, p sdk.TrainProgress) {
 	}
 	e.Type, e.Message = "checkpoint", fmt.Sprintf("checkpoint written at step %d", p.Step)
 	run.add(e)
-	if s.cfg.SampleImages > 0 && !run.sampling {
+	switch {
+	case s.cfg.SampleImages <= 0:
+	case run.sampling:
+		run.pendingSample = p.Step
+	default:
 		run.sampling = true
 		run.samples.Add(1)
-		go s.sample(run, p.Step)
+		go s.sampleLoop(run, p.Step)
 	}
 }
 
-// sample generates a few images from run's latest checkpoint, if a
-// generation slot is free at once, and logs them.
-func (s *Server) sample(run *trainRun, step int) {
+// sampleLoop samples run's checkpoint at step, then, until none is left,
+// the latest checkpoint written meanwhile: the final checkpoint always
+// gets its sample, and a slow sample never piles up others behind it.
+func (s *Server) sampleLoop(run *trainRun, step int) {
 	defer run.samples.Done()
-	defer func() {
+	for {
+		s.sample(run, step)
 		run.mu.Lock()
-		run.sampling = false
+		step, run.pendingSample = run.pendingSample, 0
+		if step == 0 {
+			run.sampling = false
+		}
 		run.mu.Unlock()
-	}()
+		if step == 0 {
+			return
+		}
+	}
+}
+
+// sample generates a few images from run's checkpoint at step, waiting
+// for a generation slot unless the queue is full, and logs them.
+func (s *Server) sample(run *trainRun, step int) {
 	t, err := s.reserve()
 	if err != nil {
-		return
-	}
-	defer t.release()
-	if t.queued {
 		return // busy serving people; skip this sample
 	}
+	defer t.release()
 	ctx, cancel := context.WithTimeout(s.ctx, sampleTimeout)
 	defer cancel()
+	if err := t.wait(ctx); err != nil {
+		return
+	}
 	images, err := s.gen.Generate(ctx, sdk.GenerateRequest{
 		ModelDir: run.dir, N: s.cfg.SampleImages, Steps: s.cfg.SampleSteps, Seed: sampleSeed, Sampler: sdk.SamplerHeun,
 	}, nil)
