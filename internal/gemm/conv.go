@@ -178,7 +178,7 @@ func (w *Workspace) convJob(s ConvShape, x, k, y []float32) (*convJob, error) {
 	cj.parts = max(1, min(p, cj.rows/64))
 	// Chunks of at most 1024 rows within the im2col budget, at least four per
 	// part, taken dynamically by the workers.
-	cj.chunk = max(16, min(1024, colsBudget/cj.kdim, roundUp((cj.rows+4*cj.parts-1)/(4*cj.parts), mr)))
+	cj.chunk = max(16, min(1024, colsBudget/cj.kdim, roundUp((cj.rows+4*cj.parts-1)/(4*cj.parts), 8)))
 	cj.next = &w.st.next
 	cj.next.Store(0)
 	return cj, nil

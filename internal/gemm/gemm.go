@@ -37,7 +37,8 @@ const (
 	Trans Transpose = true
 )
 
-// Blocking parameters shared by both kernels.
+// Blocking parameters. The tile sizes of a kernel are in its mr and nr
+// fields; these are those of the portable and AVX2 kernels.
 const (
 	mr    = 4   // rows of C per micro-tile
 	nr    = 16  // columns of C per micro-tile
@@ -97,6 +98,8 @@ type worker struct {
 // kernel is a micro-kernel with its A-packing routine.
 type kernel struct {
 	name string
+	// mr×nr is the micro-tile; nr divides ncMax.
+	mr, nr int
 	// aStride is the number of float32 values packA writes per k step.
 	aStride int
 	// packA packs rows [i0, i0+rows) (rows ≤ mr, padded with zeros up to mr) and
@@ -106,6 +109,10 @@ type kernel struct {
 	// of depth kc and writes its top-left rows×cols part into c as
 	// c = acc + beta·c (beta == 0 ignores c's previous contents).
 	micro func(kc int, pa, pb []float32, c []float32, ldc, rows, cols int, beta float32)
+	// packB packs depth [p0, p0+kc) and columns [j0, j0+nc) of op(B) into dst
+	// as strips of nr columns, kc·bStride values per strip.
+	packB   func(dst []float32, b []float32, ldb int, tB Transpose, p0, kc, j0, nc int)
+	bStride int
 	// add sets dst[i] += src[i] for i < len(dst) (len(src) ≥ len(dst)).
 	add func(dst, src []float32)
 	// dot returns Σ a[i]·b[i] over i < len(a) (len(b) ≥ len(a)).
@@ -282,8 +289,8 @@ func (w *Workspace) run(j *job, batch int) {
 		p = 1
 	}
 	j.batch = batch
-	tilesM := (j.m + mr - 1) / mr
-	tilesN := (j.n + nr - 1) / nr
+	tilesM := (j.m + st.kern.mr - 1) / st.kern.mr
+	tilesN := (j.n + st.kern.nr - 1) / st.kern.nr
 	switch {
 	case j.isGemv():
 		j.parts = 1
@@ -314,7 +321,8 @@ func (w *Workspace) run(j *job, batch int) {
 // delayed by other load on the machine does not hold up the others.
 func (w *Workspace) runShared(j *job) {
 	st := w.st
-	need := roundUp(j.n, nr) * j.k
+	mr, nr := st.kern.mr, st.kern.nr
+	need := roundUp(j.n, nr) / nr * st.kern.bStride * j.k
 	if len(st.packedB) < need {
 		st.packedB = make([]float32, need)
 	}
@@ -375,14 +383,16 @@ func split(units, parts, part int) (lo, hi int) {
 
 // sharedBlock returns the packed block (jc, pc) of the shared op(B) buffer:
 // column blocks of ncMax (the last one narrower), each holding its k blocks.
-func (j *job) sharedBlock(jc, pc, kc int) []float32 {
-	ncPad := roundUp(min(ncMax, j.n-jc), nr)
-	off := jc*j.k + pc*ncPad
+func (j *job) sharedBlock(k *kernel, jc, pc, kc int) []float32 {
+	// Values per column of a packed block: bStride per nr columns and k step.
+	ncPad := roundUp(min(ncMax, j.n-jc), k.nr) / k.nr * k.bStride
+	off := jc/k.nr*k.bStride*j.k + pc*ncPad
 	return j.packedB[off : off+ncPad*kc]
 }
 
 // runPart runs part of job j on worker wk.
 func (j *job) runPart(wk *worker, part int) {
+	mr, nr := wk.kern.mr, wk.kern.nr
 	switch {
 	case j.batchSplit:
 		lo, hi := split(j.batch, j.parts, part)
@@ -401,8 +411,8 @@ func (j *job) runPart(wk *worker, part int) {
 			jc := col / ncMax * ncMax
 			for pc := 0; pc < j.k; pc += kcb {
 				kc := min(kcb, j.k-pc)
-				blk := j.sharedBlock(jc, pc, kc)
-				packB(blk[(col-jc)*kc:], b, j.ldb, j.tB, pc, kc, col, min(nr, j.n-col))
+				blk := j.sharedBlock(wk.kern, jc, pc, kc)
+				wk.kern.packB(blk[(col-jc)/nr*wk.kern.bStride*kc:], b, j.ldb, j.tB, pc, kc, col, min(nr, j.n-col))
 			}
 		}
 		return
@@ -446,11 +456,12 @@ func (wk *worker) gemm(j *job, e, i0, i1, j0, j1 int) {
 		return
 	}
 	kern := wk.kern
+	mr, nr, bs := kern.mr, kern.nr, kern.bStride
 	kcb := j.kBlock()
 	if need := kcb * kern.aStride; len(wk.packA) < need {
 		wk.packA = make([]float32, need)
 	}
-	if need := kcb * min(ncMax, roundUp(j1-j0, nr)); !j.shared && len(wk.packB) < need {
+	if need := kcb * min(ncMax, roundUp(j1-j0, nr)) / nr * bs; !j.shared && len(wk.packB) < need {
 		wk.packB = make([]float32, need)
 	}
 	for jc := j0; jc < j1; jc += ncMax {
@@ -463,9 +474,9 @@ func (wk *worker) gemm(j *job, e, i0, i1, j0, j1 int) {
 			}
 			var pb []float32
 			if j.shared {
-				pb = j.sharedBlock(jc, pc, kc)
+				pb = j.sharedBlock(kern, jc, pc, kc)
 			} else {
-				packB(wk.packB, b, j.ldb, j.tB, pc, kc, jc, nc)
+				kern.packB(wk.packB, b, j.ldb, j.tB, pc, kc, jc, nc)
 				pb = wk.packB
 			}
 			for ic := i0; ic < i1; ic += mr {
@@ -475,7 +486,7 @@ func (wk *worker) gemm(j *job, e, i0, i1, j0, j1 int) {
 				for s := 0; s < nc; s += nr {
 					cols := min(nr, nc-s)
 					off := ic*ldc + jc + s
-					kern.micro(kc, pa, pb[s*kc:(s+nr)*kc], c[off:], ldc, rows, cols, beta)
+					kern.micro(kc, pa, pb[s/nr*bs*kc:(s/nr+1)*bs*kc], c[off:], ldc, rows, cols, beta)
 				}
 			}
 		}

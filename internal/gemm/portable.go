@@ -2,7 +2,8 @@ package gemm
 
 // portableKernel returns the scalar kernel, available on every build.
 func portableKernel() kernel {
-	return kernel{name: "portable", aStride: mr, packA: packAPortable, micro: microPortable,
+	return kernel{name: "portable", mr: mr, nr: nr, aStride: mr, packA: packAPortable,
+		micro: microPortable, packB: packB, bStride: nr,
 		add: addPortable, dot: dotPortable, axpy: axpyPortable}
 }
 
@@ -70,9 +71,14 @@ func microPortable(kc int, pa, pb []float32, c []float32, ldc, rows, cols int, b
 
 // storeTile writes the top-left rows×cols of acc into c as acc + beta·c.
 func storeTile(acc *[mr * nr]float32, c []float32, ldc, rows, cols int, beta float32) {
+	storeTileN(acc[:], nr, c, ldc, rows, cols, beta)
+}
+
+// storeTileN is storeTile for a tile with rows of width tileCols.
+func storeTileN(acc []float32, tileCols int, c []float32, ldc, rows, cols int, beta float32) {
 	for r := 0; r < rows; r++ {
 		row := c[r*ldc : r*ldc+cols]
-		src := acc[r*nr : r*nr+cols]
+		src := acc[r*tileCols : r*tileCols+cols]
 		switch beta {
 		case 0:
 			copy(row, src)

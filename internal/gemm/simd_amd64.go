@@ -15,7 +15,8 @@ func simdAvailable() bool { return hasAVX2FMA }
 // simdKernel returns the AVX2/FMA kernel. A is packed with every value
 // broadcast to 8 lanes so the inner loop needs no broadcast instruction.
 func simdKernel() kernel {
-	return kernel{name: "avx2-fma", aStride: mr * 8, packA: packASIMD, micro: microSIMD,
+	return kernel{name: "avx2-fma", mr: mr, nr: nr, aStride: mr * 8, packA: packASIMD,
+		micro: microSIMD, packB: packB, bStride: nr,
 		add: addSIMD, dot: dotSIMD, axpy: axpySIMD}
 }
 
