@@ -17,9 +17,9 @@ var benchShapes = [][3]int{
 
 // BenchmarkSgemm reports GFLOP/s for each U-Net shape, kernel and goroutine count.
 func BenchmarkSgemm(b *testing.B) {
-	kernels := []Options{{ForcePortable: true}}
-	if simdAvailable() {
-		kernels = append([]Options{{}}, kernels...)
+	var kernels []Options
+	for _, name := range Kernels() {
+		kernels = append(kernels, Options{Kernel: name, ForcePortable: name == "portable"})
 	}
 	for _, sh := range benchShapes {
 		m, k, n := sh[0], sh[1], sh[2]
@@ -54,9 +54,9 @@ func BenchmarkConv(b *testing.B) {
 	x, k, y := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
 	dx, dk := make([]float32, nx), make([]float32, nk)
 	flops := 2 * float64(ny) * float64(s.KH*s.KW*s.Cin)
-	kernels := []Options{{ForcePortable: true}}
-	if simdAvailable() {
-		kernels = append([]Options{{}}, kernels...)
+	var kernels []Options
+	for _, name := range Kernels() {
+		kernels = append(kernels, Options{Kernel: name, ForcePortable: name == "portable"})
 	}
 	for _, o := range kernels {
 		for _, par := range []int{1, 2} {

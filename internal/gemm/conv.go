@@ -110,6 +110,7 @@ type convJob struct {
 	parts      int
 	x, k, y    []float32
 	kernelGrad bool
+	kern       *kernel       // kernel of the per-chunk GEMMs
 	chunk      int           // output rows per im2col chunk
 	next       *atomic.Int64 // next chunk to take
 }
@@ -135,6 +136,7 @@ func (w *Workspace) Conv2DKernelGrad(s ConvShape, x, dy, dk []float32) error {
 		return err
 	}
 	cj.kernelGrad = true
+	cj.kern = w.st.pick(cj.kdim)
 	w.st.parallel(cj, cj.parts)
 	// Sum the workers' partial gradients (each Cout×kdim) into dk (kdim×Cout).
 	n := cj.kdim * s.Cout
@@ -180,6 +182,7 @@ func (w *Workspace) convJob(s ConvShape, x, k, y []float32) (*convJob, error) {
 	// part, taken dynamically by the workers.
 	cj.chunk = max(16, min(1024, colsBudget/cj.kdim, roundUp((cj.rows+4*cj.parts-1)/(4*cj.parts), 8)))
 	cj.next = &w.st.next
+	cj.kern = w.st.pick(s.Cout) // forward: n = Cout; fixed up for the kernel gradient
 	cj.next.Store(0)
 	return cj, nil
 }
@@ -226,6 +229,7 @@ func (cj *convJob) runPart(wk *worker, _ int) {
 			j = job{m: n, n: s.Cout, k: cj.kdim, alpha: 1, beta: 0,
 				a: cols, lda: cj.kdim, b: cj.k, ldb: s.Cout, c: cj.y[r0*s.Cout:], ldc: s.Cout}
 		}
+		j.kern = cj.kern
 		wk.gemm(&j, 0, 0, j.m, 0, j.n)
 	}
 }

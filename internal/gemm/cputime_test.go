@@ -27,25 +27,25 @@ func TestCPUTimeKernel(t *testing.T) {
 	skipUnlessCPUTime(t)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	for _, k := range []kernel{simdKernel(), portableKernel()} {
-		const kc = 128
+	for _, k := range availableKernels() {
+		kc := k.kc
 		pa := make([]float32, kc*k.aStride)
-		pb := make([]float32, kc*nr)
-		c := make([]float32, mr*nr)
+		pb := make([]float32, kc*k.bStride)
+		c := make([]float32, k.mr*k.nr)
 		n := 200000
 		if k.name == "portable" {
 			n = 20000
 		}
 		t0 := threadCPU()
 		for i := 0; i < n; i++ {
-			k.micro(kc, pa, pb, c, nr, mr, nr, 0)
+			k.micro(kc, pa, pb, c, k.nr, k.mr, k.nr, 0)
 		}
 		d := threadCPU() - t0
-		t.Logf("%s: %.1f GFLOP/s (thread CPU time)", k.name, 2*mr*nr*kc*float64(n)/d.Seconds()/1e9)
+		t.Logf("%s: %.1f GFLOP/s (thread CPU time)", k.name, 2*float64(k.mr*k.nr*kc*n)/d.Seconds()/1e9)
 	}
 	// packing A
-	for _, k := range []kernel{simdKernel(), portableKernel()} {
-		const kc = 128
+	for _, k := range availableKernels() {
+		kc := k.kc
 		a := make([]float32, 4*288)
 		dst := make([]float32, kc*k.aStride)
 		n := 200000
@@ -71,7 +71,8 @@ func TestCPUTimeGemm(t *testing.T) {
 	for _, sh := range benchShapes {
 		m, k, n := sh[0], sh[1], sh[2]
 		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
-		for _, o := range []Options{{Parallelism: 1}, {Parallelism: 1, ForcePortable: true}} {
+		for _, name := range Kernels() {
+			o := Options{Parallelism: 1, Kernel: name, ForcePortable: name == "portable"}
 			ws := NewWorkspace(o)
 			ws.Sgemm(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
 			reps := 5

@@ -2,11 +2,12 @@
 // packed GEMM for row-major matrices (C = alpha·op(A)·op(B) + beta·C), a batched
 // variant, and NHWC convolution helpers built on it (see Conv2D and friends).
 //
-// Two micro-kernels exist. When the package is built with GOEXPERIMENT=simd on
+// Three micro-kernels exist. When the package is built with GOEXPERIMENT=simd on
 // amd64 and the CPU has AVX2 and FMA, a 4×16 kernel written with simd/archsimd is
-// used ("avx2-fma"); otherwise a blocked scalar kernel ("portable") runs. Kernel
-// reports which one a Workspace uses, and Options.ForcePortable selects the
-// portable kernel on any machine. Build with GOEXPERIMENT=simd GOAMD64=v3 for
+// used ("avx2-fma"), and where the CPU also has AVX-512 a 4×32 one ("avx512")
+// for products of 64 columns or more; otherwise a blocked scalar kernel
+// ("portable") runs. Kernel reports the choice, Kernels lists what the machine
+// can run, and Options.ForcePortable or Options.Kernel force one. Build with GOEXPERIMENT=simd GOAMD64=v3 for
 // speed (v3 also lets the portable kernel fuse multiply-adds).
 //
 // All work goes through a Workspace, which owns the packing buffers and a small
@@ -48,6 +49,10 @@ const (
 	// serialMACs is the number of multiply-adds under which a product runs on
 	// the calling goroutine only (goroutine hand-off costs a few microseconds).
 	serialMACs = 1 << 18
+
+	// narrowN is the number of columns under which a Workspace with two SIMD
+	// kernels uses the narrower one.
+	narrowN = 64
 )
 
 // Options configure a Workspace.
@@ -59,6 +64,9 @@ type Options struct {
 	// ForcePortable selects the portable scalar kernel even where the SIMD
 	// kernel is available (for tests and comparisons).
 	ForcePortable bool
+	// Kernel, when not empty, names the kernel to use (see Kernels); a kernel
+	// this machine or build cannot run is ignored. ForcePortable wins over it.
+	Kernel string
 }
 
 // ErrClosed is returned by calls on a Workspace after Close.
@@ -75,6 +83,7 @@ type Workspace struct {
 // Workspace so that a dropped Workspace can be collected and its pool stopped.
 type state struct {
 	kern    kernel
+	narrow  *kernel // if not nil, the kernel for products of fewer than narrowN columns
 	workers []*worker
 	pool    *pool
 	job     job       // the current call's job, kept here so it is not allocated per call
@@ -84,6 +93,14 @@ type state struct {
 	packedB []float32 // op(B) packed once for row-split parallel products
 	next    atomic.Int64
 	closed  bool
+}
+
+// pick returns the kernel for a product with n columns.
+func (st *state) pick(n int) *kernel {
+	if st.narrow != nil && n < narrowN {
+		return st.narrow
+	}
+	return &st.kern
 }
 
 // worker owns one goroutine's packing buffers.
@@ -100,6 +117,8 @@ type kernel struct {
 	name string
 	// mr×nr is the micro-tile; nr divides ncMax.
 	mr, nr int
+	// kc is the largest depth of a packed block.
+	kc int
 	// aStride is the number of float32 values packA writes per k step.
 	aStride int
 	// packA packs rows [i0, i0+rows) (rows ≤ mr, padded with zeros up to mr) and
@@ -124,7 +143,21 @@ type kernel struct {
 // NewWorkspace returns a Workspace configured by opts.
 func NewWorkspace(opts Options) *Workspace {
 	st := &state{kern: portableKernel()}
-	if !opts.ForcePortable && simdAvailable() {
+	switch {
+	case opts.ForcePortable:
+	case opts.Kernel != "":
+		for _, k := range availableKernels() {
+			if k.name == opts.Kernel {
+				st.kern = k
+			}
+		}
+	case avx512Available():
+		// The AVX-512 kernel packs A at twice the cost per value, which does not
+		// pay off on products with few columns.
+		st.kern = avx512Kernel()
+		narrow := simdKernel()
+		st.narrow = &narrow
+	case simdAvailable():
 		st.kern = simdKernel()
 	}
 	st.pool = &pool{}
@@ -146,13 +179,28 @@ func (w *Workspace) Close() {
 	w.st.closed = true
 }
 
-// Kernel names the micro-kernel the Workspace uses: "avx2-fma" or "portable".
+// Kernel names the micro-kernel the Workspace uses: "avx512", "avx2-fma" or
+// "portable" (see the package function Kernel for the narrow-product case).
 func (w *Workspace) Kernel() string { return w.st.kern.name }
 
+// Kernels lists the kernels this machine and build can run, among "portable",
+// "avx2-fma" and "avx512".
+func Kernels() []string {
+	var names []string
+	for _, k := range availableKernels() {
+		names = append(names, k.name)
+	}
+	return names
+}
+
 // Kernel names the micro-kernel a Workspace created with default Options uses on
-// this machine and build: "avx2-fma" or "portable".
+// this machine and build: "avx512" (where AVX-512 is available; products with
+// fewer than 64 columns then use "avx2-fma"), "avx2-fma" or "portable".
 func Kernel() string {
-	if simdAvailable() {
+	switch {
+	case avx512Available():
+		return avx512Kernel().name
+	case simdAvailable():
 		return simdKernel().name
 	}
 	return portableKernel().name
@@ -261,6 +309,7 @@ type job struct {
 	parts      int  // number of parts of the split
 	batchSplit bool // parallel split over batch entries
 	batch      int
+	kern       *kernel
 
 	// Shared mode (parallel split over rows): op(B) of batch entry e is packed
 	// once into packedB by all workers (phase packing), then workers take
@@ -274,9 +323,9 @@ type job struct {
 }
 
 // kBlock returns the depth of the k blocks: k split into equal blocks of at
-// most kcMax.
-func (j *job) kBlock() int {
-	nkb := (j.k + kcMax - 1) / kcMax
+// most kern.kc.
+func (j *job) kBlock(kern *kernel) int {
+	nkb := (j.k + kern.kc - 1) / kern.kc
 	return (j.k + nkb - 1) / nkb
 }
 
@@ -289,8 +338,9 @@ func (w *Workspace) run(j *job, batch int) {
 		p = 1
 	}
 	j.batch = batch
-	tilesM := (j.m + st.kern.mr - 1) / st.kern.mr
-	tilesN := (j.n + st.kern.nr - 1) / st.kern.nr
+	j.kern = st.pick(j.n)
+	tilesM := (j.m + j.kern.mr - 1) / j.kern.mr
+	tilesN := (j.n + j.kern.nr - 1) / j.kern.nr
 	switch {
 	case j.isGemv():
 		j.parts = 1
@@ -321,8 +371,8 @@ func (w *Workspace) run(j *job, batch int) {
 // delayed by other load on the machine does not hold up the others.
 func (w *Workspace) runShared(j *job) {
 	st := w.st
-	mr, nr := st.kern.mr, st.kern.nr
-	need := roundUp(j.n, nr) / nr * st.kern.bStride * j.k
+	mr, nr := j.kern.mr, j.kern.nr
+	need := roundUp(j.n, nr) / nr * j.kern.bStride * j.k
 	if len(st.packedB) < need {
 		st.packedB = make([]float32, need)
 	}
@@ -392,7 +442,7 @@ func (j *job) sharedBlock(k *kernel, jc, pc, kc int) []float32 {
 
 // runPart runs part of job j on worker wk.
 func (j *job) runPart(wk *worker, part int) {
-	mr, nr := wk.kern.mr, wk.kern.nr
+	mr, nr := j.kern.mr, j.kern.nr
 	switch {
 	case j.batchSplit:
 		lo, hi := split(j.batch, j.parts, part)
@@ -405,14 +455,14 @@ func (j *job) runPart(wk *worker, part int) {
 		strips := (j.n + nr - 1) / nr
 		lo, hi := split(strips, min(j.parts, strips), part)
 		b := j.b[j.e*j.sb:]
-		kcb := j.kBlock()
+		kcb := j.kBlock(j.kern)
 		for t := lo; t < hi; t++ {
 			col := t * nr
 			jc := col / ncMax * ncMax
 			for pc := 0; pc < j.k; pc += kcb {
 				kc := min(kcb, j.k-pc)
-				blk := j.sharedBlock(wk.kern, jc, pc, kc)
-				wk.kern.packB(blk[(col-jc)/nr*wk.kern.bStride*kc:], b, j.ldb, j.tB, pc, kc, col, min(nr, j.n-col))
+				blk := j.sharedBlock(j.kern, jc, pc, kc)
+				j.kern.packB(blk[(col-jc)/nr*j.kern.bStride*kc:], b, j.ldb, j.tB, pc, kc, col, min(nr, j.n-col))
 			}
 		}
 		return
@@ -455,9 +505,9 @@ func (wk *worker) gemm(j *job, e, i0, i1, j0, j1 int) {
 		scaleC(c, ldc, i0, i1, j0, j1, j.beta)
 		return
 	}
-	kern := wk.kern
+	kern := j.kern
 	mr, nr, bs := kern.mr, kern.nr, kern.bStride
-	kcb := j.kBlock()
+	kcb := j.kBlock(kern)
 	if need := kcb * kern.aStride; len(wk.packA) < need {
 		wk.packA = make([]float32, need)
 	}
@@ -517,6 +567,11 @@ func scaleC(c []float32, ldc, i0, i1, j0, j1 int, beta float32) {
 // consecutive strips of nr columns; strip s holds kc rows of nr values, with
 // columns past nc set to zero.
 func packB(dst []float32, b []float32, ldb int, tB Transpose, p0, kc, j0, nc int) {
+	packBN(dst, b, ldb, tB, p0, kc, j0, nc, nr)
+}
+
+// packBN is packB for strips of nr columns.
+func packBN(dst []float32, b []float32, ldb int, tB Transpose, p0, kc, j0, nc, nr int) {
 	for s := 0; s < nc; s += nr {
 		cols := min(nr, nc-s)
 		d := dst[s*kc : s*kc+kc*nr]

@@ -96,10 +96,13 @@ func runCase(t *testing.T, r *rand.Rand, ws *Workspace, cs caseSpec) {
 }
 
 func kernelsToTest(t *testing.T) []Options {
-	opts := []Options{{ForcePortable: true}}
-	if simdAvailable() {
-		opts = append(opts, Options{})
-	} else {
+	opts := []Options{{ForcePortable: true}, {}} // forced portable, automatic choice
+	for _, name := range Kernels() {
+		if name != "portable" {
+			opts = append(opts, Options{Kernel: name})
+		}
+	}
+	if !simdAvailable() {
 		t.Logf("SIMD kernel not available in this build/CPU (Kernel() = %q)", Kernel())
 	}
 	return opts
@@ -260,10 +263,25 @@ func TestKernelNames(t *testing.T) {
 		t.Errorf("forced portable kernel is %q", got)
 	}
 	k := Kernel()
-	if simdAvailable() && k != "avx2-fma" || !simdAvailable() && k != "portable" {
-		t.Errorf("Kernel() = %q, simdAvailable = %v", k, simdAvailable())
+	want := "portable"
+	if simdAvailable() {
+		want = "avx2-fma"
 	}
-	t.Logf("Kernel() = %q", k)
+	if avx512Available() {
+		want = "avx512"
+	}
+	if k != want {
+		t.Errorf("Kernel() = %q, want %q", k, want)
+	}
+	if ks := Kernels(); ks[len(ks)-1] != want {
+		t.Errorf("Kernels() = %v, want %q last", ks, want)
+	}
+	for _, name := range Kernels() {
+		if got := NewWorkspace(Options{Kernel: name}).Kernel(); got != name {
+			t.Errorf("Options{Kernel: %q} gives %q", name, got)
+		}
+	}
+	t.Logf("Kernel() = %q, Kernels() = %v", k, Kernels())
 }
 
 func TestSteadyStateAllocs(t *testing.T) {

@@ -8,3 +8,12 @@ func simdAvailable() bool { return false }
 
 // simdKernel is never used on this build; it returns the portable kernel.
 func simdKernel() kernel { return portableKernel() }
+
+// avx512Available reports false: this build has no AVX-512 kernel.
+func avx512Available() bool { return false }
+
+// avx512Kernel is never used on this build; it returns the portable kernel.
+func avx512Kernel() kernel { return portableKernel() }
+
+// availableKernels lists the kernels this build can run: the portable one.
+func availableKernels() []kernel { return []kernel{portableKernel()} }

@@ -2,7 +2,7 @@ package gemm
 
 // portableKernel returns the scalar kernel, available on every build.
 func portableKernel() kernel {
-	return kernel{name: "portable", mr: mr, nr: nr, aStride: mr, packA: packAPortable,
+	return kernel{name: "portable", mr: mr, nr: nr, kc: kcMax, aStride: mr, packA: packAPortable,
 		micro: microPortable, packB: packB, bStride: nr,
 		add: addPortable, dot: dotPortable, axpy: axpyPortable}
 }

@@ -12,10 +12,22 @@ var hasAVX2FMA = archsimd.X86.AVX2() && archsimd.X86.FMA()
 
 func simdAvailable() bool { return hasAVX2FMA }
 
+// availableKernels lists the kernels this machine can run, best last.
+func availableKernels() []kernel {
+	ks := []kernel{portableKernel()}
+	if hasAVX2FMA {
+		ks = append(ks, simdKernel())
+	}
+	if avx512Available() {
+		ks = append(ks, avx512Kernel())
+	}
+	return ks
+}
+
 // simdKernel returns the AVX2/FMA kernel. A is packed with every value
 // broadcast to 8 lanes so the inner loop needs no broadcast instruction.
 func simdKernel() kernel {
-	return kernel{name: "avx2-fma", mr: mr, nr: nr, aStride: mr * 8, packA: packASIMD,
+	return kernel{name: "avx2-fma", mr: mr, nr: nr, kc: kcMax, aStride: mr * 8, packA: packASIMD,
 		micro: microSIMD, packB: packB, bStride: nr,
 		add: addSIMD, dot: dotSIMD, axpy: axpySIMD}
 }
