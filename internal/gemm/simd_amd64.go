@@ -142,57 +142,60 @@ func microSIMD(kc int, pa, pb []float32, c []float32, ldc, rows, cols int, beta 
 		panic("gemm: internal error: short packed buffers")
 	}
 	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8
-	pa0 := unsafe.Pointer(&pa[0])
-	pb0 := unsafe.Pointer(&pb[0])
-	// Offsets rather than moving pointers: a pointer past the end of the
-	// buffers would be invalid even if never dereferenced.
-	ao, bo := 0, 0
+	// Moving pointers (offsets folded into the loads), advanced at the top of
+	// each iteration after the first so they never point past the buffers.
+	a := unsafe.Pointer(&pa[0])
+	b := unsafe.Pointer(&pb[0])
 	for i := kc >> 1; i > 0; i-- {
-		b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo)))
-		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo+32)))
-		x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao)))
+		if i != kc>>1 {
+			a = unsafe.Add(a, 256)
+			b = unsafe.Add(b, 128)
+		}
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(b))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 32)))
+		x := archsimd.LoadFloat32x8((*[8]float32)(a))
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+32)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 32)))
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+64)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 64)))
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+96)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 96)))
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 
-		b0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo+64)))
-		b1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo+96)))
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+128)))
+		b0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 64)))
+		b1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 96)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 128)))
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+160)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 160)))
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+192)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 192)))
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+224)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 224)))
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
-		ao += 256
-		bo += 128
 	}
 	if kc&1 != 0 {
-		b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo)))
-		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pb0, bo+32)))
-		x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao)))
+		a := unsafe.Pointer(&pa[(kc-1)*32])
+		b := unsafe.Pointer(&pb[(kc-1)*16])
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(b))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 32)))
+		x := archsimd.LoadFloat32x8((*[8]float32)(a))
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+32)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 32)))
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+64)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 64)))
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(pa0, ao+96)))
+		x = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(a, 96)))
 		c30 = x.MulAdd(b0, c30)
 		c31 = x.MulAdd(b1, c31)
 	}
