@@ -67,12 +67,40 @@ func packA512(dst []float32, a []float32, lda int, tA Transpose, i0, rows, p0, k
 		archsimd.ClearAVXUpperBits()
 		return
 	}
+	// Transposed A: the rows of one k step are contiguous; load them at once
+	// and spread each lane.
+	al := archsimd.BroadcastFloat32x16(alpha)
+	scale := alpha != 1
+	idx0 := archsimd.BroadcastUint32x16(0)
+	idx1 := archsimd.BroadcastUint32x16(1)
+	idx2 := archsimd.BroadcastUint32x16(2)
+	idx3 := archsimd.BroadcastUint32x16(3)
 	for p := 0; p < kc; p++ {
 		src := a[(p0+p)*lda+i0:]
-		src = src[:rows]
-		d := dst[p*mr512*16:]
-		for r, v := range src {
-			archsimd.BroadcastFloat32x16(alpha * v).Store((*[16]float32)(d[r*16 : r*16+16]))
+		var x archsimd.Float32x16
+		if len(src) >= 16 {
+			x = archsimd.LoadFloat32x16((*[16]float32)(src[:16]))
+		} else {
+			var t [16]float32
+			copy(t[:], src[:rows])
+			x = archsimd.LoadFloat32x16(&t)
+		}
+		if scale {
+			x = x.Mul(al)
+		}
+		d := dst[p*mr512*16 : (p+1)*mr512*16]
+		switch rows {
+		case 4:
+			x.Permute(idx3).Store((*[16]float32)(d[48:64]))
+			fallthrough
+		case 3:
+			x.Permute(idx2).Store((*[16]float32)(d[32:48]))
+			fallthrough
+		case 2:
+			x.Permute(idx1).Store((*[16]float32)(d[16:32]))
+			fallthrough
+		default:
+			x.Permute(idx0).Store((*[16]float32)(d[0:16]))
 		}
 	}
 	archsimd.ClearAVXUpperBits()
