@@ -6,6 +6,25 @@ import (
 	"testing"
 )
 
+// benchKernels returns the kernel settings to compare: every available kernel
+// forced, and the automatic choice ("auto") where there is more than one SIMD
+// kernel.
+func benchKernels() []benchKernel {
+	var ks []benchKernel
+	for _, name := range Kernels() {
+		ks = append(ks, benchKernel{name, Options{Kernel: name, ForcePortable: name == "portable"}})
+	}
+	if len(ks) > 2 {
+		ks = append(ks, benchKernel{"auto", Options{}})
+	}
+	return ks
+}
+
+type benchKernel struct {
+	name string
+	opts Options
+}
+
 // benchShapes are the U-Net's GEMM shapes, M×K×N.
 var benchShapes = [][3]int{
 	{16384, 288, 32},
@@ -17,19 +36,17 @@ var benchShapes = [][3]int{
 
 // BenchmarkSgemm reports GFLOP/s for each U-Net shape, kernel and goroutine count.
 func BenchmarkSgemm(b *testing.B) {
-	var kernels []Options
-	for _, name := range Kernels() {
-		kernels = append(kernels, Options{Kernel: name, ForcePortable: name == "portable"})
-	}
+	kernels := benchKernels()
 	for _, sh := range benchShapes {
 		m, k, n := sh[0], sh[1], sh[2]
 		r := rand.New(rand.NewPCG(uint64(m), uint64(n)))
 		a, bm, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
-		for _, o := range kernels {
+		for _, bk := range kernels {
 			for _, par := range []int{1, 2} {
+				o := bk.opts
 				o.Parallelism = par
 				ws := NewWorkspace(o)
-				b.Run(fmt.Sprintf("%dx%dx%d/%s/p%d", m, k, n, ws.Kernel(), par), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%dx%dx%d/%s/p%d", m, k, n, bk.name, par), func(b *testing.B) {
 					for b.Loop() {
 						if err := ws.Sgemm(NoTrans, NoTrans, m, n, k, 1, a, k, bm, n, 0, c, n); err != nil {
 							b.Fatal(err)
@@ -54,16 +71,14 @@ func BenchmarkConv(b *testing.B) {
 	x, k, y := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
 	dx, dk := make([]float32, nx), make([]float32, nk)
 	flops := 2 * float64(ny) * float64(s.KH*s.KW*s.Cin)
-	var kernels []Options
-	for _, name := range Kernels() {
-		kernels = append(kernels, Options{Kernel: name, ForcePortable: name == "portable"})
-	}
-	for _, o := range kernels {
+	kernels := benchKernels()
+	for _, bk := range kernels {
 		for _, par := range []int{1, 2} {
+			o := bk.opts
 			o.Parallelism = par
 			ws := NewWorkspace(o)
 			for _, op := range []string{"forward", "inputgrad", "kernelgrad"} {
-				b.Run(fmt.Sprintf("%s/%s/p%d", op, ws.Kernel(), par), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%s/%s/p%d", op, bk.name, par), func(b *testing.B) {
 					for b.Loop() {
 						var err error
 						switch op {
