@@ -155,3 +155,26 @@ func TestConvRandomShapes(t *testing.T) {
 		ws.Close()
 	}
 }
+
+func TestConvSteadyStateAllocs(t *testing.T) {
+	s := ConvShape{Batch: 2, H: 16, W: 16, Cin: 8, KH: 3, KW: 3, Cout: 16, StrideH: 1, StrideW: 1,
+		PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	nx, nk, ny := s.Sizes()
+	x, k, y := make([]float32, nx), make([]float32, nk), make([]float32, ny)
+	for _, par := range []int{1, 2} {
+		ws := NewWorkspace(Options{Parallelism: par})
+		for name, f := range map[string]func() error{
+			"forward":    func() error { return ws.Conv2D(s, x, k, y) },
+			"inputgrad":  func() error { return ws.Conv2DInputGrad(s, y, k, x) },
+			"kernelgrad": func() error { return ws.Conv2DKernelGrad(s, x, y, k) },
+		} {
+			if err := f(); err != nil {
+				t.Fatal(err)
+			}
+			if allocs := testing.AllocsPerRun(5, func() { _ = f() }); allocs != 0 {
+				t.Errorf("%s, parallelism %d: %v allocations per call", name, par, allocs)
+			}
+		}
+		ws.Close()
+	}
+}
