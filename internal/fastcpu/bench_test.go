@@ -1,7 +1,8 @@
-package fastcpu
+package fastcpu_test
 
 import (
 	"fmt"
+	"github.com/fm-image/fm-image/internal/fastcpu"
 	"os"
 	"slices"
 	"testing"
@@ -13,7 +14,7 @@ import (
 //
 //	GOEXPERIMENT=simd go test ./internal/fastcpu -run '^$' -bench RefUNet32Train -benchtime 5x
 func BenchmarkRefUNet32Train(b *testing.B) {
-	backend, err := New("profile")
+	backend, err := fastcpu.New("profile")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func BenchmarkRefUNet32Train(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	prof := backend.(*Backend).Profile()
+	prof := backend.(*fastcpu.Backend).Profile()
 	names := make([]string, 0, len(prof))
 	for k := range prof {
 		names = append(names, k)

@@ -20,11 +20,10 @@ type node struct {
 	shape  shapes.Shape
 	inputs []*node
 	// Op parameters; which ones are set depends on op.
-	axes   []int // reductions, Transpose permutation, BroadcastInDim axes, Reverse axes, Concatenate axis (axes[0]), Iota axis
-	data   any   // constant flat data; *dotParams; *convParams; *sliceParams; *padParams
-	name   string
-	dtype  dtypes.DType // ConvertDType target
-	scalar float64      // unused by most ops
+	axes  []int // reductions, Transpose permutation, BroadcastInDim axes, Reverse axes, Concatenate axis (axes[0]), Iota axis
+	data  any   // constant flat data; *dotParams; *convParams; *sliceParams; *padParams
+	name  string
+	dtype dtypes.DType // ConvertDType target
 }
 
 // Builder records a computation graph for the fastcpu backend. It implements backends.Builder;

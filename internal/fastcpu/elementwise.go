@@ -362,7 +362,7 @@ func execUnary(ec *execCtx, n *node, out any, ins []any) error {
 	run := func(lo, hi int) {
 		switch dst := out.(type) {
 		case []float32:
-			ok = unaryRunFloat(op, dst[lo:hi], ins[0].([]float32)[lo:hi]) && ok
+			ok = unaryRunF32(op, dst[lo:hi], ins[0].([]float32)[lo:hi]) && ok
 		case []float64:
 			ok = unaryRunFloat(op, dst[lo:hi], ins[0].([]float64)[lo:hi]) && ok
 		case []int32:
@@ -429,7 +429,7 @@ func execBinary(ec *execCtx, n *node, out any, ins []any) error {
 	var ok bool
 	switch dst := out.(type) {
 	case []float32:
-		ok = binaryTyped(ec, p, op, dst, ins[0].([]float32), ins[1].([]float32), size, binaryRunFloatFull[float32])
+		ok = binaryTyped(ec, p, op, dst, ins[0].([]float32), ins[1].([]float32), size, binaryRunF32)
 	case []float64:
 		ok = binaryTyped(ec, p, op, dst, ins[0].([]float64), ins[1].([]float64), size, binaryRunFloatFull[float64])
 	case []int32:
@@ -504,6 +504,22 @@ func binaryRunBool(op backends.OpType, dst, a, b []bool, sa, sb int) bool {
 		}
 	}
 	return true
+}
+
+// binaryRunF32 is the float32 run kernel: SIMD where available, else scalar.
+func binaryRunF32(op backends.OpType, dst, a, b []float32, sa, sb int) bool {
+	if simdBinary(op, dst, a, b, sa, sb) {
+		return true
+	}
+	return binaryRunFloatFull(op, dst, a, b, sa, sb)
+}
+
+// unaryRunF32 is the float32 unary kernel: SIMD where available, else scalar.
+func unaryRunF32(op backends.OpType, dst, src []float32) bool {
+	if simdUnary(op, dst, src) {
+		return true
+	}
+	return unaryRunFloat(op, dst, src)
 }
 
 // binaryRunFloatFull extends binaryRunFloat with Rem.

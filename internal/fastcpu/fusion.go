@@ -312,11 +312,11 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 				}
 				a, sa := operand(ins.a, n)
 				if ins.unary {
-					unaryRunFloat(ins.op, d, a)
+					unaryRunF32(ins.op, d, a)
 					continue
 				}
 				b, sb := operand(ins.b, n)
-				binaryRunFloat(ins.op, d, a, b, sa, sb)
+				binaryRunF32(ins.op, d, a, b, sa, sb)
 			}
 			if sum != nil {
 				reduceBlock(g.rplan, sum, reg(nI - 1)[:n], i0, i1, idx)

@@ -1,6 +1,7 @@
-package fastcpu
+package fastcpu_test
 
 import (
+	"github.com/fm-image/fm-image/internal/fastcpu"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -20,7 +21,7 @@ import (
 func backendsForTest(t *testing.T) (fast, sg, fm backends.Backend) {
 	t.Helper()
 	var err error
-	if fast, err = New(""); err != nil {
+	if fast, err = fastcpu.New(""); err != nil {
 		t.Fatal(err)
 	}
 	if sg, err = simplego.New("ops_sequential"); err != nil {

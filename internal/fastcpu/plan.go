@@ -25,7 +25,6 @@ func root(n *node) *node {
 func plan(b *Builder, outs []*node) (*Executable, error) {
 	nodes := b.nodes
 	needed := make([]bool, len(nodes))
-	var mark func(n *node)
 	stack := make([]*node, 0, len(outs))
 	stack = append(stack, outs...)
 	for len(stack) > 0 {
@@ -37,7 +36,6 @@ func plan(b *Builder, outs []*node) (*Executable, error) {
 		needed[n.idx] = true
 		stack = append(stack, n.inputs...)
 	}
-	_ = mark
 	e := &Executable{backend: b.backend, name: b.name, numNodes: len(nodes), params: b.params, outputs: outs}
 	e.dtypes = make([]dtypes.DType, len(nodes))
 	for i, n := range nodes {

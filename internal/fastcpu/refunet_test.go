@@ -1,7 +1,8 @@
-package fastcpu
+package fastcpu_test
 
 import (
 	"fmt"
+	"github.com/fm-image/fm-image/internal/fastcpu"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -42,13 +43,13 @@ func refTrainer(t testing.TB, backend backends.Backend, batch, size int) (*flow.
 // compares the losses, gradient norms and every variable afterwards. It also logs the ops the
 // training graph uses.
 func TestRefUNet32StepMatchesFMCPU(t *testing.T) {
-	fast, err := New("")
+	fast, err := fastcpu.New("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fast.Finalize()
 	var counts map[string]int
-	fast.(*Backend).OnCompile = func(b *Builder) { counts = b.OpCounts() }
+	fast.(*fastcpu.Backend).OnCompile = func(b *fastcpu.Builder) { counts = b.OpCounts() }
 	ref, err := cpubackend.New("")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,12 @@
+//go:build !goexperiment.simd || !amd64
+
+package fastcpu
+
+import "github.com/gomlx/gomlx/backends"
+
+// simdBinary reports false: this build has no SIMD kernels (build with GOEXPERIMENT=simd on
+// amd64 to get them); the scalar kernels run.
+func simdBinary(op backends.OpType, dst, a, b []float32, sa, sb int) bool { return false }
+
+// simdUnary reports false: this build has no SIMD kernels.
+func simdUnary(op backends.OpType, dst, src []float32) bool { return false }

@@ -1,0 +1,138 @@
+//go:build goexperiment.simd && amd64
+
+package fastcpu
+
+import (
+	"simd/archsimd"
+
+	"github.com/gomlx/gomlx/backends"
+)
+
+// hasSIMD is read once: the CPU features do not change while running.
+var hasSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
+
+// simdBinary computes dst[i] = a[i*sa] op b[i*sb] (sa, sb in {0, 1}, not both 0) for the
+// arithmetic ops with 8-lane AVX2 vectors. It reports false (doing nothing) when it does not
+// handle the case, and the scalar kernel runs instead.
+func simdBinary(op backends.OpType, dst, a, b []float32, sa, sb int) bool {
+	if !hasSIMD || len(dst) < 8 || (sa == 0 && sb == 0) {
+		return false
+	}
+	switch op {
+	case backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeDiv,
+		backends.OpTypeMax, backends.OpTypeMin:
+	default:
+		return false
+	}
+	n := len(dst)
+	if sa == 1 {
+		a = a[:n]
+	}
+	if sb == 1 {
+		b = b[:n]
+	}
+	var av, bv archsimd.Float32x8
+	if sa == 0 {
+		av = archsimd.BroadcastFloat32x8(a[0])
+	}
+	if sb == 0 {
+		bv = archsimd.BroadcastFloat32x8(b[0])
+	}
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if sa == 1 {
+			av = archsimd.LoadFloat32x8Slice(a[i : i+8])
+		}
+		if sb == 1 {
+			bv = archsimd.LoadFloat32x8Slice(b[i : i+8])
+		}
+		var r archsimd.Float32x8
+		switch op {
+		case backends.OpTypeAdd:
+			r = av.Add(bv)
+		case backends.OpTypeSub:
+			r = av.Sub(bv)
+		case backends.OpTypeMul:
+			r = av.Mul(bv)
+		case backends.OpTypeDiv:
+			r = av.Div(bv)
+		case backends.OpTypeMax:
+			r = av.Max(bv)
+		case backends.OpTypeMin:
+			r = av.Min(bv)
+		}
+		r.StoreSlice(dst[i : i+8])
+	}
+	archsimd.ClearAVXUpperBits()
+	if i < n {
+		binaryRunFloat(op, dst[i:], a[i*sa:], b[i*sb:], sa, sb)
+	}
+	return true
+}
+
+// simdUnary computes dst = op(src) for Exp, Logistic, Sqrt and Neg with 8-lane vectors; it
+// reports false for other ops or without AVX2/FMA.
+//
+// Exp uses Cody-Waite range reduction to exp(f)·2^n (|f| <= ln2/2) and the Cephes expf
+// polynomial: about 2 ulp over [-87.3, 88.7]; beyond that range it returns about 1.2e-38
+// (below) or +Inf (above).
+func simdUnary(op backends.OpType, dst, src []float32) bool {
+	if !hasSIMD || len(dst) < 8 {
+		return false
+	}
+	switch op {
+	case backends.OpTypeExp, backends.OpTypeLogistic, backends.OpTypeSqrt, backends.OpTypeNeg:
+	default:
+		return false
+	}
+	n := len(dst)
+	src = src[:n]
+	one := archsimd.BroadcastFloat32x8(1)
+	zero := archsimd.BroadcastFloat32x8(0)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		x := archsimd.LoadFloat32x8Slice(src[i : i+8])
+		var r archsimd.Float32x8
+		switch op {
+		case backends.OpTypeExp:
+			r = exp8(x)
+		case backends.OpTypeLogistic:
+			r = one.Div(one.Add(exp8(zero.Sub(x))))
+		case backends.OpTypeSqrt:
+			r = x.Sqrt()
+		case backends.OpTypeNeg:
+			r = zero.Sub(x)
+		}
+		r.StoreSlice(dst[i : i+8])
+	}
+	archsimd.ClearAVXUpperBits()
+	if i < n {
+		unaryRunFloat(op, dst[i:], src[i:])
+	}
+	return true
+}
+
+// exp8 is the 8-lane float32 exponential described at simdUnary.
+func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
+	const magic = 12582912 // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
+	x = x.Min(archsimd.BroadcastFloat32x8(88.72283)).Max(archsimd.BroadcastFloat32x8(-87.33654))
+	mg := archsimd.BroadcastFloat32x8(magic)
+	y := x.Mul(archsimd.BroadcastFloat32x8(1.44269504088896341)).Add(mg)
+	nInt := y.AsInt32x8().Sub(mg.AsInt32x8())
+	fn := y.Sub(mg)
+	f := x.Sub(fn.Mul(archsimd.BroadcastFloat32x8(0.693359375))).Sub(fn.Mul(archsimd.BroadcastFloat32x8(-2.12194440e-4)))
+	p := archsimd.BroadcastFloat32x8(1.9875691500e-4)
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x8(1.3981999507e-3))
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x8(8.3334519073e-3))
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x8(4.1665795894e-2))
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x8(1.6666665459e-1))
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x8(5.0000001201e-1))
+	p = p.Mul(f.Mul(f)).Add(f).Add(archsimd.BroadcastFloat32x8(1))
+	// 2^n as two factors (n reaches 128 at the top of the range).
+	bias := archsimd.BroadcastInt32x8(127)
+	n1 := nInt.ShiftAllRight(1)
+	n2 := nInt.Sub(n1)
+	s1 := n1.Add(bias).ShiftAllLeft(23).AsFloat32x8()
+	s2 := n2.Add(bias).ShiftAllLeft(23).AsFloat32x8()
+	return p.Mul(s1).Mul(s2)
+}
