@@ -192,6 +192,65 @@ func broadcastInDimStrides(dims, outDims, axes []int) []int {
 	return st
 }
 
+// blockWalker walks flat element ranges of a loop plan's iteration space, reading operand 1,
+// two axes at a time: the unit it hands out is one "row" of the innermost axis, and it advances
+// over the second innermost axis with an increment, so short innermost runs (GroupNorm's
+// channels per group) cost little per run. idx is scratch of len(p.dims) ints.
+type blockWalker struct {
+	p      *loopPlan
+	idx    []int
+	rl, ss int // innermost run length and operand-1 stride
+	r1, s1 int // second innermost axis size and operand-1 stride (1 and 0 if absent)
+	row    int // current index on the second innermost axis
+	outer  int // operand-1 offset of the current outer position (axes before the last two)
+}
+
+// start positions the walker at flat element i0 and returns the offset within the run.
+func (w *blockWalker) start(p *loopPlan, idx []int, i0 int) int {
+	w.p, w.idx = p, idx
+	last := len(p.dims) - 1
+	w.rl, w.ss = p.dims[last], p.strides[1][last]
+	w.r1, w.s1 = 1, 0
+	nOuter := last
+	if last >= 1 {
+		w.r1, w.s1 = p.dims[last-1], p.strides[1][last-1]
+		nOuter = last - 1
+	}
+	run := i0 / w.rl
+	w.row = run % w.r1
+	r := run / w.r1
+	w.outer = p.bases[1]
+	for a := nOuter - 1; a >= 0; a-- {
+		idx[a] = r % p.dims[a]
+		w.outer += idx[a] * p.strides[1][a]
+		r /= p.dims[a]
+	}
+	return i0 % w.rl
+}
+
+// offset is operand 1's offset of the current run's first element.
+func (w *blockWalker) offset() int { return w.outer + w.row*w.s1 }
+
+// next moves to the next run.
+func (w *blockWalker) next() {
+	w.row++
+	if w.row < w.r1 {
+		return
+	}
+	w.row = 0
+	p := w.p
+	nOuter := len(p.dims) - 2
+	for a := nOuter - 1; a >= 0; a-- {
+		w.idx[a]++
+		w.outer += p.strides[1][a]
+		if w.idx[a] < p.dims[a] {
+			return
+		}
+		w.outer -= p.strides[1][a] * p.dims[a]
+		w.idx[a] = 0
+	}
+}
+
 // gatherBlock writes elements [i0, i1) of the broadcast view described by p (operand 1 read
 // from src) into dst. idx is scratch of at least len(p.dims) ints.
 func gatherBlock(p *loopPlan, src, dst []float32, i0, i1 int, idx []int) {
@@ -199,23 +258,14 @@ func gatherBlock(p *loopPlan, src, dst []float32, i0, i1 int, idx []int) {
 		dst[0] = src[p.bases[1]]
 		return
 	}
-	last := len(p.dims) - 1
-	rl, ss := p.dims[last], p.strides[1][last]
-	st := p.strides[1]
-	// Unravel i0 once; then walk run by run with an odometer.
-	r := i0 / rl
-	j := i0 % rl
-	off := p.bases[1]
-	for a := last - 1; a >= 0; a-- {
-		idx[a] = r % p.dims[a]
-		off += idx[a] * st[a]
-		r /= p.dims[a]
-	}
+	var w blockWalker
+	j := w.start(p, idx, i0)
+	rl, ss := w.rl, w.ss
 	o := 0
 	for i := i0; i < i1; {
 		cnt := min(rl-j, i1-i)
 		d := dst[o : o+cnt]
-		s0 := off + j*ss
+		s0 := w.offset() + j*ss
 		switch ss {
 		case 1:
 			copy(d, src[s0:s0+cnt])
@@ -233,15 +283,7 @@ func gatherBlock(p *loopPlan, src, dst []float32, i0, i1 int, idx []int) {
 		o += cnt
 		i += cnt
 		j = 0
-		for a := last - 1; a >= 0; a-- {
-			idx[a]++
-			off += st[a]
-			if idx[a] < p.dims[a] {
-				break
-			}
-			off -= st[a] * p.dims[a]
-			idx[a] = 0
-		}
+		w.next()
 	}
 }
 
@@ -345,20 +387,14 @@ func reduceBlock(p *loopPlan, sum, v []float32, i0, i1 int, idx []int) {
 		sum[p.bases[1]] += v[0]
 		return
 	}
-	last := len(p.dims) - 1
-	rl, ds := p.dims[last], p.strides[1][last]
-	st := p.strides[1]
-	r, j := i0/rl, i0%rl
-	off := p.bases[1]
-	for a := last - 1; a >= 0; a-- {
-		idx[a] = r % p.dims[a]
-		off += idx[a] * st[a]
-		r /= p.dims[a]
-	}
+	var w blockWalker
+	j := w.start(p, idx, i0)
+	rl, ds := w.rl, w.ss
 	o := 0
 	for i := i0; i < i1; {
 		cnt := min(rl-j, i1-i)
 		src := v[o : o+cnt]
+		off := w.offset()
 		if ds == 0 {
 			sum[off] = reduceInto(backends.OpTypeReduceSum, sum[off], src)
 		} else {
@@ -377,19 +413,12 @@ func reduceBlock(p *loopPlan, sum, v []float32, i0, i1 int, idx []int) {
 		o += cnt
 		i += cnt
 		j = 0
-		for a := last - 1; a >= 0; a-- {
-			idx[a]++
-			off += st[a]
-			if idx[a] < p.dims[a] {
-				break
-			}
-			off -= st[a] * p.dims[a]
-			idx[a] = 0
-		}
+		w.next()
 	}
 }
 
-// describe names the group's ops and leaf kinds, for profiles.
+// describe names the group's ops and leaf kinds (d: direct, s: scalar, b: broadcast), for
+// profiles.
 func (g *fusedGroup) describe() string {
 	var sb strings.Builder
 	for i, ins := range g.instrs {
