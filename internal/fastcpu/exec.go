@@ -1,6 +1,8 @@
 package fastcpu
 
 import (
+	"fmt"
+	"os"
 	"syscall"
 	"time"
 
@@ -209,6 +211,9 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 				name := n.op.String()
 				if st.fused != nil {
 					name = "fused/" + st.fused.describe()
+				}
+				if n.op == backends.OpTypeReduceSum && os.Getenv("FASTCPU_PROFILE_SHAPES") != "" {
+					name += fmt.Sprintf("%v%v", n.inputs[0].shape.Dimensions, n.axes)
 				}
 				if cp, ok := n.data.(*convParams); ok {
 					name += "/" + cp.kind()

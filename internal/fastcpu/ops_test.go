@@ -181,10 +181,10 @@ func TestShapeOps(t *testing.T) {
 	compare(t, "Transpose", fast, sg, 0, one(func(in []*Node) *Node { return TransposeAllAxes(in[0], 3, 1, 0, 2) }), x)
 	compare(t, "Transpose2", fast, sg, 0, one(func(in []*Node) *Node { return TransposeAllAxes(in[0], 0, 2, 1, 3) }), x)
 	compare(t, "Reshape", fast, sg, 0, one(func(in []*Node) *Node { return Reshape(AddScalar(in[0], 1), 6, 35) }), x)
-	compare(t, "Broadcast", fast, sg, 0, one(func(in []*Node) *Node {
+	compare(t, "Broadcast", fast, sg, 1e-6, one(func(in []*Node) *Node {
 		return BroadcastToDims(Reshape(ReduceSum(in[0], 1), 2, 1, 5, 7), 2, 4, 5, 7)
 	}), x)
-	compare(t, "Broadcast2", fast, sg, 0, one(func(in []*Node) *Node {
+	compare(t, "Broadcast2", fast, sg, 1e-6, one(func(in []*Node) *Node {
 		return ExpandAndBroadcast(ReduceSum(in[0], 0, 2), []int{2, 3, 5, 7}, []int{0, 2})
 	}), x)
 	compare(t, "Slice", fast, sg, 0, one(func(in []*Node) *Node {

@@ -286,6 +286,9 @@ func execReduce(ec *execCtx, n *node, out any, ins []any) error {
 	p := reducePlan(n)
 	switch d := out.(type) {
 	case []float32:
+		if n.op == backends.OpTypeReduceSum && reduceSumRowsF32(ec, p, d, ins[0].([]float32)) {
+			return nil
+		}
 		reduceTyped(ec, p, n.op, d, ins[0].([]float32))
 	case []float64:
 		reduceTyped(ec, p, n.op, d, ins[0].([]float64))
@@ -301,4 +304,95 @@ func execReduce(ec *execCtx, n *node, out any, ins []any) error {
 		return errorf(n.op, "dtype %s not supported", n.shape.DType)
 	}
 	return nil
+}
+
+// reduceSumRowsF32 is the fast path of float32 ReduceSum for plans shaped
+// [kept axes..., one reduced axis R, tail...] (bias gradients [B·H·W, C] -> [C]; GroupNorm
+// statistics [B, H·W, G, C/G] -> [B, G]; pooling): for each outer position it adds the R
+// contiguous tail blocks into a temporary with vector adds, then reduces the temporary's tail
+// (small) into the output. It reports false when the plan does not have that shape.
+func reduceSumRowsF32(ec *execCtx, p *loopPlan, dst, src []float32) bool {
+	dims, out := p.dims, p.strides[1]
+	a := -1
+	for i := range dims {
+		if out[i] == 0 {
+			a = i
+			break
+		}
+	}
+	if a < 0 || a == len(dims)-1 {
+		return false
+	}
+	outer := 1
+	for _, d := range dims[:a] {
+		outer *= d
+	}
+	r := dims[a]
+	tail := 1
+	for _, d := range dims[a+1:] {
+		tail *= d
+	}
+	if tail > 1<<16 {
+		return false
+	}
+	tailPlan := &loopPlan{dims: dims[a+1:], strides: [][]int{rowMajorStrides(dims[a+1:]), out[a+1:]}, bases: []int{0, 0}}
+	tailRuns := tailPlan.numRuns()
+	outerPlan := &loopPlan{dims: dims[:a], strides: [][]int{nil, out[:a]}}
+	outerBase := func(o int) int {
+		off := 0
+		for i := a - 1; i >= 0; i-- {
+			off += (o % outerPlan.dims[i]) * outerPlan.strides[1][i]
+			o /= outerPlan.dims[i]
+		}
+		return off
+	}
+	clear(dst)
+	sumRows := func(tmp []float32, o, r0, r1 int) {
+		base := (o*r + r0) * tail
+		copy(tmp, src[base:base+tail])
+		for k := r0 + 1; k < r1; k++ {
+			row := src[(o*r+k)*tail : (o*r+k+1)*tail]
+			if !simdBinary(backends.OpTypeAdd, tmp, tmp, row, 1, 1) {
+				for i, x := range row {
+					tmp[i] += x
+				}
+			}
+		}
+	}
+	if outer >= ec.parallelism || len(src) < 4*minParallelWork {
+		parallelFor(ec.parallelism, outer, len(src), func(lo, hi int) {
+			tmp := ec.getF32(tail)
+			defer ec.putF32(tmp)
+			for o := lo; o < hi; o++ {
+				sumRows(tmp, o, 0, r)
+				tp := *tailPlan
+				tp.bases = []int{0, outerBase(o)}
+				reduceRuns(&tp, backends.OpTypeReduceSum, dst, tmp, 0, tailRuns)
+			}
+		})
+		return true
+	}
+	// Few outer positions (bias gradients): split the reduced axis, then combine.
+	parts := min(ec.parallelism, r)
+	tmps := make([][]float32, parts)
+	for o := range outer {
+		parallelFor(parts, parts, len(src), func(lo, hi int) {
+			for part := lo; part < hi; part++ {
+				if tmps[part] == nil {
+					tmps[part] = ec.getF32(tail)
+				}
+				sumRows(tmps[part], o, r*part/parts, r*(part+1)/parts)
+			}
+		})
+		for _, t := range tmps[1:] {
+			combine(backends.OpTypeReduceSum, tmps[0], t)
+		}
+		tp := *tailPlan
+		tp.bases = []int{0, outerBase(o)}
+		reduceRuns(&tp, backends.OpTypeReduceSum, dst, tmps[0], 0, tailRuns)
+	}
+	for _, t := range tmps {
+		ec.putF32(t)
+	}
+	return true
 }

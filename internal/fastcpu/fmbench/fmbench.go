@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fm-image/fm-image/flow"
@@ -71,6 +72,7 @@ type Result struct {
 	Backend     string
 	Point       Point
 	SecPerStep  float64
+	CPUPerStep  float64 // process CPU seconds per step (user+system, median); 0 if unknown
 	ImagesPerS  float64
 	GFLOPs      float64
 	PeakRSSMiB  float64 // peak resident memory during the measurement (0 if unknown)
@@ -92,7 +94,10 @@ func Run(opts Options) ([]Result, error) {
 	fmt.Fprintf(w, "ref-unet-32 flow-matching training, %d CPUs (GOMAXPROCS %d); median of timed steps after one warm-up step\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "GFLOP/s counts 3x the forward multiply-adds x 2 (unet.Config.TrainFLOPs). Machine may be shared: compare ratios.\n\n")
-	fmt.Fprintf(w, "%-10s %-14s %9s %9s %9s %10s %12s\n", "point", "backend", "s/step", "images/s", "GFLOP/s", "peak MiB", "sample img/s")
+	fmt.Fprintf(w, "CPU s/step is the process CPU time per step; GFLOP/CPU-s divides the FLOPs by it (x%d would be the\n"+
+		"rate on %d uncontended cores).\n\n", runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "%-10s %-14s %9s %9s %9s %9s %11s %10s %12s\n", "point", "backend", "s/step", "images/s", "GFLOP/s",
+		"CPU s/st", "GFLOP/CPU-s", "peak MiB", "sample img/s")
 	var results []Result
 	for _, pt := range opts.Points {
 		for i, name := range opts.Backends {
@@ -105,8 +110,8 @@ func Run(opts Options) ([]Result, error) {
 				return results, fmt.Errorf("%s at %s: %w", name, pt, err)
 			}
 			results = append(results, r)
-			fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %10.0f %12s\n", pt, name, r.SecPerStep, r.ImagesPerS, r.GFLOPs,
-				r.PeakRSSMiB, fmtOpt(r.SampleImgPS))
+			fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %9.3f %11.1f %10.0f %12s\n", pt, name, r.SecPerStep, r.ImagesPerS,
+				r.GFLOPs, r.CPUPerStep, r.GFLOPs*r.SecPerStep/max(r.CPUPerStep, 1e-9), r.PeakRSSMiB, fmtOpt(r.SampleImgPS))
 		}
 		if opts.Torch != "" {
 			r, err := runTorch(opts.Torch, opts.Script, pt, opts.Steps)
@@ -114,7 +119,8 @@ func Run(opts Options) ([]Result, error) {
 				fmt.Fprintf(w, "%-10s %-14s failed: %v\n", pt, "pytorch", err)
 			} else {
 				results = append(results, r)
-				fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %10s %12s\n", pt, "pytorch", r.SecPerStep, r.ImagesPerS, r.GFLOPs, "-", fmtOpt(r.SampleImgPS))
+				fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %9s %11s %10s %12s\n", pt, "pytorch", r.SecPerStep, r.ImagesPerS,
+					r.GFLOPs, "-", "-", "-", fmtOpt(r.SampleImgPS))
 			}
 		}
 	}
@@ -188,13 +194,17 @@ func measure(name string, pt Point, steps, sampleBatch int) (Result, error) {
 		return res, err
 	}
 	times := make([]float64, 0, steps)
+	cpus := make([]float64, 0, steps)
 	for range max(steps, 1) {
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		if _, _, err := tr.TrainStep(x1, pt.Batch); err != nil {
 			return res, err
 		}
 		times = append(times, time.Since(start).Seconds())
+		cpus = append(cpus, processCPU()-cpu0)
 	}
+	slices.Sort(cpus)
+	res.CPUPerStep = cpus[len(cpus)/2]
 	res.PeakRSSMiB = peakRSSMiB()
 	slices.Sort(times)
 	res.SecPerStep = times[len(times)/2]
@@ -293,4 +303,13 @@ func runTorch(py, script string, pt Point, steps int) (Result, error) {
 	res.ImagesPerS = float64(pt.Batch) / res.SecPerStep
 	res.GFLOPs = cfg.TrainFLOPs() * float64(pt.Batch) / res.SecPerStep / 1e9
 	return res, nil
+}
+
+// processCPU returns the process's CPU time (user + system) in seconds; 0 where unknown.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
