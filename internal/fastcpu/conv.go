@@ -40,6 +40,12 @@ type convParams struct {
 	inPerm, kerPerm                 []int // nil when the operand already has the canonical layout
 	outPerm                         []int // nil when the output already has the canonical layout
 	outCanonDims                    []int
+
+	// inputGrad: the convolution is graph.Convolve's input gradient, v ⊛ Reverse(K) with K's
+	// channel axes swapped; it runs as internal/gemm's Conv2DInputGrad of the forward
+	// convolution igShape on K itself (the node's kernel input is K, not the Reverse).
+	inputGrad bool
+	igShape   gemm.ConvShape
 }
 
 // ConvGeneral implements backends.Builder for 2D convolutions without groups or input dilation.
@@ -108,9 +114,46 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 	p.dil = [2]int{kernelDilations[0], kernelDilations[1]}
 	p.inDil = [2]int{inputDilations[0], inputDilations[1]}
 	p.padLo = [2]int{paddings[0][0], paddings[1][0]}
-	n := b.newNode(op, shape, ns[0], ns[1])
+	kernelNode := ns[1]
+	if k, ok := p.matchInputGrad(ns[1], axes); ok {
+		kernelNode = k
+	}
+	n := b.newNode(op, shape, ns[0], kernelNode)
 	n.data = p
 	return n, nil
+}
+
+// matchInputGrad recognises the input-gradient convolution graph.Convolve's VJP emits (form A,
+// kernel = Reverse over both spatial axes of K, kernel channel axes swapped, stride and
+// dilations 1) and plans it as Conv2DInputGrad on K. It returns K.
+func (p *convParams) matchInputGrad(kn *node, axes backends.ConvolveAxesConfig) (*node, bool) {
+	if p.formB || kn.op != backends.OpTypeReverse || len(kn.axes) != 2 ||
+		p.stride != [2]int{1, 1} || p.dil != [2]int{1, 1} || p.inDil != [2]int{1, 1} {
+		return nil, false
+	}
+	ks := axes.KernelSpatial
+	if !(kn.axes[0] == ks[0] && kn.axes[1] == ks[1]) && !(kn.axes[0] == ks[1] && kn.axes[1] == ks[0]) {
+		return nil, false
+	}
+	// The forward convolution: x [N, P1, P2, O] ⊛ K [K1, K2, O, C] -> y [N, S1, S2, C], whose
+	// input gradient is this convolution's output.
+	s := gemm.ConvShape{Batch: p.n, H: p.p1, W: p.p2, Cin: p.o, KH: p.k1, KW: p.k2, Cout: p.c,
+		PadTop: p.k1 - 1 - p.padLo[0], PadLeft: p.k2 - 1 - p.padLo[1]}
+	s.PadBottom = p.s1 - 1 + p.k1 - p.p1 - s.PadTop
+	s.PadRight = p.s2 - 1 + p.k2 - p.p2 - s.PadLeft
+	if s.PadTop < 0 || s.PadLeft < 0 || s.PadBottom < 0 || s.PadRight < 0 {
+		return nil, false
+	}
+	if ho, wo := s.OutSize(); ho != p.s1 || wo != p.s2 {
+		return nil, false
+	}
+	p.inputGrad, p.igShape = true, s
+	// K's axes in [K1, K2, O, C] order: this convolution's kernel output channels are K's inputs.
+	p.kerPerm = []int{ks[0], ks[1], axes.KernelOutputChannels, axes.KernelInputChannels}
+	if isIdentityPerm(p.kerPerm) {
+		p.kerPerm = nil
+	}
+	return kn.inputs[0], true
 }
 
 // perm4 returns dims permuted by perm (4 values).
@@ -152,6 +195,8 @@ func execConv(ec *execCtx, n *node, out any, ins []any) error {
 	}
 	var err error
 	switch gs, ok := p.gemmShape(); {
+	case p.inputGrad:
+		err = ec.ws.Conv2DInputGrad(p.igShape, in, ker, canon)
 	case ok && p.formB:
 		err = ec.ws.Conv2DKernelGrad(gs, in, ker, canon)
 	case ok:
@@ -351,6 +396,8 @@ func dilated(pos, dil, size int) (int, bool) {
 func (p *convParams) kind() string {
 	_, ok := p.gemmShape()
 	switch {
+	case p.inputGrad:
+		return "igrad"
 	case ok && p.formB:
 		return "kgrad"
 	case ok:
