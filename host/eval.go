@@ -73,8 +73,8 @@ with real reference images:
 
 The reference is --ref (a folder of images, or a file listing image paths
 one per line), by default MODEL_DIR/holdout.txt written by train --holdout.
-The training images are the model's data folder (from MODEL_DIR/model.json)
-minus the reference files, or --train DIR. The first row, "real", is the
+The training images are those of --train DIR, by default the model's data
+folder (from MODEL_DIR/model.json), minus the reference files. The first row, "real", is the
 floor: SWD between as many training images as --n (at most) and the
 reference. Every configuration starts from the same noise (--seed).
 
@@ -87,7 +87,7 @@ one line per sampler, and --json the figures as JSON.`,
 	f := cmd.Flags()
 	f.StringVar(&ef.model, "model", "", "trained model directory (required)")
 	f.StringVar(&ef.ref, "ref", "", "reference images: a folder, or a file listing image paths one per line (default MODEL_DIR/"+holdoutFile+")")
-	f.StringVar(&ef.train, "train", "", "training images for the nearest-neighbour check (default: the model's data folder minus the reference files)")
+	f.StringVar(&ef.train, "train", "", "folder of training images for the nearest-neighbour check, reference files excluded (default: the model's data folder)")
 	f.IntVar(&ef.n, "n", DefaultEvalImages, fmt.Sprintf("images generated per configuration, %d..%d", sdk.MinImages, sdk.MaxImages))
 	f.StringVar(&ef.steps, "steps", DefaultEvalSteps, "comma-separated integration step counts")
 	f.StringVar(&ef.samplers, "sampler", DefaultEvalSamplers, "comma-separated integrators among "+strings.Join(sdk.Samplers(), ", "))
@@ -498,12 +498,15 @@ func datasetSet(d *flow.Dataset) (quality.Set, error) {
 	return s, nil
 }
 
-// loadTraining loads the training set of the nearest-neighbour check:
-// --train, else the model's data folder minus the reference files. It
-// returns the set and where it came from.
+// loadTraining loads the training set of the nearest-neighbour check: the
+// images of --train, else of the model's data folder, except the reference
+// files. It returns the set and where it came from.
 func loadTraining(ctx context.Context, ef evalFlags, refFiles []string, h, w int) (*quality.Set, string, error) {
 	dir := ef.train
 	exclude := map[string]bool{}
+	for _, f := range refFiles {
+		exclude[filepath.Clean(f)] = true
+	}
 	if dir == "" {
 		meta, err := os.ReadFile(filepath.Join(ef.model, modelMetaFile))
 		if err != nil {
@@ -516,9 +519,6 @@ func loadTraining(ctx context.Context, ef evalFlags, refFiles []string, h, w int
 			return nil, "", fmt.Errorf("%s names no data_dir (pass --train DIR)", filepath.Join(ef.model, modelMetaFile))
 		}
 		dir = m.DataDir
-		for _, f := range refFiles {
-			exclude[filepath.Clean(f)] = true
-		}
 	}
 	data, err := flow.LoadFolder(ctx, dir, flow.LoadOptions{Height: h, Width: w})
 	if err != nil {
@@ -528,8 +528,11 @@ func loadTraining(ctx context.Context, ef evalFlags, refFiles []string, h, w int
 		return nil, "", fmt.Errorf("load training images: %w", err)
 	}
 	var keep []int
+	excluded := 0
 	for i, f := range data.Files {
-		if !exclude[filepath.Clean(f)] {
+		if exclude[filepath.Clean(f)] {
+			excluded++
+		} else {
 			keep = append(keep, i)
 		}
 	}
@@ -544,8 +547,8 @@ func loadTraining(ctx context.Context, ef evalFlags, refFiles []string, h, w int
 		return nil, "", err
 	}
 	src := dir
-	if n := len(exclude); n > 0 {
-		src = fmt.Sprintf("%s minus %d reference files", dir, n)
+	if excluded > 0 {
+		src = fmt.Sprintf("%s minus %d reference files", dir, excluded)
 	}
 	return &s, src, nil
 }

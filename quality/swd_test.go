@@ -297,3 +297,32 @@ func TestSWDErrors(t *testing.T) {
 		t.Errorf("cancelled context: error %v", err)
 	}
 }
+
+func TestDistanceNeedsMatchingDescriptors(t *testing.T) {
+	ctx := context.Background()
+	s := blobs(1, 2, 16, 16)
+	a, err := Describe(ctx, s, SWDOptions{PatchesPerImage: 4, Projections: 8, Seed: 1, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameButWorkers, err := Describe(ctx, s, SWDOptions{PatchesPerImage: 4, Projections: 8, Seed: 1, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Distance(ctx, a, sameButWorkers); err != nil || r.Average != 0 {
+		t.Errorf("the worker count must not matter: %+v, %v", r, err)
+	}
+	if got := a.Levels(); len(got) != 1 || got[0] != [2]int{16, 16} || a.Images() != 2 {
+		t.Errorf("Levels() = %v, Images() = %d; want [[16 16]] and 2", got, a.Images())
+	}
+	otherSeed, err := Describe(ctx, s, SWDOptions{PatchesPerImage: 4, Projections: 8, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Distance(ctx, a, otherSeed); err == nil || !strings.Contains(err.Error(), "different options") {
+		t.Errorf("different seeds: error %v", err)
+	}
+	if _, err := Distance(ctx, a, nil); err == nil || !strings.Contains(err.Error(), "nil descriptors") {
+		t.Errorf("nil descriptors: error %v", err)
+	}
+}
