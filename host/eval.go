@@ -206,55 +206,64 @@ func evalConfigs(stepsFlag, samplersFlag string) ([]evalConfig, error) {
 	return out, nil
 }
 
-func runEval(ctx context.Context, g *globals, ef evalFlags) error {
+// check validates the flags before anything runs, fills in the default
+// --ref and --plot, and returns the configurations to evaluate.
+func (ef *evalFlags) check() ([]evalConfig, error) {
 	if ef.model == "" {
-		return usagef("--model is required: the trained model directory")
+		return nil, usagef("--model is required: the trained model directory")
 	}
 	if exists, dir, err := isDir(ef.model); err != nil || !exists || !dir {
-		return usagef("--model %s does not exist or is not a directory", ef.model)
+		return nil, usagef("--model %s does not exist or is not a directory", ef.model)
 	}
 	if ef.n < sdk.MinImages || ef.n > sdk.MaxImages {
-		return usagef("invalid --n: %d is not in %d..%d", ef.n, sdk.MinImages, sdk.MaxImages)
+		return nil, usagef("invalid --n: %d is not in %d..%d", ef.n, sdk.MinImages, sdk.MaxImages)
 	}
 	configs, err := evalConfigs(ef.steps, ef.samplers)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	swdOpts := quality.SWDOptions{PatchesPerImage: ef.patches, Projections: ef.projections, Seed: ef.seed}
 	if ef.patches < 1 {
-		return usagef("invalid --patches: %d must be positive", ef.patches)
+		return nil, usagef("invalid --patches: %d must be positive", ef.patches)
 	}
 	if ef.projections < 1 {
-		return usagef("invalid --projections: %d must be positive", ef.projections)
+		return nil, usagef("invalid --projections: %d must be positive", ef.projections)
 	}
 	if ef.ref == "" {
 		ef.ref = filepath.Join(ef.model, holdoutFile)
 		if _, err := os.Stat(ef.ref); err != nil {
-			return usagef("no --ref given and %s has no %s: train with --holdout, or pass --ref DIR", ef.model, holdoutFile)
+			return nil, usagef("no --ref given and %s has no %s: train with --holdout, or pass --ref DIR", ef.model, holdoutFile)
 		}
 	} else if _, err := os.Stat(ef.ref); err != nil {
-		return usagef("--ref %s: %w", ef.ref, err)
+		return nil, usagef("--ref %s: %w", ef.ref, err)
 	}
 	if ef.train != "" {
 		if exists, dir, err := isDir(ef.train); err != nil || !exists || !dir {
-			return usagef("--train %s does not exist or is not a directory", ef.train)
+			return nil, usagef("--train %s does not exist or is not a directory", ef.train)
 		}
 	}
 	if ef.plot == "" {
 		ef.plot = filepath.Join(ef.model, EvalPlotFile)
 	}
 	if !strings.EqualFold(filepath.Ext(ef.plot), ".png") {
-		return usagef("--plot %s: the file name must end in .png", ef.plot)
+		return nil, usagef("--plot %s: the file name must end in .png", ef.plot)
 	}
 	if err := checkTarget(ef.plot, "--plot", ef.force); err != nil {
-		return err
+		return nil, err
 	}
 	if ef.jsonOut != "" {
 		if err := checkTarget(ef.jsonOut, "--json", ef.force); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return configs, nil
+}
 
+func runEval(ctx context.Context, g *globals, ef evalFlags) error {
+	configs, err := ef.check()
+	if err != nil {
+		return err
+	}
+	swdOpts := quality.SWDOptions{PatchesPerImage: ef.patches, Projections: ef.projections, Seed: ef.seed}
 	client, err := g.open()
 	if err != nil {
 		return err
@@ -302,20 +311,9 @@ func runEval(ctx context.Context, g *globals, ef evalFlags) error {
 	// The floor: at most n training images against the reference.
 	var floor *EvalRow
 	if train != nil {
-		perm := rand.New(rand.NewPCG(uint64(ef.seed), 0xf100)).Perm(len(train.Images))
-		sub := quality.Set{Height: h, Width: w}
-		for _, i := range perm[:min(ef.n, len(perm))] {
-			sub.Images = append(sub.Images, train.Images[i])
+		if floor, err = realFloor(ctx, *train, refDesc, ef.n, ef.seed); err != nil {
+			return interrupted(ctx, err, "interrupted")
 		}
-		subDesc, err := quality.Describe(ctx, sub, swdOpts)
-		if err != nil {
-			return interrupted(ctx, fmt.Errorf("eval: real-vs-real SWD: %w", err), "interrupted")
-		}
-		r, err := quality.Distance(ctx, subDesc, refDesc)
-		if err != nil {
-			return interrupted(ctx, fmt.Errorf("eval: real-vs-real SWD: %w", err), "interrupted")
-		}
-		floor = &EvalRow{Sampler: "real", Images: len(sub.Images), SWD: levelValues(r), SWDAverage: r.Average}
 	}
 
 	for _, l := range refDesc.Levels() {
@@ -351,6 +349,26 @@ func runEval(ctx context.Context, g *globals, ef evalFlags) error {
 		fmt.Fprintf(out, "wrote results %s\n", ef.jsonOut)
 	}
 	return nil
+}
+
+// realFloor returns the SWD between min(n, len(train.Images)) training
+// images, picked by a permutation seeded with seed, and the reference: what
+// a perfect generator of n images would score.
+func realFloor(ctx context.Context, train quality.Set, refDesc *quality.Descriptors, n int, seed int64) (*EvalRow, error) {
+	perm := rand.New(rand.NewPCG(uint64(seed), 0xf100)).Perm(len(train.Images))
+	sub := quality.Set{Height: train.Height, Width: train.Width}
+	for _, i := range perm[:min(n, len(perm))] {
+		sub.Images = append(sub.Images, train.Images[i])
+	}
+	desc, err := quality.Describe(ctx, sub, refDesc.Options())
+	if err != nil {
+		return nil, fmt.Errorf("eval: real-vs-real SWD: %w", err)
+	}
+	r, err := quality.Distance(ctx, desc, refDesc)
+	if err != nil {
+		return nil, fmt.Errorf("eval: real-vs-real SWD: %w", err)
+	}
+	return &EvalRow{Sampler: "real", Images: len(sub.Images), SWD: levelValues(r), SWDAverage: r.Average}, nil
 }
 
 // evalOne generates the images of one configuration and measures them.
