@@ -195,6 +195,11 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 				start, cpu0 = time.Now(), processCPU()
 			}
 			if st.fused != nil {
+				for _, x := range st.fused.exports {
+					if vals[x.idx], err = pool.get(x.shape.DType, x.shape.Size()); err != nil {
+						return nil, err
+					}
+				}
 				err = st.fused.run(ec, out, vals)
 			} else {
 				ins := insBuf[:0]

@@ -10,11 +10,12 @@ import (
 
 // Fusion of elementwise chains.
 //
-// A fused group is a tree of float32 elementwise nodes (unary and binary ops) with a common
-// output shape, whose interior nodes each have a single consumer inside the group: no interior
-// result is ever materialised. The group's leaves are external values read directly (same shape),
-// as scalars, or through broadcast strides (size-1 axes of a binary op's operand, or the operand
-// of a single-use BroadcastInDim that the group absorbs).
+// A fused group is a set of float32 elementwise nodes (unary and binary ops) with a common
+// output shape, computed together. Members used only inside the group are never materialised;
+// members also used elsewhere ("exports") are written to their own buffers in the same pass. The
+// group's leaves are external values read directly (same shape), as scalars, or through
+// broadcast strides (size-1 axes of a binary op's operand, or the operand of a BroadcastInDim
+// whose every use is fusable, which is then never materialised).
 //
 // The group runs as a small interpreter over blocks of fusedBlock elements: each instruction
 // processes a whole block with the same run kernels as the unfused ops (binaryRunFloat,
@@ -33,6 +34,9 @@ type fusedInstr struct {
 	op    backends.OpType
 	unary bool
 	a, b  fusedOperand
+	// export is the index in fusedGroup.exports of the node this instruction computes when
+	// that value is also needed outside the group (written to its own buffer), else -1.
+	export int
 }
 
 // fusedLeaf is an external input of a group.
@@ -49,6 +53,9 @@ type fusedGroup struct {
 	leaves []fusedLeaf
 	instrs []fusedInstr // evaluation order; the last one produces out
 	inputs []*node      // the leaves' nodes, for buffer-lifetime planning
+	// exports are members whose values are also used outside the group: the executor gives
+	// each a buffer (in vals) before run, and run fills it.
+	exports []*node
 
 	// reduce, when set, is a ReduceSum of out: the group's blocks are summed into reduce's
 	// output (through rplan, the reduction's loop plan) instead of being stored.
@@ -72,8 +79,14 @@ func isFusable(n *node) bool {
 	return n.shape.DType == dtypes.Float32 && (fusableUnary[n.op] || fusableBinary[n.op])
 }
 
-// findFusions returns, for every node that belongs to a fused group, its group (for the group's
-// final node) or nil (for interior nodes). Nodes in no group are absent.
+// findFusions returns, for every node that belongs to a fused group, its group (for the node
+// whose step runs the group: the group's final node, or the ReduceSum it feeds) or nil (for the
+// other members, and for BroadcastInDim nodes read as broadcast leaves). Nodes in no group are
+// absent.
+//
+// Groups are grown backwards from the last unassigned fusable node r over fusable inputs of the
+// same shape. A member with uses outside the group is exported (also written to its own buffer)
+// provided all those uses come after r; otherwise it is left out, with anything that only fed it.
 func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 	consumers := make([][]*node, len(nodes))
 	for _, n := range nodes {
@@ -84,11 +97,12 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		}
 	}
 	sameDims := func(a, b *node) bool { return slices.Equal(a.shape.Dimensions, b.shape.Dimensions) }
-	// interior: a single-use fusable node feeding a fusable node of its shape, or a float32
-	// BroadcastInDim all of whose uses are such nodes (each group reads it as a broadcast leaf).
-	interior := func(m *node) bool {
+	// absorbedBroadcast: a float32 BroadcastInDim all of whose uses are fusable nodes of its
+	// shape; every group reads it as a broadcast leaf and it is never materialised.
+	absorbedBroadcast := func(m *node) bool {
 		cs := consumers[m.idx]
-		if !needed[m.idx] || len(cs) == 0 || len(cs) != uses[m.idx] {
+		if m.op != backends.OpTypeBroadcastInDim || m.shape.DType != dtypes.Float32 || !needed[m.idx] ||
+			len(cs) == 0 || len(cs) != uses[m.idx] {
 			return false
 		}
 		for _, c := range cs {
@@ -96,19 +110,60 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 				return false
 			}
 		}
-		if m.op == backends.OpTypeBroadcastInDim {
-			return m.shape.DType == dtypes.Float32
-		}
-		return len(cs) == 1 && isFusable(m)
+		return true
 	}
 	groups := make(map[int]*fusedGroup)
-	for _, n := range nodes {
-		if !needed[n.idx] || !isFusable(n) || interior(n) {
+	assigned := make([]bool, len(nodes))
+	for i := len(nodes) - 1; i >= 0; i-- {
+		r := nodes[i]
+		if !needed[r.idx] || !isFusable(r) || assigned[r.idx] {
 			continue
 		}
-		g := &fusedGroup{out: n}
+		// Phase 1: candidates reachable backwards through fusable nodes of r's shape.
+		inS := map[int]bool{r.idx: true}
+		stack := []*node{r}
+		for len(stack) > 0 {
+			m := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, x := range m.inputs {
+				if inS[x.idx] || assigned[x.idx] || !needed[x.idx] || !isFusable(x) || !sameDims(x, r) {
+					continue
+				}
+				inS[x.idx] = true
+				stack = append(stack, x)
+			}
+		}
+		// Phase 2: drop members used before r's step by nodes outside the group, and members
+		// that no longer feed the group, until stable.
+		for changed := true; changed; {
+			changed = false
+			for idx := range inS {
+				if idx == r.idx {
+					continue
+				}
+				inside, early := 0, false
+				for _, c := range consumers[idx] {
+					if inS[c.idx] {
+						inside++
+					} else if c.idx < r.idx {
+						early = true
+					}
+				}
+				if early || inside == 0 {
+					delete(inS, idx)
+					changed = true
+				}
+			}
+		}
+		members := make([]*node, 0, len(inS))
+		for idx := range inS {
+			members = append(members, nodes[idx])
+		}
+		slices.SortFunc(members, func(a, b *node) int { return a.idx - b.idx })
+
+		g := &fusedGroup{out: r}
 		leafOf := make(map[*node]int)
-		var emit func(m *node) fusedOperand
+		regOf := make(map[int]int)
 		addLeaf := func(src *node, bcast *node) fusedOperand {
 			key := src
 			if bcast != nil {
@@ -118,7 +173,7 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 				return fusedOperand{leaf: i}
 			}
 			l := fusedLeaf{n: src}
-			outDims := n.shape.Dimensions
+			outDims := r.shape.Dimensions
 			switch {
 			case bcast != nil:
 				l.plan = newLoopPlan(outDims, nil, broadcastInDimStrides(src.shape.Dimensions, outDims, bcast.axes))
@@ -134,49 +189,68 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			leafOf[key] = len(g.leaves) - 1
 			return fusedOperand{leaf: len(g.leaves) - 1}
 		}
-		emit = func(m *node) fusedOperand {
+		for _, m := range members {
 			in := make([]fusedOperand, len(m.inputs))
-			for i, x := range m.inputs {
+			for k, x := range m.inputs {
 				switch {
-				case interior(x) && x.op == backends.OpTypeBroadcastInDim:
+				case inS[x.idx]:
+					in[k] = fusedOperand{leaf: -1, reg: regOf[x.idx]}
+				case absorbedBroadcast(x):
 					groups[x.idx] = nil
-					in[i] = addLeaf(x.inputs[0], x)
-				case interior(x):
-					groups[x.idx] = nil
-					in[i] = emit(x)
+					in[k] = addLeaf(x.inputs[0], x)
 				default:
-					in[i] = addLeaf(x, nil)
+					in[k] = addLeaf(x, nil)
 				}
 			}
-			ins := fusedInstr{op: m.op, unary: len(in) == 1, a: in[0]}
+			ins := fusedInstr{op: m.op, unary: len(in) == 1, a: in[0], export: -1}
 			if len(in) == 2 {
 				ins.b = in[1]
 			}
+			if m != r {
+				outside := uses[m.idx] > len(consumers[m.idx]) // a graph output
+				for _, c := range consumers[m.idx] {
+					outside = outside || !inS[c.idx]
+				}
+				if outside {
+					ins.export = len(g.exports)
+					g.exports = append(g.exports, m)
+				}
+			}
+			regOf[m.idx] = len(g.instrs)
 			g.instrs = append(g.instrs, ins)
-			return fusedOperand{leaf: -1, reg: len(g.instrs) - 1}
 		}
-		emit(n)
-		// A single-use chain feeding a ReduceSum is reduced block by block, never materialised.
-		if cs := consumers[n.idx]; len(cs) == 1 && uses[n.idx] == 1 && cs[0].op == backends.OpTypeReduceSum &&
-			cs[0].shape.DType == dtypes.Float32 {
+		for _, m := range members {
+			assigned[m.idx] = true
+			if m != r {
+				groups[m.idx] = nil
+			}
+		}
+		// A single-use final node feeding a ReduceSum is reduced block by block, never
+		// materialised, if no exported value is needed before the ReduceSum runs.
+		if cs := consumers[r.idx]; len(cs) == 1 && uses[r.idx] == 1 && cs[0].op == backends.OpTypeReduceSum &&
+			cs[0].shape.DType == dtypes.Float32 && exportsUsedAfter(g, consumers, inS, cs[0].idx) {
 			g.reduce = cs[0]
 			g.rplan = reducePlan(cs[0])
-			groups[n.idx] = nil
+			groups[r.idx] = nil
 			groups[cs[0].idx] = g
 			continue
 		}
-		groups[n.idx] = g
+		groups[r.idx] = g
 	}
 	return groups
 }
 
-func anyBroadcastLeaf(g *fusedGroup) bool {
-	for _, l := range g.leaves {
-		if l.plan != nil {
-			return true
+// exportsUsedAfter tells whether every use of the group's exported values outside the group
+// comes after node index pos.
+func exportsUsedAfter(g *fusedGroup, consumers [][]*node, inS map[int]bool, pos int) bool {
+	for _, x := range g.exports {
+		for _, c := range consumers[x.idx] {
+			if !inS[c.idx] && c.idx < pos {
+				return false
+			}
 		}
 	}
-	return false
+	return true
 }
 
 // broadcastInDimStrides returns the strides, over outDims, with which BroadcastInDim reads its
@@ -314,6 +388,10 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 	for i, l := range g.leaves {
 		leafVals[i] = vals[l.n.idx].([]float32)
 	}
+	exportVals := make([][]float32, len(g.exports))
+	for i, x := range g.exports {
+		exportVals[i] = vals[x.idx].([]float32)
+	}
 	nRegs := len(g.instrs) + len(g.leaves)
 	body := func(lo, hi int, sum []float32) {
 		scratch := ec.getF32(nRegs * fusedBlock)
@@ -323,11 +401,12 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 		views := make([][]float32, len(g.leaves))
 		idx := make([]int, len(g.out.shape.Dimensions)+1)
 		strides := make([]int, len(g.leaves))
-		operand := func(op fusedOperand, n int) ([]float32, int) {
+		results := make([][]float32, len(g.instrs))
+		operand := func(op fusedOperand) ([]float32, int) {
 			if op.leaf >= 0 {
 				return views[op.leaf], strides[op.leaf]
 			}
-			return reg(op.reg)[:n], 1
+			return results[op.reg], 1
 		}
 		for blk := lo; blk < hi; blk++ {
 			i0 := blk * fusedBlock
@@ -347,21 +426,25 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 			}
 			for k, ins := range g.instrs {
 				var d []float32
-				if k == nI-1 && sum == nil {
+				switch {
+				case k == nI-1 && sum == nil:
 					d = dst[i0:i1]
-				} else {
+				case ins.export >= 0:
+					d = exportVals[ins.export][i0:i1]
+				default:
 					d = reg(k)[:n]
 				}
-				a, sa := operand(ins.a, n)
+				results[k] = d
+				a, sa := operand(ins.a)
 				if ins.unary {
 					unaryRunF32(ins.op, d, a)
 					continue
 				}
-				b, sb := operand(ins.b, n)
+				b, sb := operand(ins.b)
 				binaryRunF32(ins.op, d, a, b, sa, sb)
 			}
 			if sum != nil {
-				reduceBlock(g.rplan, sum, reg(nI - 1)[:n], i0, i1, idx)
+				reduceBlock(g.rplan, sum, results[nI-1], i0, i1, idx)
 			}
 		}
 	}
