@@ -121,7 +121,12 @@ func toBuffer(buffer backends.Buffer) (*Buffer, error) {
 
 // BufferFinalize implements backends.DataInterface: the buffer's memory goes back to the free
 // list.
+//
+// Finalizing a buffer twice, or one consumed by a donation to Execute, does nothing.
 func (b *Backend) BufferFinalize(buffer backends.Buffer) error {
+	if buf, ok := buffer.(*Buffer); ok && buf != nil && !buf.valid {
+		return nil
+	}
 	buf, err := toBuffer(buffer)
 	if err != nil {
 		return err
