@@ -22,9 +22,12 @@ import (
 //     kernel as [C, K1, K2, O], and out[(p1,p2,n), o] = colᵀ · ker with
 //     col[(c,k1,k2), (p1,p2,n)] the same patches laid out the other way: no operand is copied.
 //
-// col is built in chunks of rows (a few MiB), so the im2col matrix never exists whole. Operands
-// whose layout differs from the form's are transposed into temporaries first (kernels are small;
-// activations in the model's graphs never need it).
+// When the shapes allow it (no dilation in form A, no stride in form B) the work goes to
+// internal/gemm's tuned Conv2D and Conv2DKernelGrad, and the input-gradient convolution
+// v ⊛ Reverse(K) to Conv2DInputGrad on K (matchInputGrad). Otherwise col is built here in chunks
+// of rows (a few MiB), so the im2col matrix never exists whole. Operands whose layout differs
+// from the form's are transposed into temporaries first (kernels are small; activations in the
+// model's graphs never need it).
 
 // convChunkFloats is the target size of one im2col chunk, in float32 values.
 const convChunkFloats = 1 << 20
