@@ -18,56 +18,120 @@ func simdBinary(op backends.OpType, dst, a, b []float32, sa, sb int) bool {
 	if !hasSIMD || len(dst) < 8 || (sa == 0 && sb == 0) {
 		return false
 	}
-	switch op {
-	case backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeDiv,
-		backends.OpTypeMax, backends.OpTypeMin:
-	default:
+	done := simdBinaryLoops(op, dst, a, b, sa, sb)
+	archsimd.ClearAVXUpperBits()
+	if done < 0 {
 		return false
 	}
-	n := len(dst)
-	if sa == 1 {
-		a = a[:n]
-	}
-	if sb == 1 {
-		b = b[:n]
-	}
-	var av, bv archsimd.Float32x8
-	if sa == 0 {
-		av = archsimd.BroadcastFloat32x8(a[0])
-	}
-	if sb == 0 {
-		bv = archsimd.BroadcastFloat32x8(b[0])
-	}
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		if sa == 1 {
-			av = archsimd.LoadFloat32x8Slice(a[i : i+8])
-		}
-		if sb == 1 {
-			bv = archsimd.LoadFloat32x8Slice(b[i : i+8])
-		}
-		var r archsimd.Float32x8
-		switch op {
-		case backends.OpTypeAdd:
-			r = av.Add(bv)
-		case backends.OpTypeSub:
-			r = av.Sub(bv)
-		case backends.OpTypeMul:
-			r = av.Mul(bv)
-		case backends.OpTypeDiv:
-			r = av.Div(bv)
-		case backends.OpTypeMax:
-			r = av.Max(bv)
-		case backends.OpTypeMin:
-			r = av.Min(bv)
-		}
-		r.StoreSlice(dst[i : i+8])
-	}
-	archsimd.ClearAVXUpperBits()
-	if i < n {
-		binaryRunFloat(op, dst[i:], a[i*sa:], b[i*sb:], sa, sb)
+	if done < len(dst) {
+		binaryRunFloat(op, dst[done:], a[done*sa:], b[done*sb:], sa, sb)
 	}
 	return true
+}
+
+// simdBinaryLoops computes dst = a op b over whole 8-lane vectors for the arithmetic ops, with
+// one loop per op and operand pattern (vv: both vectors; sv: a broadcast; vs: b broadcast) so
+// the op is chosen once per call. It returns the number of elements done (a multiple of 8), or
+// -1 for an op it does not handle.
+func simdBinaryLoops(op backends.OpType, dst, a, b []float32, sa, sb int) int {
+	n := len(dst) &^ 7
+	switch {
+	case sa == 1 && sb == 1:
+		a, b = a[:n], b[:n]
+		switch op {
+		case backends.OpTypeAdd:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Add(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeSub:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Sub(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeMul:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Mul(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeDiv:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Div(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeMax:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Max(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeMin:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Min(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		default:
+			return -1
+		}
+	case sa == 0 && sb == 1:
+		b = b[:n]
+		av := archsimd.BroadcastFloat32x8(a[0])
+		switch op {
+		case backends.OpTypeAdd:
+			for i := 0; i < n; i += 8 {
+				av.Add(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeSub:
+			for i := 0; i < n; i += 8 {
+				av.Sub(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeMul:
+			for i := 0; i < n; i += 8 {
+				av.Mul(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeDiv:
+			for i := 0; i < n; i += 8 {
+				av.Div(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeMax:
+			for i := 0; i < n; i += 8 {
+				av.Max(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeMin:
+			for i := 0; i < n; i += 8 {
+				av.Min(archsimd.LoadFloat32x8Slice(b[i : i+8])).StoreSlice(dst[i : i+8])
+			}
+		default:
+			return -1
+		}
+	case sa == 1 && sb == 0:
+		a = a[:n]
+		bv := archsimd.BroadcastFloat32x8(b[0])
+		switch op {
+		case backends.OpTypeAdd:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Add(bv).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeSub:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Sub(bv).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeMul:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Mul(bv).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeDiv:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Div(bv).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeMax:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Max(bv).StoreSlice(dst[i : i+8])
+			}
+		case backends.OpTypeMin:
+			for i := 0; i < n; i += 8 {
+				archsimd.LoadFloat32x8Slice(a[i : i+8]).Min(bv).StoreSlice(dst[i : i+8])
+			}
+		default:
+			return -1
+		}
+	default:
+		return -1
+	}
+	return n
 }
 
 // simdUnary computes dst = op(src) for Exp, Logistic, Sqrt and Neg with 8-lane vectors; it
@@ -86,28 +150,32 @@ func simdUnary(op backends.OpType, dst, src []float32) bool {
 		return false
 	}
 	n := len(dst)
+	m := n &^ 7
 	src = src[:n]
 	one := archsimd.BroadcastFloat32x8(1)
 	zero := archsimd.BroadcastFloat32x8(0)
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		x := archsimd.LoadFloat32x8Slice(src[i : i+8])
-		var r archsimd.Float32x8
-		switch op {
-		case backends.OpTypeExp:
-			r = exp8(x)
-		case backends.OpTypeLogistic:
-			r = one.Div(one.Add(exp8(zero.Sub(x))))
-		case backends.OpTypeSqrt:
-			r = x.Sqrt()
-		case backends.OpTypeNeg:
-			r = zero.Sub(x)
+	switch op {
+	case backends.OpTypeExp:
+		for i := 0; i < m; i += 8 {
+			exp8(archsimd.LoadFloat32x8Slice(src[i : i+8])).StoreSlice(dst[i : i+8])
 		}
-		r.StoreSlice(dst[i : i+8])
+	case backends.OpTypeLogistic:
+		for i := 0; i < m; i += 8 {
+			x := archsimd.LoadFloat32x8Slice(src[i : i+8])
+			one.Div(one.Add(exp8(zero.Sub(x)))).StoreSlice(dst[i : i+8])
+		}
+	case backends.OpTypeSqrt:
+		for i := 0; i < m; i += 8 {
+			archsimd.LoadFloat32x8Slice(src[i : i+8]).Sqrt().StoreSlice(dst[i : i+8])
+		}
+	case backends.OpTypeNeg:
+		for i := 0; i < m; i += 8 {
+			zero.Sub(archsimd.LoadFloat32x8Slice(src[i : i+8])).StoreSlice(dst[i : i+8])
+		}
 	}
 	archsimd.ClearAVXUpperBits()
-	if i < n {
-		unaryRunFloat(op, dst[i:], src[i:])
+	if m < n {
+		unaryRunFloat(op, dst[m:], src[m:])
 	}
 	return true
 }
