@@ -45,6 +45,24 @@ type fusedLeaf struct {
 	direct bool      // same shape as the output: read in place
 	scalar bool      // one value
 	plan   *loopPlan // otherwise: broadcast read (operand 0 the output, operand 1 the leaf)
+	// period and segment describe a broadcast read that repeats with period `period` within
+	// segments of `segment` elements (a per-channel vector: one segment; GroupNorm statistics:
+	// one segment per image); 0 when it does not. Blocks then gather one period and tile it,
+	// and regather only when a block starts a new segment.
+	period, segment int
+}
+
+// periodicity returns the period and segment of a broadcast read (see fusedLeaf), or 0, 0: the
+// view repeats when some axis with stride 0 has only the axes after it varying.
+func periodicity(p *loopPlan) (period, segment int) {
+	inner := 1
+	for j := len(p.dims) - 1; j >= 0; j-- {
+		if p.strides[1][j] == 0 && j < len(p.dims)-1 {
+			return inner, inner * p.dims[j]
+		}
+		inner *= p.dims[j]
+	}
+	return 0, 0
 }
 
 // fusedGroup is a chain of float32 elementwise nodes computed in one blocked pass.
@@ -56,6 +74,8 @@ type fusedGroup struct {
 	// exports are members whose values are also used outside the group: the executor gives
 	// each a buffer (in vals) before run, and run fills it.
 	exports []*node
+	// bs is the block size: fusedBlock rounded down to a multiple of the periodic leaves' period.
+	bs int
 
 	// reduce, when set, is a ReduceSum of out: the group's blocks are summed into reduce's
 	// output (through rplan, the reduction's loop plan) instead of being stored.
@@ -219,6 +239,7 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			regOf[m.idx] = len(g.instrs)
 			g.instrs = append(g.instrs, ins)
 		}
+		g.chooseBlock()
 		for _, m := range members {
 			assigned[m.idx] = true
 			if m != r {
@@ -238,6 +259,55 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		groups[r.idx] = g
 	}
 	return groups
+}
+
+// chooseBlock picks the block size and marks the broadcast leaves that can be tiled from one
+// period per block: the block is a multiple k·period of the most common period (at most
+// fusedBlock) such that blocks never straddle a segment of those leaves.
+func (g *fusedGroup) chooseBlock() {
+	g.bs = fusedBlock
+	size := g.out.shape.Size()
+	counts := make(map[int]int)
+	period := 0
+	for _, l := range g.leaves {
+		if l.plan == nil {
+			continue
+		}
+		if p, _ := periodicity(l.plan); p > 0 && p <= fusedBlock {
+			counts[p]++
+			if period == 0 || counts[p] > counts[period] {
+				period = p
+			}
+		}
+	}
+	if period == 0 {
+		return
+	}
+	fits := func(k int) bool {
+		for _, l := range g.leaves {
+			if l.plan == nil {
+				continue
+			}
+			if p, seg := periodicity(l.plan); p == period && seg < size && (seg/p)%k != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	k := fusedBlock / period
+	for k > 1 && !fits(k) {
+		k--
+	}
+	g.bs = k * period
+	for i := range g.leaves {
+		l := &g.leaves[i]
+		if l.plan == nil {
+			continue
+		}
+		if p, seg := periodicity(l.plan); p == period && (seg >= size || seg%g.bs == 0) {
+			l.period, l.segment = p, seg
+		}
+	}
 }
 
 // exportsUsedAfter tells whether every use of the group's exported values outside the group
@@ -365,7 +435,8 @@ func gatherBlock(p *loopPlan, src, dst []float32, i0, i1 int, idx []int) {
 func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 	dst := out.([]float32)
 	size := g.out.shape.Size()
-	blocks := (size + fusedBlock - 1) / fusedBlock
+	bs := g.bs
+	blocks := (size + bs - 1) / bs
 	parts := 1
 	var partials [][]float32
 	if g.reduce != nil {
@@ -394,9 +465,13 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 	}
 	nRegs := len(g.instrs) + len(g.leaves)
 	body := func(lo, hi int, sum []float32) {
-		scratch := ec.getF32(nRegs * fusedBlock)
+		scratch := ec.getF32(nRegs * bs)
 		defer ec.putF32(scratch)
-		reg := func(k int) []float32 { return scratch[k*fusedBlock : (k+1)*fusedBlock] }
+		reg := func(k int) []float32 { return scratch[k*bs : (k+1)*bs] }
+		segOf := make([]int, len(g.leaves)) // segment each periodic leaf's buffer holds
+		for i := range segOf {
+			segOf[i] = -1
+		}
 		nI := len(g.instrs)
 		views := make([][]float32, len(g.leaves))
 		idx := make([]int, len(g.out.shape.Dimensions)+1)
@@ -409,8 +484,8 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 			return results[op.reg], 1
 		}
 		for blk := lo; blk < hi; blk++ {
-			i0 := blk * fusedBlock
-			i1 := min(size, i0+fusedBlock)
+			i0 := blk * bs
+			i1 := min(size, i0+bs)
 			n := i1 - i0
 			for li, l := range g.leaves {
 				switch {
@@ -418,6 +493,16 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 					views[li], strides[li] = leafVals[li][i0:i1], 1
 				case l.scalar:
 					views[li], strides[li] = leafVals[li][:1], 0
+				case l.period > 0:
+					buf := reg(nI + li)
+					if seg := i0 / l.segment; seg != segOf[li] {
+						gatherBlock(l.plan, leafVals[li], buf[:l.period], i0, i0+l.period, idx)
+						for f := l.period; f < bs; f *= 2 {
+							copy(buf[f:], buf[:f])
+						}
+						segOf[li] = seg
+					}
+					views[li], strides[li] = buf[:n], 1
 				default:
 					buf := reg(nI + li)[:n]
 					gatherBlock(l.plan, leafVals[li], buf, i0, i1, idx)

@@ -214,6 +214,23 @@ func TestShapeOps(t *testing.T) {
 			return []*Node{ReduceSum(Mul(in[0], in[0]), 0, 2), ReduceSum(Sub(in[0], MulScalar(in[0], 3)), 1), ReduceAllSum(sq)}
 		}, in)
 	}
+	// GroupNorm + SiLU at sizes where fused groups use several blocks per image (periodic
+	// broadcast leaves, per-channel and per-group, channel counts not dividing the block size).
+	for _, dims := range [][]int{{3, 16, 16, 24}, {2, 8, 8, 96}, {2, 32, 32, 32}} {
+		gx := randTensor(rng, dims...)
+		gain := randTensor(rng, dims[3])
+		compare(t, "GroupNorm", fast, sg, 1e-4, func(in []*Node) []*Node {
+			b, h, w, c := dims[0], dims[1], dims[2], dims[3]
+			g := Reshape(in[0], b, h*w, 8, c/8)
+			mean := ReduceAndKeep(g, ReduceMean, 1, 3)
+			cen := Sub(g, mean)
+			v := ReduceAndKeep(Square(cen), ReduceMean, 1, 3)
+			nrm := Reshape(Div(cen, Sqrt(AddScalar(v, 1e-5))), b, h, w, c)
+			y := Add(Mul(nrm, Reshape(in[1], 1, 1, 1, c)), Reshape(in[1], 1, 1, 1, c))
+			y = Mul(y, Sigmoid(y))
+			return []*Node{y, Gradient(ReduceAllSum(Mul(y, y)), in[0])[0]}
+		}, gx, gain)
+	}
 	compare(t, "AddBig", fast, sg, 1e-5, one(func(in []*Node) *Node {
 		return Mul(Sigmoid(in[0]), Add(in[0], ReduceAndKeep(in[0], ReduceSum, 0)))
 	}), big)
