@@ -163,8 +163,10 @@ func TestRealSIGTERMSavesCheckpoint(t *testing.T) {
 	model := filepath.Join(dir, "model")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd, _, stderr := cli(ctx, realEnv(), "train", data, "--model", model, "--arch", "tiny", "--size", "16",
+	cmd, _, _ := cli(ctx, realEnv(), "train", data, "--model", model, "--arch", "tiny", "--size", "16",
 		"--steps", "1000000", "--batch", "2", "--checkpoint-every", "1000000")
+	stderr := &syncBuffer{} // read while the command writes
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -193,4 +195,22 @@ func TestRealSIGTERMSavesCheckpoint(t *testing.T) {
 		t.Errorf("checkpoint at step %d", ck.Step)
 	}
 	t.Logf("SIGTERM at step %d; checkpoint saved", ck.Step)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
