@@ -201,8 +201,12 @@ func (w *Workspace) parallelism() int {
 }
 
 // runPart computes chunks of output rows, taken from a shared counter: im2col
-// of the chunk followed by a GEMM.
-func (cj *convJob) runPart(wk *worker, _ int) {
+// of the chunk followed by a GEMM. The kernel gradient sums over chunks, so
+// there part p takes chunks p, p+parts, ... in order instead: which chunks
+// a partial sum holds, and in what order, must not depend on timing, or the
+// result would change from run to run in its last bits (and a resumed
+// training run would not match an uninterrupted one).
+func (cj *convJob) runPart(wk *worker, part int) {
 	s := cj.s
 	mc := cj.chunk
 	if need := mc * cj.kdim; len(wk.cols) < need {
@@ -214,8 +218,12 @@ func (cj *convJob) runPart(wk *worker, _ int) {
 		}
 		clear(wk.acc[:cj.kdim*s.Cout])
 	}
-	for {
-		r0 := int(cj.next.Add(1)-1) * mc
+	for c := part; ; c += cj.parts {
+		chunk := c
+		if !cj.kernelGrad {
+			chunk = int(cj.next.Add(1) - 1)
+		}
+		r0 := chunk * mc
 		if r0 >= cj.rows {
 			return
 		}
