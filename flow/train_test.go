@@ -30,7 +30,7 @@ func tinyModel(t *testing.T) unet.Model {
 
 func testBackend(t testing.TB) backends.Backend {
 	t.Helper()
-	b, err := cpubackend.New("")
+	b, err := cpubackend.Select(cpubackend.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

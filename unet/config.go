@@ -57,7 +57,8 @@ type Config struct {
 	// level's channel count must be divisible by it.
 	GroupNormGroups int `json:"group_norm_groups"`
 	// Dropout is the dropout rate inside residual blocks during training
-	// (0 disables it).
+	// (0 disables it). It needs a backend with random-number generation
+	// (GOMLX_BACKEND=fmcpu or go); the default fastcpu backend refuses it.
 	Dropout float64 `json:"dropout"`
 
 	// TimeEmbedDim is the size of the sinusoidal embedding of t (half sines,
@@ -138,7 +139,7 @@ var presets = map[string]struct {
 				BaseChannels: 64, ChannelMults: []int{1, 2, 4, 4},
 				BlocksPerLevel: 2, MiddleBlocks: 2,
 				AttentionResolutions: []int{16, 8}, AttentionHeads: 4,
-				GroupNormGroups: 32, Dropout: 0.1,
+				GroupNormGroups: 32,
 				TimeEmbedDim: 128, TimeHiddenDim: 256, MaxFrequency: 1000,
 				Conditioning: ConditionScaleShift,
 			}

@@ -1,9 +1,11 @@
-// Package cpubackend is fm-image's default GoMLX backend: the pure-Go "simplego" backend with the
-// operations a convolutional U-Net needs to train filled in, and rewritten where simplego is slow.
+// Package cpubackend chooses fm-image's GoMLX backend (Select) and provides the simplego-based
+// ones: the pure-Go "simplego" backend with the operations a convolutional U-Net needs to train
+// filled in, and rewritten where simplego is slow. The default backend, package fastcpu, is the
+// project's own; these remain selectable with $GOMLX_BACKEND.
 //
 // It registers two GoMLX backends:
 //
-//   - Name ("fmcpu"), the project default. It wraps simplego and
+//   - Name ("fmcpu"), the default until package fastcpu replaced it. It wraps simplego and
 //     (1) implements Reverse and Pad (positive, negative and interior padding), which simplego lacks
 //     and which the gradients of Convolve, Slice and the pooling ops emit;
 //     (2) lowers every ConvGeneral without groups (any axes layout, strides, paddings, input and
@@ -36,13 +38,13 @@ const Name = "fmcpu"
 // FilledInName is the registered name of the baseline backend built by NewFilledIn.
 const FilledInName = "fmcpu-filled"
 
-// init registers both backends and makes Name GoMLX's default, so that even code that calls
-// backends.New() without $GOMLX_BACKEND gets this backend rather than XLA (which would try to
-// download a PJRT plugin).
+// init registers both backends and makes Default GoMLX's default, so that even code that calls
+// backends.New() without $GOMLX_BACKEND gets the project's backend rather than XLA (which would
+// try to download a PJRT plugin).
 func init() {
 	backends.Register(Name, New)
 	backends.Register(FilledInName, NewFilledIn)
-	backends.DefaultConfig = Name
+	backends.DefaultConfig = Default
 }
 
 // New returns the project's CPU backend: simplego (configured with ops_sequential, followed by

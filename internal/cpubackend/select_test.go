@@ -14,13 +14,15 @@ func TestSelect(t *testing.T) {
 		wantName  string // Backend.String(); "" when an error is expected
 		wantErr   string
 	}{
-		{spec: "", env: "", wantName: Name},
+		{spec: "", env: "", wantName: Default},
+		{spec: "", env: "fmcpu", wantName: Name},
+		{spec: "fastcpu", env: "go", wantName: Default},
 		{spec: "", env: "fmcpu-filled", wantName: FilledInName},
 		{spec: "", env: "go", wantName: "go"},
 		{spec: "fmcpu", env: "go", wantName: Name},
 		{spec: "fmcpu:parallelism=1", wantName: Name},
 		{spec: "fmcpu:bogus", wantErr: "unknown configuration option"},
-		{spec: "tpu", wantErr: `valid backends: "fmcpu"`},
+		{spec: "tpu", wantErr: `valid backends: "fastcpu" (default), "fmcpu"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.spec+"|"+tc.env, func(t *testing.T) {
@@ -62,7 +64,7 @@ func TestSelectXLA(t *testing.T) {
 }
 
 // TestRegistered checks the GoMLX registry knows both backends by name and that GoMLX's own
-// default (backends.New without $GOMLX_BACKEND) is Name.
+// default (backends.New without $GOMLX_BACKEND) is Default.
 func TestRegistered(t *testing.T) {
 	t.Setenv(backends.ConfigEnvVar, "")
 	os.Unsetenv(backends.ConfigEnvVar)
@@ -70,8 +72,8 @@ func TestRegistered(t *testing.T) {
 	if err != nil {
 		t.Fatalf("backends.New: %v", err)
 	}
-	if def.String() != Name {
-		t.Errorf("backends.New() gave %q, want %q", def.String(), Name)
+	if def.String() != Default {
+		t.Errorf("backends.New() gave %q, want %q", def.String(), Default)
 	}
 	def.Finalize()
 	for _, name := range []string{Name, FilledInName} {

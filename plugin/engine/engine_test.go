@@ -73,7 +73,7 @@ func TestTrainGenerateInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Arch != "tiny" || info.Width != 16 || info.Step != 6 || info.TotalSteps != 6 || info.DatasetSize != 4 || info.Params < 1000 || info.Backend != "fmcpu" {
+	if info.Arch != "tiny" || info.Width != 16 || info.Step != 6 || info.TotalSteps != 6 || info.DatasetSize != 4 || info.Params < 1000 || info.Backend != "fastcpu" {
 		t.Errorf("Info = %+v", info)
 	}
 
