@@ -140,7 +140,7 @@ var presets = map[string]struct {
 				BlocksPerLevel: 2, MiddleBlocks: 2,
 				AttentionResolutions: []int{16, 8}, AttentionHeads: 4,
 				GroupNormGroups: 32,
-				TimeEmbedDim: 128, TimeHiddenDim: 256, MaxFrequency: 1000,
+				TimeEmbedDim:    128, TimeHiddenDim: 256, MaxFrequency: 1000,
 				Conditioning: ConditionScaleShift,
 			}
 		},
