@@ -16,11 +16,11 @@ export GOEXPERIMENT ?= simd
 # The demo's model and budget (override on the command line, e.g.
 # make demo DEMO_STEPS=3000).
 DEMO_DATA  ?= demo/emoji-faces
-DEMO_ARCH  ?= tiny
-DEMO_SIZE  ?= 16
-DEMO_STEPS ?= 1200
+DEMO_ARCH  ?= small
+DEMO_SIZE  ?= 32
+DEMO_STEPS ?= 1500
 DEMO_BATCH ?= 16
-DEMO_LR    ?= 2e-3
+DEMO_LR    ?= 1e-3
 DEMO_OUT   ?= out/demo
 
 .PHONY: build deps demo test test-race fuzz proto clean
