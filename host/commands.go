@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -60,16 +61,33 @@ func interrupted(ctx context.Context, err error, msg string) error {
 	return err
 }
 
+// newBar returns a progress bar on stderr. It redraws ten times a second on
+// a terminal, and every 5 s when stderr is a file or a pipe (CI logs), where
+// each redraw stays in the output.
 func newBar(g *globals, total int, desc string) *progressbar.ProgressBar {
+	every := 5 * time.Second
+	if isTerminal(g.env.Stderr) {
+		every = 100 * time.Millisecond
+	}
 	return progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(g.env.Stderr),
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionSetPredictTime(false),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionThrottle(every),
 		progressbar.OptionShowDescriptionAtLineEnd(),
 	)
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func newTrainCommand(g *globals) *cobra.Command {
