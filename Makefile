@@ -23,7 +23,7 @@ DEMO_BATCH ?= 16
 DEMO_LR    ?= 1e-3
 DEMO_OUT   ?= out/demo
 
-.PHONY: build deps demo test test-race fuzz proto clean
+.PHONY: build deps demo test test-race fuzz proto clean chromium
 
 deps:
 	$(GO) mod download
@@ -41,7 +41,15 @@ demo: build
 	$(BIN)/fm-image info --model $(DEMO_OUT)/model
 	@echo "demo done: samples in $(DEMO_OUT)/samples, grid in $(DEMO_OUT)/grid.png"
 
-test: deps
+# The web app's browser test drives Debian's Chromium; install it when we can
+# (root with apt), otherwise that one test skips and says why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium is not installed: the browser test will be skipped"
+
+test: deps chromium
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -count=1 -timeout 30m ./...
