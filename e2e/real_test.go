@@ -137,26 +137,36 @@ func TestRealTrainGenerateInfo(t *testing.T) {
 	}
 }
 
+// childPIDs lists the processes whose parent is parent (from /proc/*/stat,
+// where the parent pid is the second field after the command name).
+func childPIDs(parent int) []int {
+	var pids []int
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(parent) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // pluginOf returns the pid of the child process of parent (the plugin).
 func pluginOf(t *testing.T, parent int) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		procs, _ := os.ReadDir("/proc")
-		for _, p := range procs {
-			pid, err := strconv.Atoi(p.Name())
-			if err != nil {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat"))
-			if err != nil {
-				continue
-			}
-			s := string(b)
-			fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-			if len(fields) > 1 && fields[1] == strconv.Itoa(parent) {
-				return pid
-			}
+		if pids := childPIDs(parent); len(pids) > 0 {
+			return pids[0]
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -122,22 +122,8 @@ func TestRealConcurrentGenerate(t *testing.T) {
 func pluginPeakRSS(t *testing.T, _ *sdk.Client) int64 {
 	t.Helper()
 	var peak int64
-	self := strconv.Itoa(os.Getpid())
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) < 2 || fields[1] != self {
-			continue
-		}
-		status, err := os.ReadFile(filepath.Join("/proc", p.Name(), "status"))
+	for _, pid := range childPIDs(os.Getpid()) {
+		status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 		if err != nil {
 			continue
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
@@ -110,7 +109,8 @@ func (f *ModelField) NumClasses() int { return f.classes }
 // Guided returns the classifier-free-guided field of class label with
 // guidance scale w: v = v_uncond + w·(v_label − v_uncond). w = 1 is the plain
 // conditional velocity, w = 0 the unconditional one, w > 1 strengthens the
-// class. Each evaluation runs the model once on a doubled batch.
+// class. Each evaluation runs the model once on a doubled batch. The returned
+// field is for one integration at a time (it reuses its buffers).
 func (f *ModelField) Guided(label int, w float64) (Field, error) {
 	if f.classes == 0 {
 		return nil, errors.New("guided field: the model has no classes (it was trained without labels)")
@@ -121,17 +121,25 @@ func (f *ModelField) Guided(label int, w float64) (Field, error) {
 	if math.IsNaN(w) || math.IsInf(w, 0) {
 		return nil, fmt.Errorf("guided field: guidance scale %v is not a number", w)
 	}
+	// The doubled batch's buffers are reused from one evaluation to the next
+	// (an integration calls the field sequentially with the same batch).
+	var (
+		xx, tt, out []float32
+		labels      []int32
+	)
 	return FieldFunc(func(ctx stdcontext.Context, x, t, dst []float32) error {
 		b := len(t)
-		xx := make([]float32, 2*len(x))
+		if len(labels) != 2*b || len(xx) != 2*len(x) {
+			xx, tt, out = make([]float32, 2*len(x)), make([]float32, 2*b), make([]float32, 2*len(x))
+			labels = make([]int32, 2*b)
+			for i := range b {
+				labels[i], labels[b+i] = int32(label), int32(f.classes)
+			}
+		}
 		copy(xx, x)
 		copy(xx[len(x):], x)
-		tt := append(slices.Clone(t), t...)
-		labels := make([]int32, 2*b)
-		for i := range b {
-			labels[i], labels[b+i] = int32(label), int32(f.classes)
-		}
-		out := make([]float32, len(xx))
+		copy(tt, t)
+		copy(tt[b:], t)
 		if err := f.velocity(ctx, xx, tt, labels, out); err != nil {
 			return err
 		}

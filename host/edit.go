@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"image"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fm-image/fm-image/flow"
 	"github.com/fm-image/fm-image/sdk"
 )
 
@@ -87,6 +89,10 @@ largest step count.`,
 }
 
 func runInvert(ctx context.Context, g *globals, req sdk.InvertRequest, steps []int, out string) error {
+	method, err := flow.ParseMethod(cmp.Or(req.Sampler, sdk.SamplerEuler))
+	if err != nil {
+		return usagef("--sampler: %w", err)
+	}
 	client, err := g.open()
 	if err != nil {
 		return err
@@ -101,14 +107,7 @@ func runInvert(ctx context.Context, g *globals, req sdk.InvertRequest, steps []i
 		if err != nil {
 			return interrupted(ctx, fmt.Errorf("invert: %w", err), "inversion interrupted")
 		}
-		evals := n
-		switch req.Sampler {
-		case sdk.SamplerHeun, sdk.SamplerMidpoint:
-			evals = 2 * n
-		case sdk.SamplerRK4:
-			evals = 4 * n
-		}
-		fmt.Fprintf(tw, "%d\t%d\t%.5f\t%.3f\t\n", n, 2*evals, res.RoundTripMAE, res.NoiseStd)
+		fmt.Fprintf(tw, "%d\t%d\t%.5f\t%.3f\t\n", n, 2*method.Evaluations(n), res.RoundTripMAE, res.NoiseStd)
 		last = res
 	}
 	if err := tw.Flush(); err != nil {
@@ -229,20 +228,6 @@ func runInterpolate(ctx context.Context, g *globals, req sdk.GenerateRequest, ou
 		fmt.Fprintf(g.env.Stdout, "wrote %s (%d frames)\n", anim, len(frames))
 	}
 	return nil
-}
-
-// upscale returns the integer factor that makes images of size s at least
-// minGridCell pixels.
-func upscale(s int) int { return max(1, minGridCell/max(s, 1)) }
-
-// enlarge draws src scaled by an integer factor (nearest neighbour) into dst at (x0, y0).
-func enlarge(dst draw.Image, src image.Image, x0, y0, scale int) {
-	b := src.Bounds()
-	for y := range b.Dy() * scale {
-		for x := range b.Dx() * scale {
-			dst.Set(x0+x, y0+y, src.At(b.Min.X+x/scale, b.Min.Y+y/scale))
-		}
-	}
 }
 
 // stripPNG lays frames side by side (enlarged like grids) as one PNG.

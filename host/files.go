@@ -54,6 +54,24 @@ const gridGap = 2
 // enlarged by an integer factor (nearest neighbour, so pixels stay sharp).
 const minGridCell = 64
 
+// upscale returns the integer factor that makes images of size s at least
+// minGridCell pixels.
+func upscale(s int) int { return max(1, minGridCell/max(s, 1)) }
+
+// enlarge draws src scaled by an integer factor (nearest neighbour) into dst at (x0, y0).
+func enlarge(dst draw.Image, src image.Image, x0, y0, scale int) {
+	b := src.Bounds()
+	if scale == 1 {
+		draw.Draw(dst, image.Rect(x0, y0, x0+b.Dx(), y0+b.Dy()), src, b.Min, draw.Src)
+		return
+	}
+	for y := range b.Dy() * scale {
+		for x := range b.Dx() * scale {
+			dst.Set(x0+x, y0+y, src.At(b.Min.X+x/scale, b.Min.Y+y/scale))
+		}
+	}
+}
+
 // makeGrid lays the images out in a near-square grid on a white background,
 // enlarging images smaller than minGridCell, and returns it as PNG.
 func makeGrid(images []sdk.Image) ([]byte, error) {
@@ -70,7 +88,7 @@ func makeGrid(images []sdk.Image) ([]byte, error) {
 		decoded[i] = m
 		cw, ch = max(cw, m.Bounds().Dx()), max(ch, m.Bounds().Dy())
 	}
-	scale := max(1, minGridCell/max(cw, ch))
+	scale := upscale(max(cw, ch))
 	cw, ch = cw*scale, ch*scale
 	cols := int(math.Ceil(math.Sqrt(float64(len(images)))))
 	rows := (len(images) + cols - 1) / cols
@@ -79,16 +97,7 @@ func makeGrid(images []sdk.Image) ([]byte, error) {
 	for i, m := range decoded {
 		x := gridGap + (i%cols)*(cw+gridGap)
 		y := gridGap + (i/cols)*(ch+gridGap)
-		if scale == 1 {
-			draw.Draw(grid, image.Rect(x, y, x+cw, y+ch), m, m.Bounds().Min, draw.Src)
-			continue
-		}
-		b := m.Bounds()
-		for py := range b.Dy() * scale {
-			for px := range b.Dx() * scale {
-				grid.Set(x+px, y+py, m.At(b.Min.X+px/scale, b.Min.Y+py/scale))
-			}
-		}
+		enlarge(grid, m, x, y, scale)
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, grid); err != nil {

@@ -129,8 +129,8 @@ func (r GenerateRequest) Validate() error {
 	if err := checkRange("steps", r.Steps, MinGenerateSteps, MaxGenerateSteps); err != nil {
 		return err
 	}
-	if r.Sampler != "" && !slices.Contains(Samplers(), r.Sampler) {
-		return invalid("sampler", "must be one of %s, got %q", strings.Join(Samplers(), ", "), r.Sampler)
+	if err := checkSampler(r.Sampler); err != nil {
+		return err
 	}
 	if len(r.Label) > MaxLabelLength {
 		return invalid("label", "must be at most %d bytes long, got %d", MaxLabelLength, len(r.Label))
@@ -170,8 +170,16 @@ func (r InvertRequest) Validate() error {
 	if err := checkRange("steps", r.Steps, MinGenerateSteps, MaxGenerateSteps); err != nil {
 		return err
 	}
-	if r.Sampler != "" && !slices.Contains(Samplers(), r.Sampler) {
-		return invalid("sampler", "must be one of %s, got %q", strings.Join(Samplers(), ", "), r.Sampler)
+	if err := checkSampler(r.Sampler); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkSampler accepts "" (the default) and the names in Samplers.
+func checkSampler(name string) error {
+	if name != "" && !slices.Contains(Samplers(), name) {
+		return invalid("sampler", "must be one of %s, got %q", strings.Join(Samplers(), ", "), name)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
@@ -155,7 +156,7 @@ func (e *Engine) Info(ctx context.Context, modelDir string) (info sdk.ModelInfo,
 func countParams(ck *flow.Checkpoint) int64 {
 	var n int64
 	for _, t := range ck.Tensors {
-		if len(t.Name) > 7 && t.Name[:7] == "/model/" {
+		if strings.HasPrefix(t.Name, "/model/") {
 			size := int64(1)
 			for _, d := range t.Dims {
 				size *= int64(d)
