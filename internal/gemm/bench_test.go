@@ -17,6 +17,9 @@ func benchKernels() []benchKernel {
 	if len(ks) > 2 {
 		ks = append(ks, benchKernel{"auto", Options{}})
 	}
+	if directAvailable() {
+		ks = append(ks, benchKernel{"auto-im2col", Options{NoDirectConv: true}})
+	}
 	return ks
 }
 

@@ -127,6 +127,10 @@ func (w *Workspace) Conv2D(s ConvShape, x, k, y []float32) error {
 	if err != nil {
 		return err
 	}
+	if w.st.directOK(s) {
+		w.conv2DDirect(s, x, k, y)
+		return nil
+	}
 	w.st.parallel(cj, cj.parts)
 	return nil
 }
@@ -139,6 +143,10 @@ func (w *Workspace) Conv2DKernelGrad(s ConvShape, x, dy, dk []float32) error {
 	cj, err := w.convJob(s, x, dk, dy)
 	if err != nil {
 		return err
+	}
+	if w.st.directOK(s) {
+		w.conv2DKernelGradDirect(s, x, dy, dk)
+		return nil
 	}
 	cj.kernelGrad = true
 	cj.kern = w.st.pick(cj.kdim)
@@ -309,6 +317,9 @@ func (w *Workspace) Conv2DInputGrad(s ConvShape, dy, k, dx []float32) error {
 	}
 	if err := s.check(len(dx), len(k), len(dy)); err != nil {
 		return err
+	}
+	if w.st.directOK(s) && w.conv2DInputGradDirect(s, dy, k, dx) {
+		return nil
 	}
 	ho, wo := s.OutSize()
 	kdim := s.KH * s.KW * s.Cin

@@ -178,3 +178,54 @@ func TestConvSteadyStateAllocs(t *testing.T) {
 		ws.Close()
 	}
 }
+
+// TestConvDirect checks the direct convolutions (direct.go) on the shapes that
+// exercise their edges: partial pixel groups (W not a multiple of 8), partial
+// channel strips (Cout, Cin not multiples of 32 or 8), 1×1 kernels with and
+// without padding, asymmetric padding, and several strips and image groups.
+func TestConvDirect(t *testing.T) {
+	if !directAvailable() {
+		t.Skip("no AVX-512 on this machine: the direct convolutions are not used")
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	pad1 := func(s ConvShape) ConvShape {
+		s.PadTop, s.PadBottom, s.PadLeft, s.PadRight = 1, 1, 1, 1
+		return s
+	}
+	shapes := []ConvShape{
+		pad1(ConvShape{Batch: 2, H: 8, W: 8, Cin: 3, KH: 3, KW: 3, Cout: 32}),
+		pad1(ConvShape{Batch: 3, H: 5, W: 11, Cin: 9, KH: 3, KW: 3, Cout: 37}),
+		pad1(ConvShape{Batch: 2, H: 16, W: 16, Cin: 32, KH: 3, KW: 3, Cout: 3}),
+		pad1(ConvShape{Batch: 1, H: 4, W: 4, Cin: 64, KH: 3, KW: 3, Cout: 96}),
+		{Batch: 2, H: 8, W: 16, Cin: 16, KH: 1, KW: 1, Cout: 64},
+		{Batch: 2, H: 7, W: 5, Cin: 5, KH: 1, KW: 1, Cout: 7},
+		{Batch: 1, H: 6, W: 9, Cin: 4, KH: 2, KW: 3, Cout: 33, PadTop: 0, PadBottom: 1, PadLeft: 2, PadRight: 0},
+		pad1(ConvShape{Batch: 24, H: 32, W: 32, Cin: 8, KH: 3, KW: 3, Cout: 8}),
+	}
+	for _, par := range []int{1, 2, 3} {
+		ws := NewWorkspace(Options{Parallelism: par})
+		for _, s := range shapes {
+			if !ws.st.directOK(s) {
+				t.Fatalf("%+v: not run as a direct convolution", s)
+			}
+			name := fmt.Sprintf("direct/p%d/%+v", par, s)
+			nx, nk, ny := s.Sizes()
+			x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+			wy, wdx, wdk := naiveConv(s, x, k, dy)
+			y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
+			if err := ws.Conv2D(s, x, k, y); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
+			if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
+			if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name+" dk", dk, wdk, ny)
+		}
+		ws.Close()
+	}
+}

@@ -67,6 +67,9 @@ type Options struct {
 	// Kernel, when not empty, names the kernel to use (see Kernels); a kernel
 	// this machine or build cannot run is ignored. ForcePortable wins over it.
 	Kernel string
+	// NoDirectConv turns off the direct convolutions (direct.go), so that
+	// every convolution runs as im2col + GEMM (for tests and comparisons).
+	NoDirectConv bool
 }
 
 // ErrClosed is returned by calls on a Workspace after Close.
@@ -91,8 +94,20 @@ type state struct {
 	gather  gatherJob // and for the col2im step of Conv2DInputGrad
 	dcols   []float32 // patch-gradient buffer of Conv2DInputGrad
 	packedB []float32 // op(B) packed once for row-split parallel products
-	next    atomic.Int64
-	closed  bool
+
+	// Direct convolutions (direct.go), when useDirect.
+	useDirect bool
+	xpad      []float32 // zero-padded input
+	kpack     []float32 // kernel packed in strips of 32 output channels
+	dypad     []float32 // output gradient widened to whole strips
+	kacc      []float32 // kernel-gradient accumulator
+	taps      []int     // byte offsets of the kernel taps
+	tileDone  []atomic.Int32
+	pad       padJob
+	dconv     directJob
+	kgrad     kgradJob
+	next      atomic.Int64
+	closed    bool
 }
 
 // pick returns the kernel for a product with n columns.
@@ -160,6 +175,8 @@ func NewWorkspace(opts Options) *Workspace {
 	case simdAvailable():
 		st.kern = simdKernel()
 	}
+	st.useDirect = directAvailable() && !opts.NoDirectConv && !opts.ForcePortable &&
+		(opts.Kernel == "" || opts.Kernel == "avx512")
 	st.pool = &pool{}
 	w := &Workspace{opts: opts, st: st}
 	runtime.AddCleanup(w, func(p *pool) { p.stop() }, st.pool)
@@ -176,6 +193,7 @@ func (w *Workspace) Close() {
 	w.st.workers = nil
 	w.st.packedB = nil
 	w.st.dcols = nil
+	w.st.xpad, w.st.kpack, w.st.dypad, w.st.kacc = nil, nil, nil, nil
 	w.st.closed = true
 }
 

@@ -105,6 +105,9 @@ func kernelsToTest(t *testing.T) []Options {
 	if !simdAvailable() {
 		t.Logf("SIMD kernel not available in this build/CPU (Kernel() = %q)", Kernel())
 	}
+	if directAvailable() {
+		opts = append(opts, Options{NoDirectConv: true}) // convolutions as im2col + GEMM only
+	}
 	return opts
 }
 

@@ -1,0 +1,347 @@
+package gemm
+
+import (
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Direct convolutions (stride 1, no dilation) on AVX-512 machines.
+//
+// The im2col route (conv.go) copies every input patch into a matrix and then
+// packs that matrix again for the GEMM micro-kernel; for the U-Net's layers,
+// whose products have only 32-128 columns, those copies cost as much as the
+// multiply-adds. The direct route copies nothing per tile. It zero-pads the
+// input once (padded[b][h][w][c], so that no tile needs a bounds check) and
+// runs 8×32 tiles written in assembly (direct_amd64.s):
+//
+//   - Forward: a tile is 8 neighbouring output pixels of one row × 32 output
+//     channels. For each kernel tap and input channel it broadcasts the 8
+//     pixels' input values straight from the padded input (consecutive
+//     pixels are Cin floats apart) and multiplies them with one row of the
+//     kernel, packed once per call as strips of 32 output channels
+//     ([strip][tap][cin][32], zero past Cout).
+//   - Input gradient: the same forward tiles run on the padded output
+//     gradient with the kernel flipped in space and its channel axes swapped
+//     (dx = dy ⊛ K', K'[kh][kw][o][c] = K[KH−1−kh][KW−1−kw][c][o]).
+//   - Kernel gradient: a tile is 8 input channels × 32 output channels of one
+//     tap, summed over every output pixel: 8 broadcasts of consecutive input
+//     channels and one row of the output gradient per pixel. Tiles are
+//     independent, so workers take them from a counter with no partial sums
+//     to add; images are visited in groups small enough to stay in the L2
+//     cache, each tile adding its groups in order, so the result does not
+//     depend on which worker ran what.
+
+const (
+	dTileRows = 8  // pixels (forward) or input channels (kernel gradient) per tile
+	dTileCols = 32 // output channels per tile
+
+	// kgradGroupBytes bounds the padded input and output gradient of the
+	// images whose kernel-gradient contributions are summed together.
+	kgradGroupBytes = 1 << 20
+)
+
+// directOK reports whether s can run as a direct convolution on this Workspace.
+func (st *state) directOK(s ConvShape) bool {
+	one := func(v int) bool { return v <= 1 }
+	return st.useDirect && one(s.StrideH) && one(s.StrideW) && one(s.DilationH) && one(s.DilationW) &&
+		one(s.InputDilationH) && one(s.InputDilationW)
+}
+
+// directPads are the zero paddings of a direct convolution: top, bottom, left, right.
+type directPads [4]int
+
+// padded returns the padded input: in itself when no padding is needed and
+// the tiles cannot read past its end (needSlack false), otherwise a copy in
+// the Workspace's buffer with zero borders and zero slack after it.
+func (w *Workspace) padded(in []float32, batch, h, wd, c int, p directPads, needSlack bool) (x []float32, hp, wp int) {
+	st := w.st
+	hp, wp = h+p[0]+p[1], wd+p[2]+p[3]
+	if p == (directPads{}) && !needSlack {
+		return in, hp, wp
+	}
+	n := batch * hp * wp * c
+	need := n + dTileRows*c + 2*dTileCols
+	if len(st.xpad) < need {
+		st.xpad = make([]float32, need)
+	}
+	x = st.xpad[:need]
+	clear(x[n:])
+	pj := &st.pad
+	*pj = padJob{src: in, dst: x, batch: batch, h: h, w: wd, c: c, pads: p, hp: hp, wp: wp}
+	pj.parts = max(1, min(w.parallelism(), batch*hp/4, n/(1<<15)))
+	st.parallel(pj, pj.parts)
+	return x, hp, wp
+}
+
+// padJob copies an NHWC tensor into a zero-padded one, split over padded rows.
+type padJob struct {
+	src, dst       []float32
+	batch, h, w, c int
+	pads           directPads
+	hp, wp         int
+	parts          int
+}
+
+func (pj *padJob) runPart(_ *worker, part int) {
+	lo, hi := split(pj.batch*pj.hp, pj.parts, part)
+	rowLen := pj.wp * pj.c
+	left, n := pj.pads[2]*pj.c, pj.w*pj.c
+	for r := lo; r < hi; r++ {
+		b, h := r/pj.hp, r%pj.hp-pj.pads[0]
+		d := pj.dst[r*rowLen : (r+1)*rowLen]
+		if h < 0 || h >= pj.h {
+			clear(d)
+			continue
+		}
+		clear(d[:left])
+		copy(d[left:left+n], pj.src[(b*pj.h+h)*n:][:n])
+		clear(d[left+n:])
+	}
+}
+
+// packDirectKernel packs the kernel k[KH][KW][Cin][Cout] of s for the forward
+// tiles into the Workspace's buffer and returns it: strips of 32 output
+// channels, [strip][tap][cin][32], zero past the last channel. With flip, it
+// packs K' of the input gradient instead (taps reversed, Cin and Cout swapped).
+func (w *Workspace) packDirectKernel(s ConvShape, k []float32, flip bool) []float32 {
+	taps := s.KH * s.KW
+	cin, cout := s.Cin, s.Cout
+	if flip {
+		cin, cout = cout, cin
+	}
+	strips := (cout + dTileCols - 1) / dTileCols
+	need := strips * taps * cin * dTileCols
+	st := w.st
+	if len(st.kpack) < need {
+		st.kpack = make([]float32, need)
+	}
+	kp := st.kpack[:need]
+	for sIdx := 0; sIdx < strips; sIdx++ {
+		o0 := sIdx * dTileCols
+		cols := min(dTileCols, cout-o0)
+		for t := 0; t < taps; t++ {
+			for ch := 0; ch < cin; ch++ {
+				d := kp[((sIdx*taps+t)*cin+ch)*dTileCols:][:dTileCols]
+				if !flip {
+					copy(d, k[(t*cin+ch)*cout+o0:][:cols])
+				} else {
+					// K'[t][ch=o][col=c] = K[taps−1−t][c][o]
+					src := k[(taps-1-t)*s.Cin*s.Cout+ch:]
+					for col := 0; col < cols; col++ {
+						d[col] = src[(o0+col)*s.Cout]
+					}
+				}
+				clear(d[cols:])
+			}
+		}
+	}
+	return kp
+}
+
+// directForward runs the forward tiles: y[b][i][j][o] = Σ x[b][i+kh][j+kw][c] ·
+// K[kh][kw][c][o] over the padded input x [batch][hp][wp][c], with the kernel
+// packed by packDirectKernel; y is [batch][hp−KH+1][wp−KW+1][cout].
+func (w *Workspace) directForward(x []float32, batch, hp, wp, c, kh, kw int, kp []float32, cout int, y []float32) {
+	st := w.st
+	taps := kh * kw
+	if cap(st.taps) < taps {
+		st.taps = make([]int, taps)
+	}
+	st.taps = st.taps[:taps]
+	for t := range st.taps {
+		st.taps[t] = ((t/kw)*wp + t%kw) * c * 4
+	}
+	dj := &st.dconv
+	*dj = directJob{x: x, hp: hp, wp: wp, c: c, batch: batch, ho: hp - kh + 1, wo: wp - kw + 1,
+		cout: cout, taps: st.taps, kp: kp, y: y, next: &st.next}
+	dj.strips = (cout + dTileCols - 1) / dTileCols
+	rows := batch * dj.ho
+	p := w.parallelism()
+	if rows*dj.wo*cout*taps*c < serialMACs {
+		p = 1
+	}
+	dj.parts = max(1, min(p, rows))
+	dj.chunk = max(1, rows/(8*dj.parts))
+	st.next.Store(0)
+	st.parallel(dj, dj.parts)
+}
+
+// directJob is a forward direct convolution split over chunks of output rows.
+type directJob struct {
+	x                   []float32
+	hp, wp, c           int
+	batch, ho, wo, cout int
+	taps                []int
+	kp                  []float32
+	y                   []float32
+	strips              int
+	chunk               int // output rows per chunk
+	next                *atomic.Int64
+	parts               int
+}
+
+func (dj *directJob) runPart(_ *worker, _ int) {
+	var tile [dTileRows * dTileCols]float32
+	ntaps := len(dj.taps)
+	kStrip := ntaps * dj.c * dTileCols
+	rows := dj.batch * dj.ho
+	for {
+		r0 := (int(dj.next.Add(1)) - 1) * dj.chunk
+		if r0 >= rows {
+			return
+		}
+		for r := r0; r < min(r0+dj.chunk, rows); r++ {
+			b, i := r/dj.ho, r%dj.ho
+			xRow := (b*dj.hp + i) * dj.wp * dj.c
+			yRow := r * dj.wo * dj.cout
+			for s := 0; s < dj.strips; s++ {
+				kp := unsafe.Pointer(&dj.kp[s*kStrip])
+				cols := min(dTileCols, dj.cout-s*dTileCols)
+				for j0 := 0; j0 < dj.wo; j0 += dTileRows {
+					xp := unsafe.Pointer(&dj.x[xRow+j0*dj.c])
+					n := min(dTileRows, dj.wo-j0)
+					yo := yRow + j0*dj.cout + s*dTileCols
+					if n == dTileRows && cols == dTileCols {
+						convTile8x32(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, unsafe.Pointer(&dj.y[yo]), dj.cout*4)
+						continue
+					}
+					convTile8x32(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, unsafe.Pointer(&tile[0]), dTileCols*4)
+					for rr := 0; rr < n; rr++ {
+						copy(dj.y[yo+rr*dj.cout:][:cols], tile[rr*dTileCols:])
+					}
+				}
+			}
+		}
+	}
+}
+
+// conv2DDirect is Conv2D as a direct convolution (s passed directOK).
+func (w *Workspace) conv2DDirect(s ConvShape, x, k, y []float32) {
+	p := directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight}
+	_, wo := s.OutSize()
+	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, wo%dTileRows != 0)
+	w.directForward(xp, s.Batch, hp, wp, s.Cin, s.KH, s.KW, w.packDirectKernel(s, k, false), s.Cout, y)
+}
+
+// conv2DInputGradDirect is Conv2DInputGrad as a direct convolution of dy with
+// the flipped kernel; it reports false (doing nothing) when a padding of s is
+// larger than the kernel, which that form cannot express.
+func (w *Workspace) conv2DInputGradDirect(s ConvShape, dy, k, dx []float32) bool {
+	p := directPads{s.KH - 1 - s.PadTop, s.KH - 1 - s.PadBottom, s.KW - 1 - s.PadLeft, s.KW - 1 - s.PadRight}
+	for _, v := range p {
+		if v < 0 {
+			return false
+		}
+	}
+	ho, wo := s.OutSize()
+	yp, hp, wp := w.padded(dy, s.Batch, ho, wo, s.Cout, p, s.W%dTileRows != 0)
+	w.directForward(yp, s.Batch, hp, wp, s.Cout, s.KH, s.KW, w.packDirectKernel(s, k, true), s.Cin, dx)
+	return true
+}
+
+// conv2DKernelGradDirect is Conv2DKernelGrad with the kernel-gradient tiles.
+func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
+	st := w.st
+	p := directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight}
+	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, s.Cin%dTileRows != 0)
+	ho, wo := s.OutSize()
+	co32 := roundUp(s.Cout, dTileCols)
+	co := s.Cout
+	if co != co32 {
+		// Widen dy to whole strips of 32 channels, zero-filled.
+		need := s.Batch * ho * wo * co32
+		if len(st.dypad) < need {
+			st.dypad = make([]float32, need)
+		}
+		wide := st.dypad[:need]
+		for px := 0; px < s.Batch*ho*wo; px++ {
+			row := wide[px*co32 : (px+1)*co32]
+			copy(row, dy[px*co:(px+1)*co])
+			clear(row[co:])
+		}
+		dy, co = wide, co32
+	}
+	taps := s.KH * s.KW
+	c8 := roundUp(s.Cin, dTileRows)
+	need := taps * c8 * co32
+	if len(st.kacc) < need {
+		st.kacc = make([]float32, need)
+	}
+	acc := st.kacc[:need]
+	clear(acc)
+	kj := &st.kgrad
+	*kj = kgradJob{x: xp, hp: hp, wp: wp, c: s.Cin, dy: dy, ho: ho, wo: wo, co: co, kw: s.KW,
+		c8: c8, co32: co32, cgroups: c8 / dTileRows, strips: co32 / dTileCols, acc: acc, next: &st.next}
+	kj.ntasks = taps * kj.cgroups * kj.strips
+	perImage := (hp*wp*s.Cin + ho*wo*co) * 4
+	group := max(1, min(s.Batch, kgradGroupBytes/perImage))
+	parts := w.parallelism()
+	if s.Batch*ho*wo*taps*s.Cin*s.Cout < serialMACs {
+		parts = 1
+	}
+	kj.parts = max(1, min(parts, kj.ntasks))
+	kj.group, kj.batch = group, s.Batch
+	groups := (s.Batch + group - 1) / group
+	if cap(st.tileDone) < kj.ntasks {
+		st.tileDone = make([]atomic.Int32, kj.ntasks)
+	}
+	kj.done = st.tileDone[:kj.ntasks]
+	for i := range kj.done {
+		kj.done[i].Store(0)
+	}
+	kj.total = groups * kj.ntasks
+	st.next.Store(0)
+	st.parallel(kj, kj.parts)
+	for t := 0; t < taps; t++ {
+		for ch := 0; ch < s.Cin; ch++ {
+			copy(dk[(t*s.Cin+ch)*s.Cout:][:s.Cout], acc[(t*c8+ch)*co32:])
+		}
+	}
+}
+
+// kgradJob is a kernel-gradient direct convolution. Its tasks are (image
+// group, tile) pairs, group-major, taken from a counter; a tile is (tap, group
+// of 8 input channels, strip of 32 output channels) and owns its part of acc
+// [tap][c8][co32]. A task waits until the same tile's previous group is done,
+// so each tile adds the groups in order whichever worker runs them.
+type kgradJob struct {
+	x               []float32 // padded input [batch][hp][wp][c] and slack
+	hp, wp, c       int
+	dy              []float32 // output gradient [batch][ho][wo][co]
+	ho, wo, co      int
+	kw              int
+	c8, co32        int
+	cgroups, strips int
+	acc             []float32
+	group, batch    int // images per group, images in all
+	ntasks, total   int // tiles, and (group, tile) tasks
+	done            []atomic.Int32
+	next            *atomic.Int64
+	parts           int
+}
+
+func (kj *kgradJob) runPart(_ *worker, _ int) {
+	for {
+		task := int(kj.next.Add(1)) - 1
+		if task >= kj.total {
+			return
+		}
+		g, t := task/kj.ntasks, task%kj.ntasks
+		for kj.done[t].Load() != int32(g) {
+			runtime.Gosched()
+		}
+		tile := t
+		s := t % kj.strips
+		t /= kj.strips
+		cg, tap := t%kj.cgroups, t/kj.cgroups
+		kh, kw := tap/kj.kw, tap%kj.kw
+		acc := unsafe.Pointer(&kj.acc[(tap*kj.c8+cg*dTileRows)*kj.co32+s*dTileCols])
+		for b := g * kj.group; b < min(kj.batch, (g+1)*kj.group); b++ {
+			x := unsafe.Pointer(&kj.x[((b*kj.hp+kh)*kj.wp+kw)*kj.c+cg*dTileRows])
+			dy := unsafe.Pointer(&kj.dy[b*kj.ho*kj.wo*kj.co+s*dTileCols])
+			kgradTile8x32(x, kj.c*4, kj.wp*kj.c*4, dy, kj.co*4, kj.wo*kj.co*4, kj.wo, kj.ho, acc, kj.co32*4)
+		}
+		kj.done[tile].Store(int32(g + 1))
+	}
+}

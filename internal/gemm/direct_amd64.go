@@ -1,0 +1,26 @@
+package gemm
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// directAvailable reports whether the AVX-512 direct-convolution tiles
+// (direct_amd64.s) can run: the CPU has AVX-512F and the OS saves its
+// registers (x/sys/cpu checks both).
+func directAvailable() bool { return cpu.X86.HasAVX512F }
+
+// convTile8x32 computes an 8×32 output tile of a direct convolution (see
+// direct_amd64.s): c[r][0:32] = Σ_t Σ_{ch<cin} x[taps[t] + r·xs + 4·ch] ·
+// k[(t·cin + ch)·32 + 0:32], byte offsets and strides, c rows ldc bytes apart.
+//
+//go:noescape
+func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int)
+
+// kgradTile8x32 adds to an 8×32 tile of a kernel gradient (see
+// direct_amd64.s): acc[r][0:32] += Σ_{i<rows} Σ_{j<n} x[i·xrs + j·xs + 4·r] ·
+// dy[i·dyrs + j·dys + 0:32], byte offsets and strides, acc rows lda bytes apart.
+//
+//go:noescape
+func kgradTile8x32(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, n, rows int, acc unsafe.Pointer, lda int)

@@ -1,0 +1,178 @@
+#include "textflag.h"
+
+// AVX-512 tiles of the direct convolutions (direct.go). Both compute an 8×32
+// float32 tile in Z0-Z15 (row r in Z(2r), Z(2r+1)), with the two 16-lane
+// vectors of B in Z16-Z17 and the eight broadcast A values in Z18-Z25.
+
+// ZERO16 clears the accumulators.
+#define ZERO16 \
+	VXORPS Z0, Z0, Z0; VXORPS Z1, Z1, Z1; VXORPS Z2, Z2, Z2; VXORPS Z3, Z3, Z3; \
+	VXORPS Z4, Z4, Z4; VXORPS Z5, Z5, Z5; VXORPS Z6, Z6, Z6; VXORPS Z7, Z7, Z7; \
+	VXORPS Z8, Z8, Z8; VXORPS Z9, Z9, Z9; VXORPS Z10, Z10, Z10; VXORPS Z11, Z11, Z11; \
+	VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14; VXORPS Z15, Z15, Z15
+
+// FMA16 adds the outer product of the broadcasts Z18-Z25 and B (Z16, Z17).
+#define FMA16 \
+	VFMADD231PS Z16, Z18, Z0; VFMADD231PS Z17, Z18, Z1; \
+	VFMADD231PS Z16, Z19, Z2; VFMADD231PS Z17, Z19, Z3; \
+	VFMADD231PS Z16, Z20, Z4; VFMADD231PS Z17, Z20, Z5; \
+	VFMADD231PS Z16, Z21, Z6; VFMADD231PS Z17, Z21, Z7; \
+	VFMADD231PS Z16, Z22, Z8; VFMADD231PS Z17, Z22, Z9; \
+	VFMADD231PS Z16, Z23, Z10; VFMADD231PS Z17, Z23, Z11; \
+	VFMADD231PS Z16, Z24, Z12; VFMADD231PS Z17, Z24, Z13; \
+	VFMADD231PS Z16, Z25, Z14; VFMADD231PS Z17, Z25, Z15
+
+// func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int)
+//
+// c[r][0:32] = Σ_t Σ_{ch<cin} x[taps[t] + r·xs + 4·ch] · k[(t·cin + ch)·32 + 0:32]
+// for r in 0..7, with byte offsets and strides (x, k and c point to float32).
+TEXT ·convTile8x32(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ xs+8(FP), R10
+	MOVQ taps+16(FP), BX
+	MOVQ ntaps+24(FP), DX
+	MOVQ cin+32(FP), R13
+	MOVQ k+40(FP), DI
+	LEAQ (R10)(R10*2), R11
+	ZERO16
+
+tap:
+	MOVQ (BX), R8
+	ADDQ SI, R8
+	LEAQ (R8)(R10*4), R9
+	MOVQ R13, CX
+
+ch:
+	VMOVUPS (DI), Z16
+	VMOVUPS 64(DI), Z17
+	VBROADCASTSS (R8), Z18
+	VBROADCASTSS (R8)(R10*1), Z19
+	VBROADCASTSS (R8)(R10*2), Z20
+	VBROADCASTSS (R8)(R11*1), Z21
+	VBROADCASTSS (R9), Z22
+	VBROADCASTSS (R9)(R10*1), Z23
+	VBROADCASTSS (R9)(R10*2), Z24
+	VBROADCASTSS (R9)(R11*1), Z25
+	FMA16
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  ch
+
+	ADDQ $8, BX
+	DECQ DX
+	JNZ  tap
+
+	MOVQ c+48(FP), AX
+	MOVQ ldc+56(FP), R12
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ R12, AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	ADDQ R12, AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	ADDQ R12, AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	ADDQ R12, AX
+	VMOVUPS Z8, (AX)
+	VMOVUPS Z9, 64(AX)
+	ADDQ R12, AX
+	VMOVUPS Z10, (AX)
+	VMOVUPS Z11, 64(AX)
+	ADDQ R12, AX
+	VMOVUPS Z12, (AX)
+	VMOVUPS Z13, 64(AX)
+	ADDQ R12, AX
+	VMOVUPS Z14, (AX)
+	VMOVUPS Z15, 64(AX)
+	VZEROUPPER
+	RET
+
+// func kgradTile8x32(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, n, rows int, acc unsafe.Pointer, lda int)
+//
+// acc[r][0:32] += Σ_{i<rows} Σ_{j<n} x[i·xrs + j·xs + 4·r] · dy[i·dyrs + j·dys + 0:32]
+// for r in 0..7, with byte offsets and strides (acc rows lda bytes apart).
+TEXT ·kgradTile8x32(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), SI
+	MOVQ xs+8(FP), R10
+	MOVQ xrs+16(FP), R12
+	MOVQ dy+24(FP), DI
+	MOVQ dys+32(FP), R11
+	MOVQ dyrs+40(FP), R13
+	MOVQ rows+56(FP), DX
+	ZERO16
+
+row:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ n+48(FP), CX
+
+pix:
+	VMOVUPS (R9), Z16
+	VMOVUPS 64(R9), Z17
+	VBROADCASTSS (R8), Z18
+	VBROADCASTSS 4(R8), Z19
+	VBROADCASTSS 8(R8), Z20
+	VBROADCASTSS 12(R8), Z21
+	VBROADCASTSS 16(R8), Z22
+	VBROADCASTSS 20(R8), Z23
+	VBROADCASTSS 24(R8), Z24
+	VBROADCASTSS 28(R8), Z25
+	FMA16
+	ADDQ R10, R8
+	ADDQ R11, R9
+	DECQ CX
+	JNZ  pix
+
+	ADDQ R12, SI
+	ADDQ R13, DI
+	DECQ DX
+	JNZ  row
+
+	MOVQ acc+64(FP), AX
+	MOVQ lda+72(FP), R12
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ R12, AX
+	VADDPS (AX), Z2, Z2
+	VADDPS 64(AX), Z3, Z3
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	ADDQ R12, AX
+	VADDPS (AX), Z4, Z4
+	VADDPS 64(AX), Z5, Z5
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	ADDQ R12, AX
+	VADDPS (AX), Z6, Z6
+	VADDPS 64(AX), Z7, Z7
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	ADDQ R12, AX
+	VADDPS (AX), Z8, Z8
+	VADDPS 64(AX), Z9, Z9
+	VMOVUPS Z8, (AX)
+	VMOVUPS Z9, 64(AX)
+	ADDQ R12, AX
+	VADDPS (AX), Z10, Z10
+	VADDPS 64(AX), Z11, Z11
+	VMOVUPS Z10, (AX)
+	VMOVUPS Z11, 64(AX)
+	ADDQ R12, AX
+	VADDPS (AX), Z12, Z12
+	VADDPS 64(AX), Z13, Z13
+	VMOVUPS Z12, (AX)
+	VMOVUPS Z13, 64(AX)
+	ADDQ R12, AX
+	VADDPS (AX), Z14, Z14
+	VADDPS 64(AX), Z15, Z15
+	VMOVUPS Z14, (AX)
+	VMOVUPS Z15, 64(AX)
+	VZEROUPPER
+	RET
