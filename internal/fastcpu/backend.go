@@ -164,6 +164,15 @@ func (b *Backend) Profile() map[string][2]time.Duration {
 	return out
 }
 
+// ResetProfile clears the times Profile reports (for example after warm-up steps).
+func (b *Backend) ResetProfile() {
+	b.profMu.Lock()
+	defer b.profMu.Unlock()
+	if b.profile != nil {
+		clear(b.profile)
+	}
+}
+
 // addProfile records time spent in an op type.
 func (b *Backend) addProfile(op string, wall, cpu time.Duration) {
 	b.profMu.Lock()

@@ -5,12 +5,15 @@ import (
 	"github.com/fm-image/fm-image/internal/fastcpu"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
 
 // BenchmarkRefUNet32Train times one ref-unet-32 flow training step at batch 16 (32x32) on
-// fastcpu. The first step (compilation) is not timed.
+// fastcpu and prints where the time goes, per op type. The first two steps (compilation, buffers
+// reaching their steady state) are not timed. FASTCPU_BENCH_BATCH and FASTCPU_BENCH_SIZE change
+// the batch and the image size.
 //
 //	GOEXPERIMENT=simd go test ./internal/fastcpu -run '^$' -bench RefUNet32Train -benchtime 5x
 func BenchmarkRefUNet32Train(b *testing.B) {
@@ -19,11 +22,20 @@ func BenchmarkRefUNet32Train(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer backend.Finalize()
-	const batch = 16
-	tr, x1 := refTrainer(b, backend, batch, 32)
-	if _, _, err := tr.TrainStep(x1, batch); err != nil {
-		b.Fatal(err)
+	batch, size := 16, 32
+	if v, err := strconv.Atoi(os.Getenv("FASTCPU_BENCH_BATCH")); err == nil {
+		batch = v
 	}
+	if v, err := strconv.Atoi(os.Getenv("FASTCPU_BENCH_SIZE")); err == nil {
+		size = v
+	}
+	tr, x1 := refTrainer(b, backend, batch, size)
+	for range 2 { // compilation, then buffers reaching their steady state
+		if _, _, err := tr.TrainStep(x1, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	backend.(*fastcpu.Backend).ResetProfile()
 	b.ResetTimer()
 	for range b.N {
 		if _, _, err := tr.TrainStep(x1, batch); err != nil {
@@ -37,7 +49,13 @@ func BenchmarkRefUNet32Train(b *testing.B) {
 		names = append(names, k)
 	}
 	slices.SortFunc(names, func(x, y string) int { return int(prof[y][1] - prof[x][1]) })
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N+1) }
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
+	var total [2]time.Duration
+	for _, k := range names {
+		total[0] += prof[k][0]
+		total[1] += prof[k][1]
+	}
+	fmt.Fprintf(os.Stderr, "%8.1f ms/step cpu %8.1f wall  total of the ops\n", ms(total[1]), ms(total[0]))
 	for _, k := range names {
 		fmt.Fprintf(os.Stderr, "%8.1f ms/step cpu %8.1f wall  %s\n", ms(prof[k][1]), ms(prof[k][0]), k)
 	}

@@ -103,3 +103,64 @@ func BenchmarkConv(b *testing.B) {
 		}
 	}
 }
+
+// unetConvShapes are ref-unet-32's convolutions at batch 16 on 32×32 images
+// (name: level, Cin→Cout, kernel).
+var unetConvShapes = []struct {
+	name string
+	s    ConvShape
+}{
+	{"stem-3to32", conv3(16, 32, 3, 32)},
+	{"l1-32to32", conv3(16, 32, 32, 32)},
+	{"l1-64to32", conv3(16, 32, 64, 32)},
+	{"head-32to3", conv3(16, 32, 32, 3)},
+	{"l2-32to64", conv3(16, 16, 32, 64)},
+	{"l2-64to64", conv3(16, 16, 64, 64)},
+	{"l2-128to64", conv3(16, 16, 128, 64)},
+	{"l3-64to128", conv3(16, 8, 64, 128)},
+	{"l3-128to128", conv3(16, 8, 128, 128)},
+	{"l3-256to128", conv3(16, 8, 256, 128)},
+	{"l1-1x1-64to32", ConvShape{Batch: 16, H: 32, W: 32, Cin: 64, KH: 1, KW: 1, Cout: 32}},
+	{"l3-1x1-256to128", ConvShape{Batch: 16, H: 8, W: 8, Cin: 256, KH: 1, KW: 1, Cout: 128}},
+}
+
+func conv3(batch, hw, cin, cout int) ConvShape {
+	return ConvShape{Batch: batch, H: hw, W: hw, Cin: cin, KH: 3, KW: 3, Cout: cout,
+		PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+}
+
+// BenchmarkConvUNet reports GFLOP/s of each convolution form on ref-unet-32's
+// layers, on two goroutines, with the automatic kernel choice.
+//
+//	GOEXPERIMENT=simd go test ./internal/gemm -run XXX -bench ConvUNet
+func BenchmarkConvUNet(b *testing.B) {
+	ws := NewWorkspace(Options{Parallelism: 2})
+	defer ws.Close()
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, c := range unetConvShapes {
+		s := c.s
+		nx, nk, ny := s.Sizes()
+		x, k, y := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+		dx, dk := make([]float32, nx), make([]float32, nk)
+		flops := 2 * float64(ny) * float64(s.KH*s.KW*s.Cin)
+		for _, op := range []string{"forward", "inputgrad", "kernelgrad"} {
+			b.Run(c.name+"/"+op, func(b *testing.B) {
+				for b.Loop() {
+					var err error
+					switch op {
+					case "forward":
+						err = ws.Conv2D(s, x, k, y)
+					case "inputgrad":
+						err = ws.Conv2DInputGrad(s, y, k, dx)
+					default:
+						err = ws.Conv2DKernelGrad(s, x, y, dk)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
