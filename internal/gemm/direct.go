@@ -241,40 +241,58 @@ func (w *Workspace) conv2DInputGradDirect(s ConvShape, dy, k, dx []float32) bool
 }
 
 // conv2DKernelGradDirect is Conv2DKernelGrad with the kernel-gradient tiles.
+// A tile is 8 input channels × 32 output channels, or, when that wastes less
+// on padding (few output channels, as in an RGB head), 8 output channels × 32
+// input channels, with the input and the output gradient swapping roles.
 func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
 	st := w.st
-	p := directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight}
-	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, s.Cin%dTileRows != 0)
+	trans := roundUp(s.Cout, dTileRows)*roundUp(s.Cin, dTileCols) < roundUp(s.Cin, dTileRows)*roundUp(s.Cout, dTileCols)
+	rowsC, colsC := s.Cin, s.Cout // channels along the tile's rows and columns
+	if trans {
+		rowsC, colsC = s.Cout, s.Cin
+	}
+	// The input is read in place: each tap's tiles cover only the output
+	// pixels whose input pixel is inside the image (padding adds zeros). A
+	// copy with slack after it is made only when tiles read past the last
+	// pixel's channels.
+	slack := s.Cin%dTileRows != 0
+	if trans {
+		slack = s.Cin%dTileCols != 0
+	}
+	xp, _, _ := w.padded(x, s.Batch, s.H, s.W, s.Cin, directPads{}, slack)
 	ho, wo := s.OutSize()
-	co32 := roundUp(s.Cout, dTileCols)
-	co := s.Cout
-	if co != co32 {
-		// Widen dy to whole strips of 32 channels, zero-filled.
-		need := s.Batch * ho * wo * co32
+	// dy's rows are widened (zero-filled) to whole tiles: 32 channels as the
+	// tiles' columns, 8 as their rows.
+	co := roundUp(s.Cout, dTileCols)
+	if trans {
+		co = roundUp(s.Cout, dTileRows)
+	}
+	if co != s.Cout {
+		need := s.Batch * ho * wo * co
 		if len(st.dypad) < need {
 			st.dypad = make([]float32, need)
 		}
 		wide := st.dypad[:need]
 		for px := 0; px < s.Batch*ho*wo; px++ {
-			row := wide[px*co32 : (px+1)*co32]
-			copy(row, dy[px*co:(px+1)*co])
-			clear(row[co:])
+			row := wide[px*co : (px+1)*co]
+			copy(row, dy[px*s.Cout:(px+1)*s.Cout])
+			clear(row[s.Cout:])
 		}
-		dy, co = wide, co32
+		dy = wide
 	}
 	taps := s.KH * s.KW
-	c8 := roundUp(s.Cin, dTileRows)
-	need := taps * c8 * co32
+	r8, c32 := roundUp(rowsC, dTileRows), roundUp(colsC, dTileCols)
+	need := taps * r8 * c32
 	if len(st.kacc) < need {
 		st.kacc = make([]float32, need)
 	}
 	acc := st.kacc[:need]
 	clear(acc)
 	kj := &st.kgrad
-	*kj = kgradJob{x: xp, hp: hp, wp: wp, c: s.Cin, dy: dy, ho: ho, wo: wo, co: co, kw: s.KW,
-		c8: c8, co32: co32, cgroups: c8 / dTileRows, strips: co32 / dTileCols, acc: acc, next: &st.next}
-	kj.ntasks = taps * kj.cgroups * kj.strips
-	perImage := (hp*wp*s.Cin + ho*wo*co) * 4
+	*kj = kgradJob{x: xp, h: s.H, w: s.W, c: s.Cin, pt: s.PadTop, pl: s.PadLeft, dy: dy, ho: ho, wo: wo, co: co, kw: s.KW, trans: trans,
+		r8: r8, c32: c32, rgroups: r8 / dTileRows, strips: c32 / dTileCols, acc: acc, next: &st.next}
+	kj.ntasks = taps * kj.rgroups * kj.strips
+	perImage := (s.H*s.W*s.Cin + ho*wo*co) * 4
 	group := max(1, min(s.Batch, kgradGroupBytes/perImage))
 	parts := w.parallelism()
 	if s.Batch*ho*wo*taps*s.Cin*s.Cout < serialMACs {
@@ -294,25 +312,37 @@ func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
 	st.next.Store(0)
 	st.parallel(kj, kj.parts)
 	for t := 0; t < taps; t++ {
-		for ch := 0; ch < s.Cin; ch++ {
-			copy(dk[(t*s.Cin+ch)*s.Cout:][:s.Cout], acc[(t*c8+ch)*co32:])
+		if !trans {
+			for ch := 0; ch < s.Cin; ch++ {
+				copy(dk[(t*s.Cin+ch)*s.Cout:][:s.Cout], acc[(t*r8+ch)*c32:])
+			}
+			continue
+		}
+		for o := 0; o < s.Cout; o++ {
+			src := acc[(t*r8+o)*c32:][:s.Cin]
+			for ch, v := range src {
+				dk[(t*s.Cin+ch)*s.Cout+o] = v
+			}
 		}
 	}
 }
 
 // kgradJob is a kernel-gradient direct convolution. Its tasks are (image
 // group, tile) pairs, group-major, taken from a counter; a tile is (tap, group
-// of 8 input channels, strip of 32 output channels) and owns its part of acc
-// [tap][c8][co32]. A task waits until the same tile's previous group is done,
-// so each tile adds the groups in order whichever worker runs them.
+// of 8 row channels, strip of 32 column channels) and owns its part of acc
+// [tap][r8][c32]. Rows are input channels and columns output channels, or the
+// reverse when trans. A task waits until the same tile's previous group is
+// done, so each tile adds the groups in order whichever worker runs them.
 type kgradJob struct {
-	x               []float32 // padded input [batch][hp][wp][c] and slack
-	hp, wp, c       int
+	x               []float32 // input [batch][h][w][c], unpadded
+	h, w, c         int
+	pt, pl          int       // padding at the top and left
 	dy              []float32 // output gradient [batch][ho][wo][co]
 	ho, wo, co      int
 	kw              int
-	c8, co32        int
-	cgroups, strips int
+	trans           bool
+	r8, c32         int
+	rgroups, strips int
 	acc             []float32
 	group, batch    int // images per group, images in all
 	ntasks, total   int // tiles, and (group, tile) tasks
@@ -334,13 +364,32 @@ func (kj *kgradJob) runPart(_ *worker, _ int) {
 		tile := t
 		s := t % kj.strips
 		t /= kj.strips
-		cg, tap := t%kj.cgroups, t/kj.cgroups
+		rg, tap := t%kj.rgroups, t/kj.rgroups
+		// Output pixels (i, j) of this tap read input pixel (i+kh−pt, j+kw−pl):
+		// rows [i0, i1) and columns [j0, j1) are inside the image.
 		kh, kw := tap/kj.kw, tap%kj.kw
-		acc := unsafe.Pointer(&kj.acc[(tap*kj.c8+cg*dTileRows)*kj.co32+s*dTileCols])
+		i0, i1 := max(0, kj.pt-kh), min(kj.ho, kj.h+kj.pt-kh)
+		j0, j1 := max(0, kj.pl-kw), min(kj.wo, kj.w+kj.pl-kw)
+		if i0 >= i1 || j0 >= j1 {
+			kj.done[tile].Store(int32(g + 1))
+			continue
+		}
+		acc := unsafe.Pointer(&kj.acc[(tap*kj.r8+rg*dTileRows)*kj.c32+s*dTileCols])
+		xs, xrs := kj.c*4, kj.w*kj.c*4
+		ys, yrs := kj.co*4, kj.wo*kj.co*4
 		for b := g * kj.group; b < min(kj.batch, (g+1)*kj.group); b++ {
-			x := unsafe.Pointer(&kj.x[((b*kj.hp+kh)*kj.wp+kw)*kj.c+cg*dTileRows])
-			dy := unsafe.Pointer(&kj.dy[b*kj.ho*kj.wo*kj.co+s*dTileCols])
-			kgradTile8x32(x, kj.c*4, kj.wp*kj.c*4, dy, kj.co*4, kj.wo*kj.co*4, kj.wo, kj.ho, acc, kj.co32*4)
+			xImg := ((b*kj.h+i0+kh-kj.pt)*kj.w + j0 + kw - kj.pl) * kj.c
+			yImg := ((b*kj.ho+i0)*kj.wo + j0) * kj.co
+			n, rows := j1-j0, i1-i0
+			if kj.trans {
+				a := unsafe.Pointer(&kj.dy[yImg+rg*dTileRows])
+				v := unsafe.Pointer(&kj.x[xImg+s*dTileCols])
+				kgradTile8x32(a, ys, yrs, v, xs, xrs, n, rows, acc, kj.c32*4)
+				continue
+			}
+			a := unsafe.Pointer(&kj.x[xImg+rg*dTileRows])
+			v := unsafe.Pointer(&kj.dy[yImg+s*dTileCols])
+			kgradTile8x32(a, xs, xrs, v, ys, yrs, n, rows, acc, kj.c32*4)
 		}
 		kj.done[tile].Store(int32(g + 1))
 	}
