@@ -1,6 +1,7 @@
 package flow_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/fm-image/fm-image/flow"
@@ -40,4 +41,47 @@ func BenchmarkTrainStepRefUNet32(b *testing.B) {
 	b.ReportMetric(sec, "s/step")
 	b.ReportMetric(batch/sec, "images/s")
 	b.ReportMetric(batch*cfg.TrainFLOPs()/sec/1e9, "GFLOP/s")
+}
+
+// BenchmarkSampleRefUNet32 times 20-step Euler sampling of 16 images with
+// ref-unet-32 (EMA weights after one training step) and reports images/s.
+//
+//	go test ./flow/ -run '^$' -bench SampleRefUNet32 -benchtime 3x
+func BenchmarkSampleRefUNet32(b *testing.B) {
+	cfg, err := unet.Preset("ref-unet-32")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 16
+	backend := testBackend(b)
+	tr, err := flow.NewTrainer(backend, unet.Model{Config: cfg}, flow.TrainConfig{Steps: 10, BatchSize: batch, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := make([]float32, batch*32*32*3)
+	if _, _, err := tr.TrainStep(x, batch); err != nil { // creates the weights
+		b.Fatal(err)
+	}
+	ck, err := tr.Checkpoint()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := flow.NewModelField(backend, unet.Model{Config: cfg}, ck, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := flow.SampleOptions{Method: flow.Euler, Steps: 20}
+	if err := flow.Integrate(context.Background(), f, x, batch, flow.SampleOptions{Method: flow.Euler, Steps: 1}); err != nil {
+		b.Fatal(err) // compiles the graph
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i := range x {
+			x[i] = float32(i%13)/6 - 1
+		}
+		if err := flow.Integrate(context.Background(), f, x, batch, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(batch*float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
