@@ -216,6 +216,9 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 				name := n.op.String()
 				if st.fused != nil {
 					name = "fused/" + st.fused.describe()
+					if os.Getenv("FASTCPU_PROFILE_SHAPES") != "" {
+						name += fmt.Sprint(n.shape.Dimensions)
+					}
 				}
 				if n.op == backends.OpTypeReduceSum && os.Getenv("FASTCPU_PROFILE_SHAPES") != "" {
 					name += fmt.Sprintf("%v%v", n.inputs[0].shape.Dimensions, n.axes)

@@ -81,6 +81,9 @@ type fusedGroup struct {
 	// output (through rplan, the reduction's loop plan) instead of being stored.
 	reduce *node
 	rplan  *loopPlan
+	// rows, when set, sums whole blocks row by row (see rowsReduction; blocks then hold whole
+	// rows) instead of walking rplan's runs.
+	rows *rowsReduction
 }
 
 // fusableUnary and fusableBinary are the float32 ops a group may contain.
@@ -252,6 +255,7 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			cs[0].shape.DType == dtypes.Float32 && exportsUsedAfter(g, consumers, inS, cs[0].idx) {
 			g.reduce = cs[0]
 			g.rplan = reducePlan(cs[0])
+			g.setupRows()
 			groups[r.idx] = nil
 			groups[cs[0].idx] = g
 			continue
@@ -308,6 +312,25 @@ func (g *fusedGroup) chooseBlock() {
 			l.period, l.segment = p, seg
 		}
 	}
+}
+
+// setupRows makes a reducing group sum by rows (g.rows) when its reduction has the form
+// rowsReduction describes with a tail of 8 to fusedBlock elements and blocks can hold whole
+// rows: the block size is already a multiple of the tail, or no periodic leaf constrains it.
+func (g *fusedGroup) setupRows() {
+	rr, ok := newRowsReduction(g.rplan, fusedBlock)
+	if !ok || rr.tail < 8 {
+		return
+	}
+	if g.bs%rr.tail != 0 {
+		for _, l := range g.leaves {
+			if l.period > 0 {
+				return
+			}
+		}
+		g.bs = fusedBlock / rr.tail * rr.tail
+	}
+	g.rows = &rr
 }
 
 // exportsUsedAfter tells whether every use of the group's exported values outside the group
@@ -467,6 +490,14 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 	body := func(lo, hi int, sum []float32) {
 		scratch := ec.getF32(nRegs * bs)
 		defer ec.putF32(scratch)
+		var rows *rowsAccumulator
+		if sum != nil && g.rows != nil {
+			acc := ec.getF32(g.rows.tail)
+			defer ec.putF32(acc)
+			clear(acc)
+			rows = &rowsAccumulator{rr: g.rows, dst: sum, acc: acc, curO: -1}
+			defer rows.flush()
+		}
 		reg := func(k int) []float32 { return scratch[k*bs : (k+1)*bs] }
 		segOf := make([]int, len(g.leaves)) // segment each periodic leaf's buffer holds
 		for i := range segOf {
@@ -528,7 +559,10 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 				b, sb := operand(ins.b)
 				binaryRunF32(ins.op, d, a, b, sa, sb)
 			}
-			if sum != nil {
+			switch {
+			case rows != nil:
+				rows.add(results[nI-1], i0/g.rows.tail)
+			case sum != nil:
 				reduceBlock(g.rplan, sum, results[nI-1], i0, i1, idx)
 			}
 		}

@@ -10,3 +10,6 @@ func simdBinary(op backends.OpType, dst, a, b []float32, sa, sb int) bool { retu
 
 // simdUnary reports false: this build has no SIMD kernels.
 func simdUnary(op backends.OpType, dst, src []float32) bool { return false }
+
+// simdAddRows does nothing and returns 0: addRowsF32 handles every column.
+func simdAddRows(acc, src []float32, rows int) int { return 0 }

@@ -214,6 +214,16 @@ func TestShapeOps(t *testing.T) {
 			return []*Node{ReduceSum(Mul(in[0], in[0]), 0, 2), ReduceSum(Sub(in[0], MulScalar(in[0], 3)), 1), ReduceAllSum(sq)}
 		}, in)
 	}
+	// Row reductions (bias gradients, GroupNorm statistics) with tails that do and do not
+	// divide the fused block, fused and unfused, small and split over goroutines.
+	for _, dims := range [][]int{{5, 7, 3, 12}, {4, 9, 9, 40}, {8, 33, 17, 100}, {2, 64, 8, 300}, {16, 128, 8, 4}} {
+		rx := randTensor(rng, dims...)
+		compare(t, "RowsReduce", fast, sg, 1e-4, func(in []*Node) []*Node {
+			sq := Mul(in[0], AddScalar(in[0], 1))
+			return []*Node{ReduceSum(in[0], 0, 1, 2), ReduceSum(sq, 0, 1, 2), ReduceSum(in[0], 1, 3), ReduceSum(sq, 1, 3),
+				ReduceSum(in[0], 1), ReduceSum(sq, 0, 2)}
+		}, rx)
+	}
 	// GroupNorm + SiLU at sizes where fused groups use several blocks per image (periodic
 	// broadcast leaves, per-channel and per-group, channel counts not dividing the block size).
 	for _, dims := range [][]int{{3, 16, 16, 24}, {2, 8, 8, 96}, {2, 32, 32, 32}} {

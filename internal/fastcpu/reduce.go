@@ -308,91 +308,53 @@ func execReduce(ec *execCtx, n *node, out any, ins []any) error {
 
 // reduceSumRowsF32 is the fast path of float32 ReduceSum for plans shaped
 // [kept axes..., one reduced axis R, tail...] (bias gradients [B·H·W, C] -> [C]; GroupNorm
-// statistics [B, H·W, G, C/G] -> [B, G]; pooling): for each outer position it adds the R
-// contiguous tail blocks into a temporary with vector adds, then reduces the temporary's tail
-// (small) into the output. It reports false when the plan does not have that shape.
+// statistics [B, H·W, G, C/G] -> [B, G]; pooling; see rowsReduction): for each outer position
+// it adds the R contiguous tail-long rows into an accumulator (addRowsF32), then folds the
+// accumulator into the output. It reports false when the plan does not have that shape.
+//
+// The work is split in a fixed way (by outer positions, or for fewer outer positions than
+// goroutines by rows, the partial sums combined in part order), so results do not depend on
+// timing.
 func reduceSumRowsF32(ec *execCtx, p *loopPlan, dst, src []float32) bool {
-	dims, out := p.dims, p.strides[1]
-	a := -1
-	for i := range dims {
-		if out[i] == 0 {
-			a = i
-			break
-		}
-	}
-	if a < 0 || a == len(dims)-1 {
+	rr, ok := newRowsReduction(p, 1<<16)
+	if !ok {
 		return false
 	}
-	outer := 1
-	for _, d := range dims[:a] {
-		outer *= d
-	}
-	r := dims[a]
-	tail := 1
-	for _, d := range dims[a+1:] {
-		tail *= d
-	}
-	if tail > 1<<16 {
-		return false
-	}
-	tailPlan := &loopPlan{dims: dims[a+1:], strides: [][]int{rowMajorStrides(dims[a+1:]), out[a+1:]}, bases: []int{0, 0}}
-	tailRuns := tailPlan.numRuns()
-	outerPlan := &loopPlan{dims: dims[:a], strides: [][]int{nil, out[:a]}}
-	outerBase := func(o int) int {
-		off := 0
-		for i := a - 1; i >= 0; i-- {
-			off += (o % outerPlan.dims[i]) * outerPlan.strides[1][i]
-			o /= outerPlan.dims[i]
-		}
-		return off
-	}
+	outer, r, tail := rr.outer, rr.r, rr.tail
 	clear(dst)
-	sumRows := func(tmp []float32, o, r0, r1 int) {
-		base := (o*r + r0) * tail
-		copy(tmp, src[base:base+tail])
-		for k := r0 + 1; k < r1; k++ {
-			row := src[(o*r+k)*tail : (o*r+k+1)*tail]
-			if !simdBinary(backends.OpTypeAdd, tmp, tmp, row, 1, 1) {
-				for i, x := range row {
-					tmp[i] += x
-				}
-			}
-		}
-	}
 	if outer >= ec.parallelism || len(src) < 4*minParallelWork {
 		parallelFor(ec.parallelism, outer, len(src), func(lo, hi int) {
-			tmp := ec.getF32(tail)
-			defer ec.putF32(tmp)
+			acc := ec.getF32(tail)
+			defer ec.putF32(acc)
 			for o := lo; o < hi; o++ {
-				sumRows(tmp, o, 0, r)
-				tp := *tailPlan
-				tp.bases = []int{0, outerBase(o)}
-				reduceRuns(&tp, backends.OpTypeReduceSum, dst, tmp, 0, tailRuns)
+				clear(acc)
+				addRowsF32(acc, src[o*r*tail:(o+1)*r*tail])
+				rr.fold(dst, acc, o)
 			}
 		})
 		return true
 	}
-	// Few outer positions (bias gradients): split the reduced axis, then combine.
+	// Few outer positions (bias gradients): split the rows, then combine in part order.
 	parts := min(ec.parallelism, r)
-	tmps := make([][]float32, parts)
+	accs := make([][]float32, parts)
+	for i := range accs {
+		accs[i] = ec.getF32(tail)
+	}
 	for o := range outer {
 		parallelFor(parts, parts, len(src), func(lo, hi int) {
 			for part := lo; part < hi; part++ {
-				if tmps[part] == nil {
-					tmps[part] = ec.getF32(tail)
-				}
-				sumRows(tmps[part], o, r*part/parts, r*(part+1)/parts)
+				r0, r1 := r*part/parts, r*(part+1)/parts
+				clear(accs[part])
+				addRowsF32(accs[part], src[(o*r+r0)*tail:(o*r+r1)*tail])
 			}
 		})
-		for _, t := range tmps[1:] {
-			combine(backends.OpTypeReduceSum, tmps[0], t)
+		for _, a := range accs[1:] {
+			combine(backends.OpTypeReduceSum, accs[0], a)
 		}
-		tp := *tailPlan
-		tp.bases = []int{0, outerBase(o)}
-		reduceRuns(&tp, backends.OpTypeReduceSum, dst, tmps[0], 0, tailRuns)
+		rr.fold(dst, accs[0], o)
 	}
-	for _, t := range tmps {
-		ec.putF32(t)
+	for _, a := range accs {
+		ec.putF32(a)
 	}
 	return true
 }

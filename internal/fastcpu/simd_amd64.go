@@ -11,6 +11,9 @@ import (
 // hasSIMD is read once: the CPU features do not change while running.
 var hasSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
 
+// hasAVX512 enables the 16-lane kernels (AVX-512F; Zen 4/5, Intel server parts).
+var hasAVX512 = hasSIMD && archsimd.X86.AVX512()
+
 // simdBinary computes dst[i] = a[i*sa] op b[i*sb] (sa, sb in {0, 1}, not both 0) for the
 // arithmetic ops with 8-lane AVX2 vectors. It reports false (doing nothing) when it does not
 // handle the case, and the scalar kernel runs instead.
@@ -203,4 +206,73 @@ func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
 	s1 := n1.Add(bias).ShiftAllLeft(23).AsFloat32x8()
 	s2 := n2.Add(bias).ShiftAllLeft(23).AsFloat32x8()
 	return p.Mul(s1).Mul(s2)
+}
+
+// simdAddRows adds the rows of src ([rows, len(acc)] row-major) into acc column chunk by column
+// chunk, the chunk's sums held in vector registers while the rows stream by. It returns the
+// number of leading columns done (a multiple of 8; 0 without AVX2); addRowsF32 does the rest.
+func simdAddRows(acc, src []float32, rows int) int {
+	if !hasSIMD {
+		return 0
+	}
+	w := len(acc)
+	src = src[:rows*w]
+	j := 0
+	if hasAVX512 {
+		for ; j+32 <= w; j += 32 {
+			a0 := archsimd.LoadFloat32x16Slice(acc[j : j+16])
+			a1 := archsimd.LoadFloat32x16Slice(acc[j+16 : j+32])
+			b0 := archsimd.BroadcastFloat32x16(0)
+			b1 := b0
+			r := 0
+			for ; r+2 <= rows; r += 2 {
+				s := src[r*w+j : r*w+j+32]
+				t := src[(r+1)*w+j : (r+1)*w+j+32]
+				a0 = a0.Add(archsimd.LoadFloat32x16Slice(s[:16]))
+				a1 = a1.Add(archsimd.LoadFloat32x16Slice(s[16:32]))
+				b0 = b0.Add(archsimd.LoadFloat32x16Slice(t[:16]))
+				b1 = b1.Add(archsimd.LoadFloat32x16Slice(t[16:32]))
+			}
+			if r < rows {
+				s := src[r*w+j : r*w+j+32]
+				a0 = a0.Add(archsimd.LoadFloat32x16Slice(s[:16]))
+				a1 = a1.Add(archsimd.LoadFloat32x16Slice(s[16:32]))
+			}
+			a0.Add(b0).StoreSlice(acc[j : j+16])
+			a1.Add(b1).StoreSlice(acc[j+16 : j+32])
+		}
+		for ; j+16 <= w; j += 16 {
+			a0 := archsimd.LoadFloat32x16Slice(acc[j : j+16])
+			b0 := archsimd.BroadcastFloat32x16(0)
+			r := 0
+			for ; r+2 <= rows; r += 2 {
+				a0 = a0.Add(archsimd.LoadFloat32x16Slice(src[r*w+j : r*w+j+16]))
+				b0 = b0.Add(archsimd.LoadFloat32x16Slice(src[(r+1)*w+j : (r+1)*w+j+16]))
+			}
+			if r < rows {
+				a0 = a0.Add(archsimd.LoadFloat32x16Slice(src[r*w+j : r*w+j+16]))
+			}
+			a0.Add(b0).StoreSlice(acc[j : j+16])
+		}
+	}
+	for ; j+16 <= w; j += 16 {
+		a0 := archsimd.LoadFloat32x8Slice(acc[j : j+8])
+		a1 := archsimd.LoadFloat32x8Slice(acc[j+8 : j+16])
+		for r := range rows {
+			s := src[r*w+j : r*w+j+16]
+			a0 = a0.Add(archsimd.LoadFloat32x8Slice(s[:8]))
+			a1 = a1.Add(archsimd.LoadFloat32x8Slice(s[8:16]))
+		}
+		a0.StoreSlice(acc[j : j+8])
+		a1.StoreSlice(acc[j+8 : j+16])
+	}
+	for ; j+8 <= w; j += 8 {
+		a0 := archsimd.LoadFloat32x8Slice(acc[j : j+8])
+		for r := range rows {
+			a0 = a0.Add(archsimd.LoadFloat32x8Slice(src[r*w+j : r*w+j+8]))
+		}
+		a0.StoreSlice(acc[j : j+8])
+	}
+	archsimd.ClearAVXUpperBits()
+	return j
 }

@@ -1,0 +1,34 @@
+package fastcpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAddRowsF32 checks addRowsF32 (SIMD column chunks, scalar columns, long rows) against a
+// float64 reference for row widths around the vector sizes and row counts around the unrolling.
+func TestAddRowsF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, w := range []int{1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 48, 63, 64, 65, 96, 100, 256, 257, 300} {
+		for _, rows := range []int{0, 1, 2, 3, 4, 17} {
+			acc := make([]float32, w)
+			want := make([]float64, w)
+			for j := range acc {
+				acc[j] = float32(rng.NormFloat64())
+				want[j] = float64(acc[j])
+			}
+			src := make([]float32, rows*w)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64())
+				want[i%w] += float64(src[i])
+			}
+			addRowsF32(acc, src)
+			for j := range acc {
+				if math.Abs(float64(acc[j])-want[j]) > 1e-5*(1+math.Abs(want[j])) {
+					t.Fatalf("w=%d rows=%d column %d: %g, want %g", w, rows, j, acc[j], want[j])
+				}
+			}
+		}
+	}
+}
