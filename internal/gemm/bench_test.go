@@ -17,7 +17,7 @@ func benchKernels() []benchKernel {
 	if len(ks) > 2 {
 		ks = append(ks, benchKernel{"auto", Options{}})
 	}
-	if directAvailable() {
+	if hasDirectAVX512() || hasDirectAVX2() {
 		ks = append(ks, benchKernel{"auto-im2col", Options{NoDirectConv: true}})
 	}
 	return ks

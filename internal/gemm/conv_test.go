@@ -184,8 +184,15 @@ func TestConvSteadyStateAllocs(t *testing.T) {
 // channel strips (Cout, Cin not multiples of 32 or 8), 1×1 kernels with and
 // without padding, asymmetric padding, and several strips and image groups.
 func TestConvDirect(t *testing.T) {
-	if !directAvailable() {
-		t.Skip("no AVX-512 on this machine: the direct convolutions are not used")
+	var kernels []string
+	if hasDirectAVX512() {
+		kernels = append(kernels, directAVX512.name)
+	}
+	if hasDirectAVX2() {
+		kernels = append(kernels, directAVX2.name)
+	}
+	if len(kernels) == 0 {
+		t.Skip("neither AVX-512 nor AVX2 on this machine: the direct convolutions are not used")
 	}
 	r := rand.New(rand.NewPCG(21, 22))
 	pad1 := func(s ConvShape) ConvShape {
@@ -202,30 +209,32 @@ func TestConvDirect(t *testing.T) {
 		{Batch: 1, H: 6, W: 9, Cin: 4, KH: 2, KW: 3, Cout: 33, PadTop: 0, PadBottom: 1, PadLeft: 2, PadRight: 0},
 		pad1(ConvShape{Batch: 24, H: 32, W: 32, Cin: 8, KH: 3, KW: 3, Cout: 8}),
 	}
-	for _, par := range []int{1, 2, 3} {
-		ws := NewWorkspace(Options{Parallelism: par})
-		for _, s := range shapes {
-			if !ws.st.directOK(s) {
-				t.Fatalf("%+v: not run as a direct convolution", s)
+	for _, kn := range kernels {
+		for _, par := range []int{1, 2, 3} {
+			ws := NewWorkspace(Options{Parallelism: par, Kernel: kn})
+			for _, s := range shapes {
+				if !ws.st.directOK(s) || ws.st.dk.name != kn {
+					t.Fatalf("%+v: not run as a direct convolution with the %s tiles", s, kn)
+				}
+				name := fmt.Sprintf("direct-%s/p%d/%+v", kn, par, s)
+				nx, nk, ny := s.Sizes()
+				x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+				wy, wdx, wdk := naiveConv(s, x, k, dy)
+				y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
+				if err := ws.Conv2D(s, x, k, y); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
+				if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
+				if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" dk", dk, wdk, ny)
 			}
-			name := fmt.Sprintf("direct/p%d/%+v", par, s)
-			nx, nk, ny := s.Sizes()
-			x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
-			wy, wdx, wdk := naiveConv(s, x, k, dy)
-			y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
-			if err := ws.Conv2D(s, x, k, y); err != nil {
-				t.Fatal(err)
-			}
-			compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
-			if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
-				t.Fatal(err)
-			}
-			compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
-			if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
-				t.Fatal(err)
-			}
-			compare(t, name+" dk", dk, wdk, ny)
+			ws.Close()
 		}
-		ws.Close()
 	}
 }

@@ -6,45 +6,92 @@ import (
 	"unsafe"
 )
 
-// Direct convolutions (stride 1, no dilation) on AVX-512 machines.
+// Direct convolutions (stride 1, no dilation) on AVX-512 or AVX2 machines.
 //
 // The im2col route (conv.go) copies every input patch into a matrix and then
 // packs that matrix again for the GEMM micro-kernel; for the U-Net's layers,
 // whose products have only 32-128 columns, those copies cost as much as the
-// multiply-adds. The direct route copies nothing per tile. It zero-pads the
-// input once (padded[b][h][w][c], so that no tile needs a bounds check) and
-// runs 8×32 tiles written in assembly (direct_amd64.s):
+// multiply-adds. The direct route copies nothing per tile. It runs tiles of
+// R×C outputs written in assembly (direct_amd64.s: 8×32 with AVX-512, 6×16
+// with AVX2), each keeping its accumulators in registers:
 //
-//   - Forward: a tile is 8 neighbouring output pixels of one row × 32 output
-//     channels. For each kernel tap and input channel it broadcasts the 8
-//     pixels' input values straight from the padded input (consecutive
-//     pixels are Cin floats apart) and multiplies them with one row of the
-//     kernel, packed once per call as strips of 32 output channels
-//     ([strip][tap][cin][32], zero past Cout).
+//   - Forward: the input is zero-padded once (padded[b][h][w][c], so that no
+//     tile needs a bounds check). A tile is R neighbouring output pixels of
+//     one row × C output channels. For each kernel tap and input channel it
+//     broadcasts the R pixels' input values straight from the padded input
+//     (consecutive pixels are Cin floats apart) and multiplies them with one
+//     row of the kernel, packed once per call as strips of C output channels
+//     ([strip][tap][cin][C], zero past Cout).
 //   - Input gradient: the same forward tiles run on the padded output
 //     gradient with the kernel flipped in space and its channel axes swapped
 //     (dx = dy ⊛ K', K'[kh][kw][o][c] = K[KH−1−kh][KW−1−kw][c][o]).
-//   - Kernel gradient: a tile is 8 input channels × 32 output channels of one
-//     tap, summed over every output pixel: 8 broadcasts of consecutive input
-//     channels and one row of the output gradient per pixel. Tiles are
-//     independent, so workers take them from a counter with no partial sums
-//     to add; images are visited in groups small enough to stay in the L2
-//     cache, each tile adding its groups in order, so the result does not
-//     depend on which worker ran what.
+//   - Kernel gradient: a tile is R input channels × C output channels of one
+//     tap (or the transpose, for few output channels), summed over every
+//     output pixel whose input pixel is inside the image: R broadcasts of
+//     consecutive input channels and one row of the output gradient per
+//     pixel, reading the input in place. Tiles are independent, so workers
+//     take them from a counter with no partial sums to add; images are
+//     visited in groups small enough to stay in the L2 cache, each tile
+//     adding its groups in order, so the result does not depend on which
+//     worker ran what.
 
-const (
-	dTileRows = 8  // pixels (forward) or input channels (kernel gradient) per tile
-	dTileCols = 32 // output channels per tile
+// maxTile is the largest tile, in float32 values, of any directKernel.
+const maxTile = 8 * 32
 
-	// kgradGroupBytes bounds the padded input and output gradient of the
-	// images whose kernel-gradient contributions are summed together.
-	kgradGroupBytes = 1 << 20
+// kgradGroupBytes bounds the input and output gradient of the images whose
+// kernel-gradient contributions are summed together.
+const kgradGroupBytes = 1 << 20
+
+// directKernel is one instruction set's pair of direct-convolution tiles:
+// rows pixels (forward) or channels (kernel gradient) × cols output channels.
+type directKernel struct {
+	name       string
+	avx512     bool // the 8×32 AVX-512 tiles; otherwise the 6×16 AVX2 ones
+	rows, cols int
+}
+
+var (
+	directAVX512 = directKernel{name: "avx512", avx512: true, rows: 8, cols: 32}
+	directAVX2   = directKernel{name: "avx2-fma", rows: 6, cols: 16}
 )
+
+// pickDirect returns the direct-convolution tiles for a Workspace whose GEMM
+// kernel was requested as kernel ("" for automatic), or nil when there are none.
+func pickDirect(opts Options) *directKernel {
+	if opts.NoDirectConv || opts.ForcePortable {
+		return nil
+	}
+	switch {
+	case hasDirectAVX512() && (opts.Kernel == "" || opts.Kernel == directAVX512.name):
+		return &directAVX512
+	case hasDirectAVX2() && (opts.Kernel == "" || opts.Kernel == directAVX2.name):
+		return &directAVX2
+	}
+	return nil
+}
+
+// conv runs the forward tile (see convTile8x32 and convTile6x16).
+func (d *directKernel) conv(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int) {
+	if d.avx512 {
+		convTile8x32(x, xs, taps, ntaps, cin, k, c, ldc)
+	} else {
+		convTile6x16(x, xs, taps, ntaps, cin, k, c, ldc)
+	}
+}
+
+// kgrad runs the kernel-gradient tile (see kgradTile8x32 and kgradTile6x16).
+func (d *directKernel) kgrad(a unsafe.Pointer, as, ars int, v unsafe.Pointer, vs, vrs, n, rows int, acc unsafe.Pointer, lda int) {
+	if d.avx512 {
+		kgradTile8x32(a, as, ars, v, vs, vrs, n, rows, acc, lda)
+	} else {
+		kgradTile6x16(a, as, ars, v, vs, vrs, n, rows, acc, lda)
+	}
+}
 
 // directOK reports whether s can run as a direct convolution on this Workspace.
 func (st *state) directOK(s ConvShape) bool {
 	one := func(v int) bool { return v <= 1 }
-	return st.useDirect && one(s.StrideH) && one(s.StrideW) && one(s.DilationH) && one(s.DilationW) &&
+	return st.dk != nil && one(s.StrideH) && one(s.StrideW) && one(s.DilationH) && one(s.DilationW) &&
 		one(s.InputDilationH) && one(s.InputDilationW)
 }
 
@@ -61,7 +108,7 @@ func (w *Workspace) padded(in []float32, batch, h, wd, c int, p directPads, need
 		return in, hp, wp
 	}
 	n := batch * hp * wp * c
-	need := n + dTileRows*c + 2*dTileCols
+	need := n + st.dk.rows*c + 2*st.dk.cols
 	if len(st.xpad) < need {
 		st.xpad = make([]float32, need)
 	}
@@ -101,8 +148,9 @@ func (pj *padJob) runPart(_ *worker, part int) {
 }
 
 // packDirectKernel packs the kernel k[KH][KW][Cin][Cout] of s for the forward
-// tiles into the Workspace's buffer and returns it: strips of 32 output
-// channels, [strip][tap][cin][32], zero past the last channel. With flip, it
+// tiles into the Workspace's buffer and returns it: strips of C output
+// channels (C the tile's columns), [strip][tap][cin][C], zero past the last
+// channel. With flip, it
 // packs K' of the input gradient instead (taps reversed, Cin and Cout swapped).
 func (w *Workspace) packDirectKernel(s ConvShape, k []float32, flip bool) []float32 {
 	taps := s.KH * s.KW
@@ -110,19 +158,20 @@ func (w *Workspace) packDirectKernel(s ConvShape, k []float32, flip bool) []floa
 	if flip {
 		cin, cout = cout, cin
 	}
-	strips := (cout + dTileCols - 1) / dTileCols
-	need := strips * taps * cin * dTileCols
 	st := w.st
+	tc := st.dk.cols
+	strips := (cout + tc - 1) / tc
+	need := strips * taps * cin * tc
 	if len(st.kpack) < need {
 		st.kpack = make([]float32, need)
 	}
 	kp := st.kpack[:need]
 	for sIdx := 0; sIdx < strips; sIdx++ {
-		o0 := sIdx * dTileCols
-		cols := min(dTileCols, cout-o0)
+		o0 := sIdx * tc
+		cols := min(tc, cout-o0)
 		for t := 0; t < taps; t++ {
 			for ch := 0; ch < cin; ch++ {
-				d := kp[((sIdx*taps+t)*cin+ch)*dTileCols:][:dTileCols]
+				d := kp[((sIdx*taps+t)*cin+ch)*tc:][:tc]
 				if !flip {
 					copy(d, k[(t*cin+ch)*cout+o0:][:cols])
 				} else {
@@ -154,8 +203,8 @@ func (w *Workspace) directForward(x []float32, batch, hp, wp, c, kh, kw int, kp 
 	}
 	dj := &st.dconv
 	*dj = directJob{x: x, hp: hp, wp: wp, c: c, batch: batch, ho: hp - kh + 1, wo: wp - kw + 1,
-		cout: cout, taps: st.taps, kp: kp, y: y, next: &st.next}
-	dj.strips = (cout + dTileCols - 1) / dTileCols
+		cout: cout, taps: st.taps, kp: kp, y: y, dk: st.dk, next: &st.next}
+	dj.strips = (cout + st.dk.cols - 1) / st.dk.cols
 	rows := batch * dj.ho
 	p := w.parallelism()
 	if rows*dj.wo*cout*taps*c < serialMACs {
@@ -175,6 +224,7 @@ type directJob struct {
 	taps                []int
 	kp                  []float32
 	y                   []float32
+	dk                  *directKernel
 	strips              int
 	chunk               int // output rows per chunk
 	next                *atomic.Int64
@@ -182,9 +232,10 @@ type directJob struct {
 }
 
 func (dj *directJob) runPart(_ *worker, _ int) {
-	var tile [dTileRows * dTileCols]float32
+	var tile [maxTile]float32
+	tr, tc := dj.dk.rows, dj.dk.cols
 	ntaps := len(dj.taps)
-	kStrip := ntaps * dj.c * dTileCols
+	kStrip := ntaps * dj.c * tc
 	rows := dj.batch * dj.ho
 	for {
 		r0 := (int(dj.next.Add(1)) - 1) * dj.chunk
@@ -197,18 +248,18 @@ func (dj *directJob) runPart(_ *worker, _ int) {
 			yRow := r * dj.wo * dj.cout
 			for s := 0; s < dj.strips; s++ {
 				kp := unsafe.Pointer(&dj.kp[s*kStrip])
-				cols := min(dTileCols, dj.cout-s*dTileCols)
-				for j0 := 0; j0 < dj.wo; j0 += dTileRows {
+				cols := min(tc, dj.cout-s*tc)
+				for j0 := 0; j0 < dj.wo; j0 += tr {
 					xp := unsafe.Pointer(&dj.x[xRow+j0*dj.c])
-					n := min(dTileRows, dj.wo-j0)
-					yo := yRow + j0*dj.cout + s*dTileCols
-					if n == dTileRows && cols == dTileCols {
-						convTile8x32(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, unsafe.Pointer(&dj.y[yo]), dj.cout*4)
+					n := min(tr, dj.wo-j0)
+					yo := yRow + j0*dj.cout + s*tc
+					if n == tr && cols == tc {
+						dj.dk.conv(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, unsafe.Pointer(&dj.y[yo]), dj.cout*4)
 						continue
 					}
-					convTile8x32(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, unsafe.Pointer(&tile[0]), dTileCols*4)
+					dj.dk.conv(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, unsafe.Pointer(&tile[0]), tc*4)
 					for rr := 0; rr < n; rr++ {
-						copy(dj.y[yo+rr*dj.cout:][:cols], tile[rr*dTileCols:])
+						copy(dj.y[yo+rr*dj.cout:][:cols], tile[rr*tc:])
 					}
 				}
 			}
@@ -220,7 +271,7 @@ func (dj *directJob) runPart(_ *worker, _ int) {
 func (w *Workspace) conv2DDirect(s ConvShape, x, k, y []float32) {
 	p := directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight}
 	_, wo := s.OutSize()
-	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, wo%dTileRows != 0)
+	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, wo%w.st.dk.rows != 0)
 	w.directForward(xp, s.Batch, hp, wp, s.Cin, s.KH, s.KW, w.packDirectKernel(s, k, false), s.Cout, y)
 }
 
@@ -235,18 +286,19 @@ func (w *Workspace) conv2DInputGradDirect(s ConvShape, dy, k, dx []float32) bool
 		}
 	}
 	ho, wo := s.OutSize()
-	yp, hp, wp := w.padded(dy, s.Batch, ho, wo, s.Cout, p, s.W%dTileRows != 0)
+	yp, hp, wp := w.padded(dy, s.Batch, ho, wo, s.Cout, p, s.W%w.st.dk.rows != 0)
 	w.directForward(yp, s.Batch, hp, wp, s.Cout, s.KH, s.KW, w.packDirectKernel(s, k, true), s.Cin, dx)
 	return true
 }
 
 // conv2DKernelGradDirect is Conv2DKernelGrad with the kernel-gradient tiles.
-// A tile is 8 input channels × 32 output channels, or, when that wastes less
-// on padding (few output channels, as in an RGB head), 8 output channels × 32
+// A tile is R input channels × C output channels, or, when that wastes less
+// on padding (few output channels, as in an RGB head), R output channels × C
 // input channels, with the input and the output gradient swapping roles.
 func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
 	st := w.st
-	trans := roundUp(s.Cout, dTileRows)*roundUp(s.Cin, dTileCols) < roundUp(s.Cin, dTileRows)*roundUp(s.Cout, dTileCols)
+	tr, tc := st.dk.rows, st.dk.cols
+	trans := roundUp(s.Cout, tr)*roundUp(s.Cin, tc) < roundUp(s.Cin, tr)*roundUp(s.Cout, tc)
 	rowsC, colsC := s.Cin, s.Cout // channels along the tile's rows and columns
 	if trans {
 		rowsC, colsC = s.Cout, s.Cin
@@ -255,17 +307,17 @@ func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
 	// pixels whose input pixel is inside the image (padding adds zeros). A
 	// copy with slack after it is made only when tiles read past the last
 	// pixel's channels.
-	slack := s.Cin%dTileRows != 0
+	slack := s.Cin%tr != 0
 	if trans {
-		slack = s.Cin%dTileCols != 0
+		slack = s.Cin%tc != 0
 	}
 	xp, _, _ := w.padded(x, s.Batch, s.H, s.W, s.Cin, directPads{}, slack)
 	ho, wo := s.OutSize()
-	// dy's rows are widened (zero-filled) to whole tiles: 32 channels as the
-	// tiles' columns, 8 as their rows.
-	co := roundUp(s.Cout, dTileCols)
+	// dy's rows are widened (zero-filled) to whole tiles: C channels as the
+	// tiles' columns, R as their rows.
+	co := roundUp(s.Cout, tc)
 	if trans {
-		co = roundUp(s.Cout, dTileRows)
+		co = roundUp(s.Cout, tr)
 	}
 	if co != s.Cout {
 		need := s.Batch * ho * wo * co
@@ -281,8 +333,8 @@ func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
 		dy = wide
 	}
 	taps := s.KH * s.KW
-	r8, c32 := roundUp(rowsC, dTileRows), roundUp(colsC, dTileCols)
-	need := taps * r8 * c32
+	rPad, cPad := roundUp(rowsC, tr), roundUp(colsC, tc)
+	need := taps * rPad * cPad
 	if len(st.kacc) < need {
 		st.kacc = make([]float32, need)
 	}
@@ -290,7 +342,7 @@ func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
 	clear(acc)
 	kj := &st.kgrad
 	*kj = kgradJob{x: xp, h: s.H, w: s.W, c: s.Cin, pt: s.PadTop, pl: s.PadLeft, dy: dy, ho: ho, wo: wo, co: co, kw: s.KW, trans: trans,
-		r8: r8, c32: c32, rgroups: r8 / dTileRows, strips: c32 / dTileCols, acc: acc, next: &st.next}
+		rPad: rPad, cPad: cPad, rgroups: rPad / tr, strips: cPad / tc, acc: acc, dk: st.dk, next: &st.next}
 	kj.ntasks = taps * kj.rgroups * kj.strips
 	perImage := (s.H*s.W*s.Cin + ho*wo*co) * 4
 	group := max(1, min(s.Batch, kgradGroupBytes/perImage))
@@ -314,12 +366,12 @@ func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
 	for t := 0; t < taps; t++ {
 		if !trans {
 			for ch := 0; ch < s.Cin; ch++ {
-				copy(dk[(t*s.Cin+ch)*s.Cout:][:s.Cout], acc[(t*r8+ch)*c32:])
+				copy(dk[(t*s.Cin+ch)*s.Cout:][:s.Cout], acc[(t*rPad+ch)*cPad:])
 			}
 			continue
 		}
 		for o := 0; o < s.Cout; o++ {
-			src := acc[(t*r8+o)*c32:][:s.Cin]
+			src := acc[(t*rPad+o)*cPad:][:s.Cin]
 			for ch, v := range src {
 				dk[(t*s.Cin+ch)*s.Cout+o] = v
 			}
@@ -330,7 +382,7 @@ func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
 // kgradJob is a kernel-gradient direct convolution. Its tasks are (image
 // group, tile) pairs, group-major, taken from a counter; a tile is (tap, group
 // of 8 row channels, strip of 32 column channels) and owns its part of acc
-// [tap][r8][c32]. Rows are input channels and columns output channels, or the
+// [tap][rPad][cPad]. Rows are input channels and columns output channels, or the
 // reverse when trans. A task waits until the same tile's previous group is
 // done, so each tile adds the groups in order whichever worker runs them.
 type kgradJob struct {
@@ -341,9 +393,10 @@ type kgradJob struct {
 	ho, wo, co      int
 	kw              int
 	trans           bool
-	r8, c32         int
+	rPad, cPad      int
 	rgroups, strips int
 	acc             []float32
+	dk              *directKernel
 	group, batch    int // images per group, images in all
 	ntasks, total   int // tiles, and (group, tile) tasks
 	done            []atomic.Int32
@@ -374,7 +427,8 @@ func (kj *kgradJob) runPart(_ *worker, _ int) {
 			kj.done[tile].Store(int32(g + 1))
 			continue
 		}
-		acc := unsafe.Pointer(&kj.acc[(tap*kj.r8+rg*dTileRows)*kj.c32+s*dTileCols])
+		tr, tc := kj.dk.rows, kj.dk.cols
+		acc := unsafe.Pointer(&kj.acc[(tap*kj.rPad+rg*tr)*kj.cPad+s*tc])
 		xs, xrs := kj.c*4, kj.w*kj.c*4
 		ys, yrs := kj.co*4, kj.wo*kj.co*4
 		for b := g * kj.group; b < min(kj.batch, (g+1)*kj.group); b++ {
@@ -382,14 +436,14 @@ func (kj *kgradJob) runPart(_ *worker, _ int) {
 			yImg := ((b*kj.ho+i0)*kj.wo + j0) * kj.co
 			n, rows := j1-j0, i1-i0
 			if kj.trans {
-				a := unsafe.Pointer(&kj.dy[yImg+rg*dTileRows])
-				v := unsafe.Pointer(&kj.x[xImg+s*dTileCols])
-				kgradTile8x32(a, ys, yrs, v, xs, xrs, n, rows, acc, kj.c32*4)
+				a := unsafe.Pointer(&kj.dy[yImg+rg*tr])
+				v := unsafe.Pointer(&kj.x[xImg+s*tc])
+				kj.dk.kgrad(a, ys, yrs, v, xs, xrs, n, rows, acc, kj.cPad*4)
 				continue
 			}
-			a := unsafe.Pointer(&kj.x[xImg+rg*dTileRows])
-			v := unsafe.Pointer(&kj.dy[yImg+s*dTileCols])
-			kgradTile8x32(a, xs, xrs, v, ys, yrs, n, rows, acc, kj.c32*4)
+			a := unsafe.Pointer(&kj.x[xImg+rg*tr])
+			v := unsafe.Pointer(&kj.dy[yImg+s*tc])
+			kj.dk.kgrad(a, xs, xrs, v, ys, yrs, n, rows, acc, kj.cPad*4)
 		}
 		kj.done[tile].Store(int32(g + 1))
 	}

@@ -6,10 +6,13 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// directAvailable reports whether the AVX-512 direct-convolution tiles
+// hasDirectAVX512 reports whether the AVX-512 direct-convolution tiles
 // (direct_amd64.s) can run: the CPU has AVX-512F and the OS saves its
 // registers (x/sys/cpu checks both).
-func directAvailable() bool { return cpu.X86.HasAVX512F }
+func hasDirectAVX512() bool { return cpu.X86.HasAVX512F }
+
+// hasDirectAVX2 reports whether the AVX2 direct-convolution tiles can run.
+func hasDirectAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
 
 // convTile8x32 computes an 8×32 output tile of a direct convolution (see
 // direct_amd64.s): c[r][0:32] = Σ_t Σ_{ch<cin} x[taps[t] + r·xs + 4·ch] ·
@@ -24,3 +27,15 @@ func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsa
 //
 //go:noescape
 func kgradTile8x32(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, n, rows int, acc unsafe.Pointer, lda int)
+
+// convTile6x16 is convTile8x32 for a 6×16 tile with AVX2 and FMA: kernel
+// rows of 16 floats, 6 pixels.
+//
+//go:noescape
+func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int)
+
+// kgradTile6x16 is kgradTile8x32 for a 6×16 tile with AVX2 and FMA: 6
+// broadcast channels, rows of 16 output-gradient values.
+//
+//go:noescape
+func kgradTile6x16(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, n, rows int, acc unsafe.Pointer, lda int)

@@ -4,13 +4,23 @@ package gemm
 
 import "unsafe"
 
-// directAvailable reports false: the direct-convolution tiles exist for amd64 only.
-func directAvailable() bool { return false }
+// hasDirectAVX512 and hasDirectAVX2 report false: the direct-convolution
+// tiles exist for amd64 only.
+func hasDirectAVX512() bool { return false }
+func hasDirectAVX2() bool   { return false }
 
 func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int) {
 	panic("gemm: internal error: direct convolution called on a build without it")
 }
 
 func kgradTile8x32(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, n, rows int, acc unsafe.Pointer, lda int) {
+	panic("gemm: internal error: direct convolution called on a build without it")
+}
+
+func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int) {
+	panic("gemm: internal error: direct convolution called on a build without it")
+}
+
+func kgradTile6x16(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, n, rows int, acc unsafe.Pointer, lda int) {
 	panic("gemm: internal error: direct convolution called on a build without it")
 }

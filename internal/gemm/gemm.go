@@ -95,19 +95,19 @@ type state struct {
 	dcols   []float32 // patch-gradient buffer of Conv2DInputGrad
 	packedB []float32 // op(B) packed once for row-split parallel products
 
-	// Direct convolutions (direct.go), when useDirect.
-	useDirect bool
-	xpad      []float32 // zero-padded input
-	kpack     []float32 // kernel packed in strips of 32 output channels
-	dypad     []float32 // output gradient widened to whole strips
-	kacc      []float32 // kernel-gradient accumulator
-	taps      []int     // byte offsets of the kernel taps
-	tileDone  []atomic.Int32
-	pad       padJob
-	dconv     directJob
-	kgrad     kgradJob
-	next      atomic.Int64
-	closed    bool
+	// Direct convolutions (direct.go), when dk is not nil.
+	dk       *directKernel
+	xpad     []float32 // zero-padded input
+	kpack    []float32 // kernel packed in strips of 32 output channels
+	dypad    []float32 // output gradient widened to whole strips
+	kacc     []float32 // kernel-gradient accumulator
+	taps     []int     // byte offsets of the kernel taps
+	tileDone []atomic.Int32
+	pad      padJob
+	dconv    directJob
+	kgrad    kgradJob
+	next     atomic.Int64
+	closed   bool
 }
 
 // pick returns the kernel for a product with n columns.
@@ -175,8 +175,7 @@ func NewWorkspace(opts Options) *Workspace {
 	case simdAvailable():
 		st.kern = simdKernel()
 	}
-	st.useDirect = directAvailable() && !opts.NoDirectConv && !opts.ForcePortable &&
-		(opts.Kernel == "" || opts.Kernel == "avx512")
+	st.dk = pickDirect(opts)
 	st.pool = &pool{}
 	w := &Workspace{opts: opts, st: st}
 	runtime.AddCleanup(w, func(p *pool) { p.stop() }, st.pool)

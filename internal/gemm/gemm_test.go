@@ -105,7 +105,7 @@ func kernelsToTest(t *testing.T) []Options {
 	if !simdAvailable() {
 		t.Logf("SIMD kernel not available in this build/CPU (Kernel() = %q)", Kernel())
 	}
-	if directAvailable() {
+	if hasDirectAVX512() || hasDirectAVX2() {
 		opts = append(opts, Options{NoDirectConv: true}) // convolutions as im2col + GEMM only
 	}
 	return opts
