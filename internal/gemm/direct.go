@@ -20,7 +20,8 @@ import (
 //     one row × C output channels. For each kernel tap and input channel it
 //     broadcasts the R pixels' input values straight from the padded input
 //     (consecutive pixels are Cin floats apart) and multiplies them with one
-//     row of the kernel, packed once per call as strips of C output channels
+//     row of the kernel, read in place ([tap][cin][cout]) or, when Cout is
+//     not a multiple of C, packed as strips of C output channels
 //     ([strip][tap][cin][C], zero past Cout).
 //   - Input gradient: the same forward tiles run on the padded output
 //     gradient with the kernel flipped in space and its channel axes swapped
@@ -71,11 +72,11 @@ func pickDirect(opts Options) *directKernel {
 }
 
 // conv runs the forward tile (see convTile8x32 and convTile6x16).
-func (d *directKernel) conv(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int) {
+func (d *directKernel) conv(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k unsafe.Pointer, ks int, c unsafe.Pointer, ldc int) {
 	if d.avx512 {
-		convTile8x32(x, xs, taps, ntaps, cin, k, c, ldc)
+		convTile8x32(x, xs, taps, ntaps, cin, k, ks, c, ldc)
 	} else {
-		convTile6x16(x, xs, taps, ntaps, cin, k, c, ldc)
+		convTile6x16(x, xs, taps, ntaps, cin, k, ks, c, ldc)
 	}
 }
 
@@ -189,9 +190,11 @@ func (w *Workspace) packDirectKernel(s ConvShape, k []float32, flip bool) []floa
 }
 
 // directForward runs the forward tiles: y[b][i][j][o] = Σ x[b][i+kh][j+kw][c] ·
-// K[kh][kw][c][o] over the padded input x [batch][hp][wp][c], with the kernel
-// packed by packDirectKernel; y is [batch][hp−KH+1][wp−KW+1][cout].
-func (w *Workspace) directForward(x []float32, batch, hp, wp, c, kh, kw int, kp []float32, cout int, y []float32) {
+// K[kh][kw][c][o] over the padded input x [batch][hp][wp][c]; y is
+// [batch][hp−KH+1][wp−KW+1][cout]. The kernel is either K itself (packed false;
+// cout must then be a multiple of the tile's columns) or K packed by
+// packDirectKernel.
+func (w *Workspace) directForward(x []float32, batch, hp, wp, c, kh, kw int, kp []float32, packed bool, cout int, y []float32) {
 	st := w.st
 	taps := kh * kw
 	if cap(st.taps) < taps {
@@ -203,7 +206,10 @@ func (w *Workspace) directForward(x []float32, batch, hp, wp, c, kh, kw int, kp 
 	}
 	dj := &st.dconv
 	*dj = directJob{x: x, hp: hp, wp: wp, c: c, batch: batch, ho: hp - kh + 1, wo: wp - kw + 1,
-		cout: cout, taps: st.taps, kp: kp, y: y, dk: st.dk, next: &st.next}
+		cout: cout, taps: st.taps, kp: kp, kStrip: st.dk.cols, ks: cout, y: y, dk: st.dk, next: &st.next}
+	if packed {
+		dj.kStrip, dj.ks = taps*c*st.dk.cols, st.dk.cols
+	}
 	dj.strips = (cout + st.dk.cols - 1) / st.dk.cols
 	rows := batch * dj.ho
 	p := w.parallelism()
@@ -222,7 +228,8 @@ type directJob struct {
 	hp, wp, c           int
 	batch, ho, wo, cout int
 	taps                []int
-	kp                  []float32
+	kp                  []float32 // kernel rows (tap, c): strip s at kp[s·kStrip + row·ks:][:cols]
+	kStrip, ks          int
 	y                   []float32
 	dk                  *directKernel
 	strips              int
@@ -235,7 +242,6 @@ func (dj *directJob) runPart(_ *worker, _ int) {
 	var tile [maxTile]float32
 	tr, tc := dj.dk.rows, dj.dk.cols
 	ntaps := len(dj.taps)
-	kStrip := ntaps * dj.c * tc
 	rows := dj.batch * dj.ho
 	for {
 		r0 := (int(dj.next.Add(1)) - 1) * dj.chunk
@@ -247,17 +253,17 @@ func (dj *directJob) runPart(_ *worker, _ int) {
 			xRow := (b*dj.hp + i) * dj.wp * dj.c
 			yRow := r * dj.wo * dj.cout
 			for s := 0; s < dj.strips; s++ {
-				kp := unsafe.Pointer(&dj.kp[s*kStrip])
+				kp := unsafe.Pointer(&dj.kp[s*dj.kStrip])
 				cols := min(tc, dj.cout-s*tc)
 				for j0 := 0; j0 < dj.wo; j0 += tr {
 					xp := unsafe.Pointer(&dj.x[xRow+j0*dj.c])
 					n := min(tr, dj.wo-j0)
 					yo := yRow + j0*dj.cout + s*tc
 					if n == tr && cols == tc {
-						dj.dk.conv(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, unsafe.Pointer(&dj.y[yo]), dj.cout*4)
+						dj.dk.conv(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, dj.ks*4, unsafe.Pointer(&dj.y[yo]), dj.cout*4)
 						continue
 					}
-					dj.dk.conv(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, unsafe.Pointer(&tile[0]), tc*4)
+					dj.dk.conv(xp, dj.c*4, &dj.taps[0], ntaps, dj.c, kp, dj.ks*4, unsafe.Pointer(&tile[0]), tc*4)
 					for rr := 0; rr < n; rr++ {
 						copy(dj.y[yo+rr*dj.cout:][:cols], tile[rr*tc:])
 					}
@@ -272,7 +278,11 @@ func (w *Workspace) conv2DDirect(s ConvShape, x, k, y []float32) {
 	p := directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight}
 	_, wo := s.OutSize()
 	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, wo%w.st.dk.rows != 0)
-	w.directForward(xp, s.Batch, hp, wp, s.Cin, s.KH, s.KW, w.packDirectKernel(s, k, false), s.Cout, y)
+	if s.Cout%w.st.dk.cols == 0 {
+		w.directForward(xp, s.Batch, hp, wp, s.Cin, s.KH, s.KW, k, false, s.Cout, y)
+		return
+	}
+	w.directForward(xp, s.Batch, hp, wp, s.Cin, s.KH, s.KW, w.packDirectKernel(s, k, false), true, s.Cout, y)
 }
 
 // conv2DInputGradDirect is Conv2DInputGrad as a direct convolution of dy with
@@ -287,7 +297,7 @@ func (w *Workspace) conv2DInputGradDirect(s ConvShape, dy, k, dx []float32) bool
 	}
 	ho, wo := s.OutSize()
 	yp, hp, wp := w.padded(dy, s.Batch, ho, wo, s.Cout, p, s.W%w.st.dk.rows != 0)
-	w.directForward(yp, s.Batch, hp, wp, s.Cout, s.KH, s.KW, w.packDirectKernel(s, k, true), s.Cin, dx)
+	w.directForward(yp, s.Batch, hp, wp, s.Cout, s.KH, s.KW, w.packDirectKernel(s, k, true), true, s.Cin, dx)
 	return true
 }
 

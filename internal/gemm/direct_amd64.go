@@ -16,10 +16,10 @@ func hasDirectAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
 
 // convTile8x32 computes an 8×32 output tile of a direct convolution (see
 // direct_amd64.s): c[r][0:32] = Σ_t Σ_{ch<cin} x[taps[t] + r·xs + 4·ch] ·
-// k[(t·cin + ch)·32 + 0:32], byte offsets and strides, c rows ldc bytes apart.
+// k[(t·cin + ch)·ks + 0:32], byte offsets and strides, c rows ldc bytes apart.
 //
 //go:noescape
-func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int)
+func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k unsafe.Pointer, ks int, c unsafe.Pointer, ldc int)
 
 // kgradTile8x32 adds to an 8×32 tile of a kernel gradient (see
 // direct_amd64.s): acc[r][0:32] += Σ_{i<rows} Σ_{j<n} x[i·xrs + j·xs + 4·r] ·
@@ -32,7 +32,7 @@ func kgradTile8x32(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, 
 // rows of 16 floats, 6 pixels.
 //
 //go:noescape
-func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int)
+func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k unsafe.Pointer, ks int, c unsafe.Pointer, ldc int)
 
 // kgradTile6x16 is kgradTile8x32 for a 6×16 tile with AVX2 and FMA: 6
 // broadcast channels, rows of 16 output-gradient values.

@@ -22,17 +22,18 @@
 	VFMADD231PS Z16, Z24, Z12; VFMADD231PS Z17, Z24, Z13; \
 	VFMADD231PS Z16, Z25, Z14; VFMADD231PS Z17, Z25, Z15
 
-// func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int)
+// func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k unsafe.Pointer, ks int, c unsafe.Pointer, ldc int)
 //
-// c[r][0:32] = Σ_t Σ_{ch<cin} x[taps[t] + r·xs + 4·ch] · k[(t·cin + ch)·32 + 0:32]
+// c[r][0:32] = Σ_t Σ_{ch<cin} x[taps[t] + r·xs + 4·ch] · k[(t·cin + ch)·ks + 0:32]
 // for r in 0..7, with byte offsets and strides (x, k and c point to float32).
-TEXT ·convTile8x32(SB), NOSPLIT, $0-64
+TEXT ·convTile8x32(SB), NOSPLIT, $0-72
 	MOVQ x+0(FP), SI
 	MOVQ xs+8(FP), R10
 	MOVQ taps+16(FP), BX
 	MOVQ ntaps+24(FP), DX
 	MOVQ cin+32(FP), R13
 	MOVQ k+40(FP), DI
+	MOVQ ks+48(FP), R12
 	LEAQ (R10)(R10*2), R11
 	ZERO16
 
@@ -56,7 +57,7 @@ ch:
 	FMA16
 	ADDQ $4, R8
 	ADDQ $4, R9
-	ADDQ $128, DI
+	ADDQ R12, DI
 	DECQ CX
 	JNZ  ch
 
@@ -64,29 +65,29 @@ ch:
 	DECQ DX
 	JNZ  tap
 
-	MOVQ c+48(FP), AX
-	MOVQ ldc+56(FP), R12
+	MOVQ c+56(FP), AX
+	MOVQ ldc+64(FP), R10
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Z2, (AX)
 	VMOVUPS Z3, 64(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Z4, (AX)
 	VMOVUPS Z5, 64(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Z6, (AX)
 	VMOVUPS Z7, 64(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Z8, (AX)
 	VMOVUPS Z9, 64(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Z10, (AX)
 	VMOVUPS Z11, 64(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Z12, (AX)
 	VMOVUPS Z13, 64(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Z14, (AX)
 	VMOVUPS Z15, 64(AX)
 	VZEROUPPER
@@ -184,14 +185,15 @@ pix:
 	VFMADD231PS Y12, bc, a0; \
 	VFMADD231PS Y13, bc, a1
 
-// func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int)
-TEXT ·convTile6x16(SB), NOSPLIT, $0-64
+// func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k unsafe.Pointer, ks int, c unsafe.Pointer, ldc int)
+TEXT ·convTile6x16(SB), NOSPLIT, $0-72
 	MOVQ x+0(FP), SI
 	MOVQ xs+8(FP), R10
 	MOVQ taps+16(FP), BX
 	MOVQ ntaps+24(FP), DX
 	MOVQ cin+32(FP), R13
 	MOVQ k+40(FP), DI
+	MOVQ ks+48(FP), R12
 	LEAQ (R10)(R10*2), R11
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -229,7 +231,7 @@ ch2:
 	FMA2(Y15, Y10, Y11)
 	ADDQ $4, R8
 	ADDQ $4, R9
-	ADDQ $64, DI
+	ADDQ R12, DI
 	DECQ CX
 	JNZ  ch2
 
@@ -237,23 +239,23 @@ ch2:
 	DECQ DX
 	JNZ  tap2
 
-	MOVQ c+48(FP), AX
-	MOVQ ldc+56(FP), R12
+	MOVQ c+56(FP), AX
+	MOVQ ldc+64(FP), R10
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Y2, (AX)
 	VMOVUPS Y3, 32(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Y4, (AX)
 	VMOVUPS Y5, 32(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Y6, (AX)
 	VMOVUPS Y7, 32(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Y8, (AX)
 	VMOVUPS Y9, 32(AX)
-	ADDQ R12, AX
+	ADDQ R10, AX
 	VMOVUPS Y10, (AX)
 	VMOVUPS Y11, 32(AX)
 	VZEROUPPER

@@ -9,7 +9,7 @@ import "unsafe"
 func hasDirectAVX512() bool { return false }
 func hasDirectAVX2() bool   { return false }
 
-func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int) {
+func convTile8x32(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k unsafe.Pointer, ks int, c unsafe.Pointer, ldc int) {
 	panic("gemm: internal error: direct convolution called on a build without it")
 }
 
@@ -17,7 +17,7 @@ func kgradTile8x32(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, 
 	panic("gemm: internal error: direct convolution called on a build without it")
 }
 
-func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k, c unsafe.Pointer, ldc int) {
+func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k unsafe.Pointer, ks int, c unsafe.Pointer, ldc int) {
 	panic("gemm: internal error: direct convolution called on a build without it")
 }
 
