@@ -21,7 +21,15 @@ func simdBinary(op backends.OpType, dst, a, b []float32, sa, sb int) bool {
 	if !hasSIMD || len(dst) < 8 || (sa == 0 && sb == 0) {
 		return false
 	}
-	done := simdBinaryLoops(op, dst, a, b, sa, sb)
+	var done int
+	if hasAVX512 && len(dst) >= 16 {
+		done = simdBinaryLoops16(op, dst, a, b, sa, sb)
+		if done > 0 && done+8 <= len(dst) {
+			done += simdBinaryLoops(op, dst[done:], a[done*sa:], b[done*sb:], sa, sb)
+		}
+	} else {
+		done = simdBinaryLoops(op, dst, a, b, sa, sb)
+	}
 	archsimd.ClearAVXUpperBits()
 	if done < 0 {
 		return false
@@ -137,6 +145,111 @@ func simdBinaryLoops(op backends.OpType, dst, a, b []float32, sa, sb int) int {
 	return n
 }
 
+// simdBinaryLoops16 computes dst = a op b over whole 16-lane AVX-512 vectors for the arithmetic ops, with
+// one loop per op and operand pattern (vv: both vectors; sv: a broadcast; vs: b broadcast) so
+// the op is chosen once per call. It returns the number of elements done (a multiple of 16), or
+// -1 for an op it does not handle.
+func simdBinaryLoops16(op backends.OpType, dst, a, b []float32, sa, sb int) int {
+	n := len(dst) &^ 15
+	switch {
+	case sa == 1 && sb == 1:
+		a, b = a[:n], b[:n]
+		switch op {
+		case backends.OpTypeAdd:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Add(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeSub:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Sub(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeMul:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Mul(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeDiv:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Div(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeMax:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Max(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeMin:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Min(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		default:
+			return -1
+		}
+	case sa == 0 && sb == 1:
+		b = b[:n]
+		av := archsimd.BroadcastFloat32x16(a[0])
+		switch op {
+		case backends.OpTypeAdd:
+			for i := 0; i < n; i += 16 {
+				av.Add(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeSub:
+			for i := 0; i < n; i += 16 {
+				av.Sub(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeMul:
+			for i := 0; i < n; i += 16 {
+				av.Mul(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeDiv:
+			for i := 0; i < n; i += 16 {
+				av.Div(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeMax:
+			for i := 0; i < n; i += 16 {
+				av.Max(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeMin:
+			for i := 0; i < n; i += 16 {
+				av.Min(archsimd.LoadFloat32x16Slice(b[i : i+16])).StoreSlice(dst[i : i+16])
+			}
+		default:
+			return -1
+		}
+	case sa == 1 && sb == 0:
+		a = a[:n]
+		bv := archsimd.BroadcastFloat32x16(b[0])
+		switch op {
+		case backends.OpTypeAdd:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Add(bv).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeSub:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Sub(bv).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeMul:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Mul(bv).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeDiv:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Div(bv).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeMax:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Max(bv).StoreSlice(dst[i : i+16])
+			}
+		case backends.OpTypeMin:
+			for i := 0; i < n; i += 16 {
+				archsimd.LoadFloat32x16Slice(a[i : i+16]).Min(bv).StoreSlice(dst[i : i+16])
+			}
+		default:
+			return -1
+		}
+	default:
+		return -1
+	}
+	return n
+}
+
 // simdUnary computes dst = op(src) for Exp, Logistic, Sqrt and Neg with 8-lane vectors; it
 // reports false for other ops or without AVX2/FMA.
 //
@@ -153,8 +266,53 @@ func simdUnary(op backends.OpType, dst, src []float32) bool {
 		return false
 	}
 	n := len(dst)
-	m := n &^ 7
 	src = src[:n]
+	m := 0
+	if hasAVX512 && n >= 16 {
+		m = simdUnary16(op, dst, src)
+	}
+	if m+8 <= n {
+		m += simdUnary8(op, dst[m:], src[m:])
+	}
+	archsimd.ClearAVXUpperBits()
+	if m < n {
+		unaryRunFloat(op, dst[m:], src[m:])
+	}
+	return true
+}
+
+// simdUnary16 runs simdUnary's ops over the whole 16-lane vectors of src; it returns the number
+// of elements done.
+func simdUnary16(op backends.OpType, dst, src []float32) int {
+	m := len(dst) &^ 15
+	one := archsimd.BroadcastFloat32x16(1)
+	zero := archsimd.BroadcastFloat32x16(0)
+	switch op {
+	case backends.OpTypeExp:
+		for i := 0; i < m; i += 16 {
+			exp16(archsimd.LoadFloat32x16Slice(src[i : i+16])).StoreSlice(dst[i : i+16])
+		}
+	case backends.OpTypeLogistic:
+		for i := 0; i < m; i += 16 {
+			x := archsimd.LoadFloat32x16Slice(src[i : i+16])
+			one.Div(one.Add(exp16(zero.Sub(x)))).StoreSlice(dst[i : i+16])
+		}
+	case backends.OpTypeSqrt:
+		for i := 0; i < m; i += 16 {
+			archsimd.LoadFloat32x16Slice(src[i : i+16]).Sqrt().StoreSlice(dst[i : i+16])
+		}
+	case backends.OpTypeNeg:
+		for i := 0; i < m; i += 16 {
+			zero.Sub(archsimd.LoadFloat32x16Slice(src[i : i+16])).StoreSlice(dst[i : i+16])
+		}
+	}
+	return m
+}
+
+// simdUnary8 runs simdUnary's ops over the whole 8-lane vectors of src; it returns the number
+// of elements done.
+func simdUnary8(op backends.OpType, dst, src []float32) int {
+	m := len(dst) &^ 7
 	one := archsimd.BroadcastFloat32x8(1)
 	zero := archsimd.BroadcastFloat32x8(0)
 	switch op {
@@ -176,11 +334,7 @@ func simdUnary(op backends.OpType, dst, src []float32) bool {
 			zero.Sub(archsimd.LoadFloat32x8Slice(src[i : i+8])).StoreSlice(dst[i : i+8])
 		}
 	}
-	archsimd.ClearAVXUpperBits()
-	if m < n {
-		unaryRunFloat(op, dst[m:], src[m:])
-	}
-	return true
+	return m
 }
 
 // exp8 is the 8-lane float32 exponential described at simdUnary.
@@ -275,4 +429,29 @@ func simdAddRows(acc, src []float32, rows int) int {
 	}
 	archsimd.ClearAVXUpperBits()
 	return j
+}
+
+// exp16 is the 16-lane (AVX-512) float32 exponential described at simdUnary.
+func exp16(x archsimd.Float32x16) archsimd.Float32x16 {
+	const magic = 12582912 // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
+	x = x.Min(archsimd.BroadcastFloat32x16(88.72283)).Max(archsimd.BroadcastFloat32x16(-87.33654))
+	mg := archsimd.BroadcastFloat32x16(magic)
+	y := x.Mul(archsimd.BroadcastFloat32x16(1.44269504088896341)).Add(mg)
+	nInt := y.AsInt32x16().Sub(mg.AsInt32x16())
+	fn := y.Sub(mg)
+	f := x.Sub(fn.Mul(archsimd.BroadcastFloat32x16(0.693359375))).Sub(fn.Mul(archsimd.BroadcastFloat32x16(-2.12194440e-4)))
+	p := archsimd.BroadcastFloat32x16(1.9875691500e-4)
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(1.3981999507e-3))
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(8.3334519073e-3))
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(4.1665795894e-2))
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(1.6666665459e-1))
+	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(5.0000001201e-1))
+	p = p.Mul(f.Mul(f)).Add(f).Add(archsimd.BroadcastFloat32x16(1))
+	// 2^n as two factors (n reaches 128 at the top of the range).
+	bias := archsimd.BroadcastInt32x16(127)
+	n1 := nInt.ShiftAllRight(1)
+	n2 := nInt.Sub(n1)
+	s1 := n1.Add(bias).ShiftAllLeft(23).AsFloat32x16()
+	s2 := n2.Add(bias).ShiftAllLeft(23).AsFloat32x16()
+	return p.Mul(s1).Mul(s2)
 }
