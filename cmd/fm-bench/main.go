@@ -3,6 +3,7 @@
 //
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench                      # fastcpu vs fmcpu at 16@32,64@32,16@64
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench -points 16@32 -backends fastcpu
+//	GOEXPERIMENT=simd go run ./cmd/fm-bench -backends fastcpu -rounds 3  # medians of 3 interleaved rounds
 package main
 
 import (
@@ -22,6 +23,7 @@ func main() {
 	sample := flag.Int("sample-batch", 16, "batch for the sampling measurement (20 Euler steps); 0 skips it")
 	torch := flag.Bool("torch", true, "run the PyTorch peer (bench/ref_unet_32.py) if python3 can import torch")
 	script := flag.String("torch-script", "bench/ref_unet_32.py", "path of the PyTorch peer script")
+	rounds := flag.Int("rounds", 1, "repeat the whole measurement this many times and report medians (noisy machines)")
 	flag.Parse()
 	pts, err := fmbench.ParsePoints(*pointsFlag)
 	if err != nil {
@@ -30,7 +32,7 @@ func main() {
 	}
 	opts := fmbench.Options{
 		Backends: strings.Split(*backendsFlag, ","), Points: pts, Steps: *steps, SlowSteps: *slowSteps,
-		SampleBatch: *sample, Script: *script, Out: os.Stdout,
+		SampleBatch: *sample, Script: *script, Rounds: *rounds, Out: os.Stdout,
 	}
 	if *torch {
 		opts.Torch = fmbench.FindTorch()

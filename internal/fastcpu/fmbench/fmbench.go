@@ -61,6 +61,10 @@ type Options struct {
 	Steps, SlowSteps int
 	// SampleBatch is the batch of the sampling measurement (0: skip sampling).
 	SampleBatch int
+	// Rounds repeats the whole measurement (every point, backend and the PyTorch peer, in
+	// turn) this many times; with more than one, each figure is the median over the rounds,
+	// so that a burst of load from other jobs on a shared machine skews no single ratio.
+	Rounds int
 	// Torch is the python interpreter for the PyTorch peer ("" to skip); Script its path.
 	Torch, Script string
 	// Out receives the report.
@@ -96,35 +100,48 @@ func Run(opts Options) ([]Result, error) {
 	fmt.Fprintf(w, "GFLOP/s counts 3x the forward multiply-adds x 2 (unet.Config.TrainFLOPs). Machine may be shared: compare ratios.\n\n")
 	fmt.Fprintf(w, "CPU s/step is the process CPU time per step; GFLOP/CPU-s divides the FLOPs by it (x%d would be the\n"+
 		"rate on %d uncontended cores).\n\n", runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0))
-	fmt.Fprintf(w, "%-10s %-14s %9s %9s %9s %9s %11s %10s %12s\n", "point", "backend", "s/step", "images/s", "GFLOP/s",
-		"CPU s/st", "GFLOP/CPU-s", "peak MiB", "sample img/s")
-	var results []Result
-	for _, pt := range opts.Points {
-		for i, name := range opts.Backends {
-			steps := opts.Steps
-			if i > 0 {
-				steps = opts.SlowSteps
-			}
-			r, err := measure(name, pt, steps, opts.SampleBatch)
-			if err != nil {
-				return results, fmt.Errorf("%s at %s: %w", name, pt, err)
-			}
-			results = append(results, r)
-			fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %9.3f %11.1f %10.0f %12s\n", pt, name, r.SecPerStep, r.ImagesPerS,
-				r.GFLOPs, r.CPUPerStep, r.GFLOPs*r.SecPerStep/max(r.CPUPerStep, 1e-9), r.PeakRSSMiB, fmtOpt(r.SampleImgPS))
+	rounds := max(opts.Rounds, 1)
+	var all []Result
+	for round := 1; round <= rounds; round++ {
+		if rounds > 1 {
+			fmt.Fprintf(w, "round %d of %d\n", round, rounds)
 		}
-		if opts.Torch != "" {
-			r, err := runTorch(opts.Torch, opts.Script, pt, opts.Steps)
-			if err != nil {
-				fmt.Fprintf(w, "%-10s %-14s failed: %v\n", pt, "pytorch", err)
-			} else {
-				results = append(results, r)
-				fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %9s %11s %10s %12s\n", pt, "pytorch", r.SecPerStep, r.ImagesPerS,
-					r.GFLOPs, "-", "-", "-", fmtOpt(r.SampleImgPS))
+		printHeader(w)
+		for _, pt := range opts.Points {
+			for i, name := range opts.Backends {
+				steps := opts.Steps
+				if i > 0 {
+					steps = opts.SlowSteps
+				}
+				r, err := measure(name, pt, steps, opts.SampleBatch)
+				if err != nil {
+					return all, fmt.Errorf("%s at %s: %w", name, pt, err)
+				}
+				all = append(all, r)
+				printResult(w, r)
+			}
+			if opts.Torch != "" {
+				r, err := runTorch(opts.Torch, opts.Script, pt, opts.Steps)
+				if err != nil {
+					fmt.Fprintf(w, "%-10s %-14s failed: %v\n", pt, "pytorch", err)
+				} else {
+					all = append(all, r)
+					printResult(w, r)
+				}
 			}
 		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
+	results := all
+	if rounds > 1 {
+		results = medians(all)
+		fmt.Fprintf(w, "median over %d rounds\n", rounds)
+		printHeader(w)
+		for _, r := range results {
+			printResult(w, r)
+		}
+		fmt.Fprintln(w)
+	}
 	if len(opts.Backends) > 0 {
 		first := opts.Backends[0]
 		for _, other := range append(slices.Clone(opts.Backends[1:]), "pytorch") {
@@ -145,6 +162,68 @@ func Run(opts Options) ([]Result, error) {
 		fmt.Fprintln(w, "PyTorch peer skipped: no python3 with torch found (Debian: apt-get install python3-torch; /usr/bin/python3 is checked).")
 	}
 	return results, nil
+}
+
+func printHeader(w io.Writer) {
+	fmt.Fprintf(w, "%-10s %-14s %9s %9s %9s %9s %11s %10s %12s\n", "point", "backend", "s/step", "images/s", "GFLOP/s",
+		"CPU s/st", "GFLOP/CPU-s", "peak MiB", "sample img/s")
+}
+
+func printResult(w io.Writer, r Result) {
+	if r.Backend == "pytorch" {
+		fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %9s %11s %10s %12s\n", r.Point, r.Backend, r.SecPerStep,
+			r.ImagesPerS, r.GFLOPs, "-", "-", "-", fmtOpt(r.SampleImgPS))
+		return
+	}
+	fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %9.3f %11.1f %10.0f %12s\n", r.Point, r.Backend, r.SecPerStep,
+		r.ImagesPerS, r.GFLOPs, r.CPUPerStep, r.GFLOPs*r.SecPerStep/max(r.CPUPerStep, 1e-9), r.PeakRSSMiB,
+		fmtOpt(r.SampleImgPS))
+}
+
+// medians returns, per (backend, point) in order of first appearance, the result with the
+// median s/step, its sampling rate replaced by the median sampling rate.
+func medians(all []Result) []Result {
+	type key struct {
+		backend string
+		pt      Point
+	}
+	var order []key
+	groups := make(map[key][]Result)
+	for _, r := range all {
+		k := key{r.Backend, r.Point}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	out := make([]Result, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		slices.SortFunc(g, func(a, b Result) int { return cmpFloat(a.SecPerStep, b.SecPerStep) })
+		m := g[len(g)/2]
+		samples := make([]float64, 0, len(g))
+		for _, r := range g {
+			if r.SampleImgPS > 0 {
+				samples = append(samples, r.SampleImgPS)
+			}
+		}
+		if len(samples) > 0 {
+			slices.Sort(samples)
+			m.SampleImgPS = samples[len(samples)/2]
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func fmtOpt(v float64) string {

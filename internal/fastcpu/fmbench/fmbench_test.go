@@ -44,3 +44,24 @@ func TestRunSmall(t *testing.T) {
 		t.Fatalf("report:\n%s", out.String())
 	}
 }
+
+func TestMedians(t *testing.T) {
+	a, b := Point{16, 32}, Point{64, 32}
+	all := []Result{
+		{Backend: "fastcpu", Point: a, SecPerStep: 3, SampleImgPS: 10},
+		{Backend: "pytorch", Point: a, SecPerStep: 2},
+		{Backend: "fastcpu", Point: b, SecPerStep: 9},
+		{Backend: "fastcpu", Point: a, SecPerStep: 1, SampleImgPS: 30},
+		{Backend: "fastcpu", Point: a, SecPerStep: 2, SampleImgPS: 20},
+	}
+	got := medians(all)
+	if len(got) != 3 {
+		t.Fatalf("got %d groups, want 3: %+v", len(got), got)
+	}
+	if got[0].Backend != "fastcpu" || got[0].Point != a || got[0].SecPerStep != 2 || got[0].SampleImgPS != 20 {
+		t.Errorf("fastcpu at %v: %+v, want s/step 2 and 20 images/s", a, got[0])
+	}
+	if got[1].Backend != "pytorch" || got[1].SecPerStep != 2 || got[2].Point != b || got[2].SecPerStep != 9 {
+		t.Errorf("other groups: %+v", got[1:])
+	}
+}
