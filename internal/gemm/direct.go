@@ -151,8 +151,8 @@ func (pj *padJob) runPart(_ *worker, part int) {
 // packDirectKernel packs the kernel k[KH][KW][Cin][Cout] of s for the forward
 // tiles into the Workspace's buffer and returns it: strips of C output
 // channels (C the tile's columns), [strip][tap][cin][C], zero past the last
-// channel. With flip, it
-// packs K' of the input gradient instead (taps reversed, Cin and Cout swapped).
+// channel. With flip, it packs K' of the input gradient instead (taps
+// reversed, Cin and Cout swapped).
 func (w *Workspace) packDirectKernel(s ConvShape, k []float32, flip bool) []float32 {
 	taps := s.KH * s.KW
 	cin, cout := s.Cin, s.Cout
