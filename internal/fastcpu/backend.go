@@ -34,6 +34,8 @@ type Backend struct {
 	wsMu       sync.Mutex
 	workspaces []*gemm.Workspace
 
+	team *team // helper goroutines for this package's parallel loops (nil when parallelism is 1)
+
 	finalized bool
 
 	// OnCompile, if set, is called with every Builder just before it compiles (for
@@ -68,6 +70,9 @@ func New(config string) (backends.Backend, error) {
 		default:
 			return nil, errors.Errorf("fastcpu: unknown option %q in config %q (valid: parallelism=N, nofusion)", opt, config)
 		}
+	}
+	if b.parallelism > 1 {
+		b.team = newTeam(b.parallelism - 1)
 	}
 	return b, nil
 }
@@ -116,6 +121,9 @@ func (b *Backend) Finalize() {
 		w.Close()
 	}
 	b.workspaces = nil
+	if b.team != nil && !b.finalized {
+		b.team.close()
+	}
 	b.finalized = true
 	b.wsMu.Unlock()
 	b.pool.clear()

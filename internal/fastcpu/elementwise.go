@@ -387,7 +387,7 @@ func execUnary(ec *execCtx, n *node, out any, ins []any) error {
 		}
 	}
 	if _, isF32 := out.([]float32); isF32 {
-		parallelFor(ec.parallelism, size, size*4, run)
+		ec.parallelFor(size, size*4, run)
 	} else {
 		run(0, size)
 	}
@@ -410,7 +410,7 @@ func binaryTyped[T any](ec *execCtx, p *loopPlan, op backends.OpType, dst, a, b 
 	runFn func(op backends.OpType, dst, a, b []T, sa, sb int) bool) bool {
 	rl, sa, sb := p.runLen(), p.runStride(1), p.runStride(2)
 	ok := true
-	parallelFor(ec.parallelism, p.numRuns(), size, func(lo, hi int) {
+	ec.parallelFor(p.numRuns(), size, func(lo, hi int) {
 		offs := make([]int, 3)
 		p.forRuns(lo, hi, offs, func(offs []int) {
 			if !runFn(op, dst[offs[0]:offs[0]+rl], a[offs[1]:], b[offs[2]:], sa, sb) {

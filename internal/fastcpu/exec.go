@@ -22,6 +22,22 @@ type execCtx struct {
 	parallelism int
 	ws          *gemm.Workspace
 	pool        *bufferPool
+	team        *team // nil: plain goroutines
+}
+
+// parallelFor runs fn over units [0, n) split into up to ec.parallelism parts (see the
+// package's parallelFor), on the backend's team when it has one.
+func (ec *execCtx) parallelFor(n, work int, fn func(lo, hi int)) {
+	ec.parallelForN(ec.parallelism, n, work, fn)
+}
+
+// parallelForN is parallelFor with at most parallelism parts.
+func (ec *execCtx) parallelForN(parallelism, n, work int, fn func(lo, hi int)) {
+	if ec.team == nil {
+		parallelFor(parallelism, n, work, fn)
+		return
+	}
+	ec.team.parallelFor(parallelism, n, work, fn)
 }
 
 // getF32 takes a float32 temporary of n values (arbitrary contents) from the free list.
@@ -175,7 +191,7 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 	}
 	ws := e.backend.getWorkspace()
 	defer e.backend.putWorkspace(ws)
-	ec := &execCtx{parallelism: e.backend.parallelism, ws: ws, pool: e.backend.pool}
+	ec := &execCtx{parallelism: e.backend.parallelism, ws: ws, pool: e.backend.pool, team: e.backend.team}
 	pool := e.backend.pool
 	insBuf := make([]any, 0, 8)
 	for si := range e.steps {
@@ -202,6 +218,9 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 				}
 				err = st.fused.run(ec, out, vals)
 			} else {
+				if ec.team != nil && (n.op == backends.OpTypeConvGeneral || n.op == backends.OpTypeDotGeneral) {
+					ec.team.rest() // internal/gemm runs its own goroutines
+				}
 				ins := insBuf[:0]
 				for _, in := range n.inputs {
 					ins = append(ins, vals[in.idx])

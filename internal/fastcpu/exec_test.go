@@ -94,3 +94,46 @@ func TestNoFusionOption(t *testing.T) {
 		t.Fatal("New(\"bogus\") succeeded")
 	}
 }
+
+// TestRepeatableResults runs a GroupNorm forward and backward large enough for the parallel
+// loops (team helpers, split reductions) several times: results must be bit-identical, whatever
+// goroutine ran which part.
+func TestRepeatableResults(t *testing.T) {
+	backend, err := fastcpu.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := randTensor(rng, 8, 32, 32, 32)
+	exec, err := NewExec(backend, func(x *Node) []*Node {
+		g := Reshape(x, 8, 32*32, 8, 4)
+		mean := ReduceAndKeep(g, ReduceMean, 1, 3)
+		cen := Sub(g, mean)
+		v := ReduceAndKeep(Square(cen), ReduceMean, 1, 3)
+		y := Reshape(Div(cen, Sqrt(AddScalar(v, 1e-5))), 8, 32, 32, 32)
+		y = Mul(y, Sigmoid(y))
+		loss := ReduceAllSum(Mul(y, y))
+		return []*Node{ReduceSum(y, 0, 1, 2), Gradient(loss, x)[0]}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	var want [][]float32
+	for run := range 8 {
+		outs := exec.MustExec(x)
+		for i, o := range outs {
+			got := tensors.MustCopyFlatData[float32](o)
+			if run == 0 {
+				want = append(want, got)
+				continue
+			}
+			for j := range got {
+				if got[j] != want[i][j] {
+					t.Fatalf("run %d output %d element %d: %g, first run %g", run, i, j, got[j], want[i][j])
+				}
+			}
+		}
+	}
+}

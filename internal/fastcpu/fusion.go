@@ -568,10 +568,10 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 		}
 	}
 	if g.reduce == nil {
-		parallelFor(ec.parallelism, blocks, size*(len(g.instrs)+1), func(lo, hi int) { body(lo, hi, nil) })
+		ec.parallelFor(blocks, size*(len(g.instrs)+1), func(lo, hi int) { body(lo, hi, nil) })
 		return nil
 	}
-	parallelFor(parts, parts, size*(len(g.instrs)+1), func(lo, hi int) {
+	ec.parallelForN(parts, parts, size*(len(g.instrs)+1), func(lo, hi int) {
 		for part := lo; part < hi; part++ {
 			body(blocks*part/parts, blocks*(part+1)/parts, partials[part])
 		}

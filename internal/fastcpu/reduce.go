@@ -271,7 +271,7 @@ func reduceTyped[T number](ec *execCtx, p *loopPlan, op backends.OpType, dst, sr
 		partials[i] = make([]T, len(dst))
 		fillSlice(partials[i], id)
 	}
-	parallelFor(parts, parts, len(src), func(lo, hi int) {
+	ec.parallelForN(parts, parts, len(src), func(lo, hi int) {
 		for part := lo; part < hi; part++ {
 			runsFn(p, op, partials[part], src, runs*part/parts, runs*(part+1)/parts)
 		}
@@ -323,7 +323,7 @@ func reduceSumRowsF32(ec *execCtx, p *loopPlan, dst, src []float32) bool {
 	outer, r, tail := rr.outer, rr.r, rr.tail
 	clear(dst)
 	if outer >= ec.parallelism || len(src) < 4*minParallelWork {
-		parallelFor(ec.parallelism, outer, len(src), func(lo, hi int) {
+		ec.parallelFor(outer, len(src), func(lo, hi int) {
 			acc := ec.getF32(tail)
 			defer ec.putF32(acc)
 			for o := lo; o < hi; o++ {
@@ -341,7 +341,7 @@ func reduceSumRowsF32(ec *execCtx, p *loopPlan, dst, src []float32) bool {
 		accs[i] = ec.getF32(tail)
 	}
 	for o := range outer {
-		parallelFor(parts, parts, len(src), func(lo, hi int) {
+		ec.parallelForN(parts, parts, len(src), func(lo, hi int) {
 			for part := lo; part < hi; part++ {
 				r0, r1 := r*part/parts, r*(part+1)/parts
 				clear(accs[part])

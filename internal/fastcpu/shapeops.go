@@ -183,7 +183,7 @@ func (b *Builder) Iota(shape shapes.Shape, iotaAxis int) (backends.Op, error) {
 // stridedCopy copies src into dst along a loop plan (operand 0 = dst, operand 1 = src).
 func stridedCopy[T any](ec *execCtx, p *loopPlan, dst, src []T, size int) {
 	rl, ss, ds := p.runLen(), p.runStride(1), p.runStride(0)
-	parallelFor(ec.parallelism, p.numRuns(), size, func(lo, hi int) {
+	ec.parallelFor(p.numRuns(), size, func(lo, hi int) {
 		offs := make([]int, 2)
 		p.forRuns(lo, hi, offs, func(offs []int) {
 			d := dst[offs[0]:]
