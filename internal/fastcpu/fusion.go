@@ -598,13 +598,15 @@ func reduceBlock(p *loopPlan, sum, v []float32, i0, i1 int, idx []int) {
 		src := v[o : o+cnt]
 		off := w.offset()
 		if ds == 0 {
-			sum[off] = reduceInto(backends.OpTypeReduceSum, sum[off], src)
+			sum[off] += sumF32(src)
 		} else {
 			d := sum[off+j*ds:]
 			if ds == 1 {
 				d = d[:cnt]
-				for k, x := range src {
-					d[k] += x
+				if !simdBinary(backends.OpTypeAdd, d, d, src, 1, 1) {
+					for k, x := range src {
+						d[k] += x
+					}
 				}
 			} else {
 				for k, x := range src {

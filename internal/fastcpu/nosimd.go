@@ -13,3 +13,6 @@ func simdUnary(op backends.OpType, dst, src []float32) bool { return false }
 
 // simdAddRows does nothing and returns 0: addRowsF32 handles every column.
 func simdAddRows(acc, src []float32, rows int) int { return 0 }
+
+// simdSum returns 0, 0: sumF32 adds every element.
+func simdSum(s []float32) (float32, int) { return 0, 0 }

@@ -149,3 +149,9 @@ func addRowsF32(acc, src []float32) {
 		acc[j] = a
 	}
 }
+
+// sumF32 returns the sum of s: vector partial sums where available, else reduceInto's four.
+func sumF32(s []float32) float32 {
+	acc, done := simdSum(s)
+	return reduceInto(backends.OpTypeReduceSum, acc, s[done:])
+}

@@ -32,3 +32,19 @@ func TestAddRowsF32(t *testing.T) {
 		}
 	}
 }
+
+// TestSumF32 checks sumF32 against a float64 sum for lengths around the vector sizes.
+func TestSumF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := range 100 {
+		s := make([]float32, n)
+		var want float64
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+			want += float64(s[i])
+		}
+		if got := sumF32(s); math.Abs(float64(got)-want) > 1e-5*(1+math.Abs(want)) {
+			t.Fatalf("n=%d: %g, want %g", n, got, want)
+		}
+	}
+}

@@ -455,3 +455,39 @@ func exp16(x archsimd.Float32x16) archsimd.Float32x16 {
 	s2 := n2.Add(bias).ShiftAllLeft(23).AsFloat32x16()
 	return p.Mul(s1).Mul(s2)
 }
+
+// simdSum returns the sum of the leading elements of s that fill whole vectors (two 16-lane
+// accumulators with AVX-512, else two 8-lane ones), and how many elements that is (0 when
+// there are fewer than 32 or no AVX2).
+func simdSum(s []float32) (float32, int) {
+	if !hasSIMD || len(s) < 32 {
+		return 0, 0
+	}
+	var lanes [16]float32
+	var n int
+	if hasAVX512 {
+		n = len(s) &^ 31
+		a0 := archsimd.LoadFloat32x16Slice(s[0:16])
+		a1 := archsimd.LoadFloat32x16Slice(s[16:32])
+		for i := 32; i < n; i += 32 {
+			a0 = a0.Add(archsimd.LoadFloat32x16Slice(s[i : i+16]))
+			a1 = a1.Add(archsimd.LoadFloat32x16Slice(s[i+16 : i+32]))
+		}
+		a0.Add(a1).StoreSlice(lanes[:])
+	} else {
+		n = len(s) &^ 15
+		a0 := archsimd.LoadFloat32x8Slice(s[0:8])
+		a1 := archsimd.LoadFloat32x8Slice(s[8:16])
+		for i := 16; i < n; i += 16 {
+			a0 = a0.Add(archsimd.LoadFloat32x8Slice(s[i : i+8]))
+			a1 = a1.Add(archsimd.LoadFloat32x8Slice(s[i+8 : i+16]))
+		}
+		a0.Add(a1).StoreSlice(lanes[:8])
+	}
+	archsimd.ClearAVXUpperBits()
+	var t float32
+	for i := 0; i < 16; i += 4 {
+		t += (lanes[i] + lanes[i+1]) + (lanes[i+2] + lanes[i+3])
+	}
+	return t, n
+}
