@@ -34,6 +34,10 @@ type fusedInstr struct {
 	op    backends.OpType
 	unary bool
 	a, b  fusedOperand
+	// mulAdd: the instruction computes a·b + c (an Add of a Mul computed only for it; see
+	// fuseMulAdd). dead: a Mul folded into a later mulAdd, not computed.
+	mulAdd, dead bool
+	c            fusedOperand
 	// export is the index in fusedGroup.exports of the node this instruction computes when
 	// that value is also needed outside the group (written to its own buffer), else -1.
 	export int
@@ -242,6 +246,7 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			regOf[m.idx] = len(g.instrs)
 			g.instrs = append(g.instrs, ins)
 		}
+		g.fuseMulAdd()
 		g.chooseBlock()
 		for _, m := range members {
 			assigned[m.idx] = true
@@ -263,6 +268,47 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		groups[r.idx] = g
 	}
 	return groups
+}
+
+// fuseMulAdd turns each Add one of whose operands is a Mul used nowhere else (not by another
+// instruction, not exported) into one multiply-add instruction a·b + c (fused, one rounding,
+// where the CPU has FMA) and marks the Mul dead: one pass over the block instead of two. Adam's
+// moment updates, GroupNorm's scale and shift and their gradients have this form.
+func (g *fusedGroup) fuseMulAdd() {
+	uses := make([]int, len(g.instrs))
+	for _, ins := range g.instrs {
+		ops := []fusedOperand{ins.a, ins.b}
+		if ins.unary {
+			ops = ops[:1]
+		}
+		for _, op := range ops {
+			if op.leaf < 0 {
+				uses[op.reg]++
+			}
+		}
+	}
+	for k := range g.instrs {
+		ins := &g.instrs[k]
+		if ins.op != backends.OpTypeAdd || ins.unary {
+			continue
+		}
+		for side, op := range []fusedOperand{ins.a, ins.b} {
+			if op.leaf >= 0 {
+				continue
+			}
+			m := &g.instrs[op.reg]
+			if m.op != backends.OpTypeMul || m.unary || m.dead || m.mulAdd || m.export >= 0 || uses[op.reg] != 1 {
+				continue
+			}
+			other := ins.b
+			if side == 1 {
+				other = ins.a
+			}
+			ins.mulAdd, ins.a, ins.b, ins.c = true, m.a, m.b, other
+			m.dead = true
+			break
+		}
+	}
 }
 
 // chooseBlock picks the block size and marks the broadcast leaves that can be tiled from one
@@ -541,6 +587,9 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 				}
 			}
 			for k, ins := range g.instrs {
+				if ins.dead {
+					continue
+				}
 				var d []float32
 				switch {
 				case k == nI-1 && sum == nil:
@@ -557,6 +606,11 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 					continue
 				}
 				b, sb := operand(ins.b)
+				if ins.mulAdd {
+					c, sc := operand(ins.c)
+					mulAddRunF32(d, a, b, c, sa, sb, sc)
+					continue
+				}
 				binaryRunF32(ins.op, d, a, b, sa, sb)
 			}
 			switch {
@@ -580,6 +634,20 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 		combine(backends.OpTypeReduceSum, dst, p)
 	}
 	return nil
+}
+
+// mulAddRunF32 computes dst[i] = a[i·sa]·b[i·sb] + c[i·sc] for strides in {0, 1}, a and b not
+// both broadcast: fused multiply-adds where available, else a multiply and an add.
+func mulAddRunF32(dst, a, b, c []float32, sa, sb, sc int) {
+	if sa == 0 {
+		a, b, sa, sb = b, a, sb, sa
+	}
+	if sa == 1 && simdMulAdd(dst, a, b, c, sb, sc) {
+		return
+	}
+	for i := range dst {
+		dst[i] = a[i*sa]*b[i*sb] + c[i*sc]
+	}
 }
 
 // reduceBlock adds the values v of input elements [i0, i1) of a reduction (plan p: operand 0

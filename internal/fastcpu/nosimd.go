@@ -16,3 +16,6 @@ func simdAddRows(acc, src []float32, rows int) int { return 0 }
 
 // simdSum returns 0, 0: sumF32 adds every element.
 func simdSum(s []float32) (float32, int) { return 0, 0 }
+
+// simdMulAdd reports false: mulAddRunF32 runs its scalar loop.
+func simdMulAdd(dst, a, b, c []float32, sb, sc int) bool { return false }

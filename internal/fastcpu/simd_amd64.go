@@ -491,3 +491,91 @@ func simdSum(s []float32) (float32, int) {
 	}
 	return t, n
 }
+
+// simdMulAdd computes dst[i] = a[i]·b[i·sb] + c[i·sc] (sb, sc in {0, 1}) with fused
+// multiply-adds (one rounding); it reports false (doing nothing) without AVX2/FMA or for
+// fewer than 8 elements.
+func simdMulAdd(dst, a, b, c []float32, sb, sc int) bool {
+	if !hasSIMD || len(dst) < 8 {
+		return false
+	}
+	n := len(dst)
+	done := 0
+	if hasAVX512 && n >= 16 {
+		done = mulAdd16(dst, a, b, c, sb, sc)
+	}
+	if done+8 <= n {
+		done += mulAdd8(dst[done:], a[done:], b[done*sb:], c[done*sc:], sb, sc)
+	}
+	archsimd.ClearAVXUpperBits()
+	for i := done; i < n; i++ {
+		dst[i] = a[i]*b[i*sb] + c[i*sc]
+	}
+	return true
+}
+
+// mulAdd16 computes dst[i] = a[i]·b[i·sb] + c[i·sc] (sb, sc in {0, 1}) with fused multiply-adds
+// over whole 16-lane vectors; it returns the number of elements done.
+func mulAdd16(dst, a, b, c []float32, sb, sc int) int {
+	n := len(dst) &^ 15
+	a = a[:n]
+	switch {
+	case sb == 1 && sc == 1:
+		b, c = b[:n], c[:n]
+		for i := 0; i < n; i += 16 {
+			archsimd.LoadFloat32x16Slice(a[i : i+16]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:i+16]), archsimd.LoadFloat32x16Slice(c[i:i+16])).StoreSlice(dst[i : i+16])
+		}
+	case sb == 1:
+		b = b[:n]
+		cv := archsimd.BroadcastFloat32x16(c[0])
+		for i := 0; i < n; i += 16 {
+			archsimd.LoadFloat32x16Slice(a[i : i+16]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:i+16]), cv).StoreSlice(dst[i : i+16])
+		}
+	case sc == 1:
+		c = c[:n]
+		bv := archsimd.BroadcastFloat32x16(b[0])
+		for i := 0; i < n; i += 16 {
+			archsimd.LoadFloat32x16Slice(a[i : i+16]).MulAdd(bv, archsimd.LoadFloat32x16Slice(c[i:i+16])).StoreSlice(dst[i : i+16])
+		}
+	default:
+		bv := archsimd.BroadcastFloat32x16(b[0])
+		cv := archsimd.BroadcastFloat32x16(c[0])
+		for i := 0; i < n; i += 16 {
+			archsimd.LoadFloat32x16Slice(a[i : i+16]).MulAdd(bv, cv).StoreSlice(dst[i : i+16])
+		}
+	}
+	return n
+}
+
+// mulAdd8 computes dst[i] = a[i]·b[i·sb] + c[i·sc] (sb, sc in {0, 1}) with fused multiply-adds
+// over whole 8-lane vectors; it returns the number of elements done.
+func mulAdd8(dst, a, b, c []float32, sb, sc int) int {
+	n := len(dst) &^ 7
+	a = a[:n]
+	switch {
+	case sb == 1 && sc == 1:
+		b, c = b[:n], c[:n]
+		for i := 0; i < n; i += 8 {
+			archsimd.LoadFloat32x8Slice(a[i : i+8]).MulAdd(archsimd.LoadFloat32x8Slice(b[i:i+8]), archsimd.LoadFloat32x8Slice(c[i:i+8])).StoreSlice(dst[i : i+8])
+		}
+	case sb == 1:
+		b = b[:n]
+		cv := archsimd.BroadcastFloat32x8(c[0])
+		for i := 0; i < n; i += 8 {
+			archsimd.LoadFloat32x8Slice(a[i : i+8]).MulAdd(archsimd.LoadFloat32x8Slice(b[i:i+8]), cv).StoreSlice(dst[i : i+8])
+		}
+	case sc == 1:
+		c = c[:n]
+		bv := archsimd.BroadcastFloat32x8(b[0])
+		for i := 0; i < n; i += 8 {
+			archsimd.LoadFloat32x8Slice(a[i : i+8]).MulAdd(bv, archsimd.LoadFloat32x8Slice(c[i:i+8])).StoreSlice(dst[i : i+8])
+		}
+	default:
+		bv := archsimd.BroadcastFloat32x8(b[0])
+		cv := archsimd.BroadcastFloat32x8(c[0])
+		for i := 0; i < n; i += 8 {
+			archsimd.LoadFloat32x8Slice(a[i : i+8]).MulAdd(bv, cv).StoreSlice(dst[i : i+8])
+		}
+	}
+	return n
+}

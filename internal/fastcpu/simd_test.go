@@ -78,3 +78,25 @@ func TestFloat32RunKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestMulAddRun checks mulAddRunF32 (FMA vector bodies, scalar tails) for every stride pattern
+// and lengths up to 40 against a float64 reference.
+func TestMulAddRun(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 2))
+	for n := 1; n <= 40; n++ {
+		a, b, c := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i], c[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		d := make([]float32, n)
+		for _, st := range [][3]int{{1, 1, 1}, {1, 0, 1}, {0, 1, 1}, {1, 1, 0}, {1, 0, 0}, {0, 1, 0}} {
+			mulAddRunF32(d, a, b, c, st[0], st[1], st[2])
+			for i := range d {
+				want := float64(a[i*st[0]])*float64(b[i*st[1]]) + float64(c[i*st[2]])
+				if math.Abs(float64(d[i])-want) > 1e-6*(1+math.Abs(want)) {
+					t.Fatalf("strides %v n=%d element %d: %g, want %g", st, n, i, d[i], want)
+				}
+			}
+		}
+	}
+}
