@@ -523,25 +523,25 @@ func mulAdd16(dst, a, b, c []float32, sb, sc int) int {
 	case sb == 1 && sc == 1:
 		b, c = b[:n], c[:n]
 		for i := 0; i < n; i += 16 {
-			archsimd.LoadFloat32x16Slice(a[i : i+16]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:i+16]), archsimd.LoadFloat32x16Slice(c[i:i+16])).StoreSlice(dst[i : i+16])
+			archsimd.LoadFloat32x16Slice(a[i:i+16]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:i+16]), archsimd.LoadFloat32x16Slice(c[i:i+16])).StoreSlice(dst[i : i+16])
 		}
 	case sb == 1:
 		b = b[:n]
 		cv := archsimd.BroadcastFloat32x16(c[0])
 		for i := 0; i < n; i += 16 {
-			archsimd.LoadFloat32x16Slice(a[i : i+16]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:i+16]), cv).StoreSlice(dst[i : i+16])
+			archsimd.LoadFloat32x16Slice(a[i:i+16]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:i+16]), cv).StoreSlice(dst[i : i+16])
 		}
 	case sc == 1:
 		c = c[:n]
 		bv := archsimd.BroadcastFloat32x16(b[0])
 		for i := 0; i < n; i += 16 {
-			archsimd.LoadFloat32x16Slice(a[i : i+16]).MulAdd(bv, archsimd.LoadFloat32x16Slice(c[i:i+16])).StoreSlice(dst[i : i+16])
+			archsimd.LoadFloat32x16Slice(a[i:i+16]).MulAdd(bv, archsimd.LoadFloat32x16Slice(c[i:i+16])).StoreSlice(dst[i : i+16])
 		}
 	default:
 		bv := archsimd.BroadcastFloat32x16(b[0])
 		cv := archsimd.BroadcastFloat32x16(c[0])
 		for i := 0; i < n; i += 16 {
-			archsimd.LoadFloat32x16Slice(a[i : i+16]).MulAdd(bv, cv).StoreSlice(dst[i : i+16])
+			archsimd.LoadFloat32x16Slice(a[i:i+16]).MulAdd(bv, cv).StoreSlice(dst[i : i+16])
 		}
 	}
 	return n
@@ -556,25 +556,25 @@ func mulAdd8(dst, a, b, c []float32, sb, sc int) int {
 	case sb == 1 && sc == 1:
 		b, c = b[:n], c[:n]
 		for i := 0; i < n; i += 8 {
-			archsimd.LoadFloat32x8Slice(a[i : i+8]).MulAdd(archsimd.LoadFloat32x8Slice(b[i:i+8]), archsimd.LoadFloat32x8Slice(c[i:i+8])).StoreSlice(dst[i : i+8])
+			archsimd.LoadFloat32x8Slice(a[i:i+8]).MulAdd(archsimd.LoadFloat32x8Slice(b[i:i+8]), archsimd.LoadFloat32x8Slice(c[i:i+8])).StoreSlice(dst[i : i+8])
 		}
 	case sb == 1:
 		b = b[:n]
 		cv := archsimd.BroadcastFloat32x8(c[0])
 		for i := 0; i < n; i += 8 {
-			archsimd.LoadFloat32x8Slice(a[i : i+8]).MulAdd(archsimd.LoadFloat32x8Slice(b[i:i+8]), cv).StoreSlice(dst[i : i+8])
+			archsimd.LoadFloat32x8Slice(a[i:i+8]).MulAdd(archsimd.LoadFloat32x8Slice(b[i:i+8]), cv).StoreSlice(dst[i : i+8])
 		}
 	case sc == 1:
 		c = c[:n]
 		bv := archsimd.BroadcastFloat32x8(b[0])
 		for i := 0; i < n; i += 8 {
-			archsimd.LoadFloat32x8Slice(a[i : i+8]).MulAdd(bv, archsimd.LoadFloat32x8Slice(c[i:i+8])).StoreSlice(dst[i : i+8])
+			archsimd.LoadFloat32x8Slice(a[i:i+8]).MulAdd(bv, archsimd.LoadFloat32x8Slice(c[i:i+8])).StoreSlice(dst[i : i+8])
 		}
 	default:
 		bv := archsimd.BroadcastFloat32x8(b[0])
 		cv := archsimd.BroadcastFloat32x8(c[0])
 		for i := 0; i < n; i += 8 {
-			archsimd.LoadFloat32x8Slice(a[i : i+8]).MulAdd(bv, cv).StoreSlice(dst[i : i+8])
+			archsimd.LoadFloat32x8Slice(a[i:i+8]).MulAdd(bv, cv).StoreSlice(dst[i : i+8])
 		}
 	}
 	return n
