@@ -183,6 +183,20 @@ func (b *Builder) Iota(shape shapes.Shape, iotaAxis int) (backends.Op, error) {
 // stridedCopy copies src into dst along a loop plan (operand 0 = dst, operand 1 = src).
 func stridedCopy[T any](ec *execCtx, p *loopPlan, dst, src []T, size int) {
 	rl, ss, ds := p.runLen(), p.runStride(1), p.runStride(0)
+	if len(p.dims) == 2 && ss == 1 && ds == 1 {
+		// Rows of contiguous runs (channel slices and concatenations of NHWC tensors): a plain
+		// loop over rows, no per-run callback.
+		s0, s1 := p.strides[0][0], p.strides[1][0]
+		ec.parallelFor(p.dims[0], size, func(lo, hi int) {
+			d, s := p.bases[0]+lo*s0, p.bases[1]+lo*s1
+			for range hi - lo {
+				copy(dst[d:d+rl], src[s:s+rl])
+				d += s0
+				s += s1
+			}
+		})
+		return
+	}
 	ec.parallelFor(p.numRuns(), size, func(lo, hi int) {
 		offs := make([]int, 2)
 		p.forRuns(lo, hi, offs, func(offs []int) {
