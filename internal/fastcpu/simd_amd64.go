@@ -431,29 +431,23 @@ func simdAddRows(acc, src []float32, rows int) int {
 	return j
 }
 
-// exp16 is the 16-lane (AVX-512) float32 exponential described at simdUnary.
+// exp16 is the 16-lane (AVX-512) float32 exponential described at simdUnary, with fused
+// multiply-adds for the reduction and the polynomial and VSCALEFPS for the 2^n factor.
 func exp16(x archsimd.Float32x16) archsimd.Float32x16 {
 	const magic = 12582912 // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
 	x = x.Min(archsimd.BroadcastFloat32x16(88.72283)).Max(archsimd.BroadcastFloat32x16(-87.33654))
 	mg := archsimd.BroadcastFloat32x16(magic)
-	y := x.Mul(archsimd.BroadcastFloat32x16(1.44269504088896341)).Add(mg)
-	nInt := y.AsInt32x16().Sub(mg.AsInt32x16())
-	fn := y.Sub(mg)
-	f := x.Sub(fn.Mul(archsimd.BroadcastFloat32x16(0.693359375))).Sub(fn.Mul(archsimd.BroadcastFloat32x16(-2.12194440e-4)))
+	fn := x.MulAdd(archsimd.BroadcastFloat32x16(1.44269504088896341), mg).Sub(mg) // round(x·log2(e))
+	f := fn.MulAdd(archsimd.BroadcastFloat32x16(-0.693359375), x)
+	f = fn.MulAdd(archsimd.BroadcastFloat32x16(2.12194440e-4), f)
 	p := archsimd.BroadcastFloat32x16(1.9875691500e-4)
-	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(1.3981999507e-3))
-	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(8.3334519073e-3))
-	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(4.1665795894e-2))
-	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(1.6666665459e-1))
-	p = p.Mul(f).Add(archsimd.BroadcastFloat32x16(5.0000001201e-1))
-	p = p.Mul(f.Mul(f)).Add(f).Add(archsimd.BroadcastFloat32x16(1))
-	// 2^n as two factors (n reaches 128 at the top of the range).
-	bias := archsimd.BroadcastInt32x16(127)
-	n1 := nInt.ShiftAllRight(1)
-	n2 := nInt.Sub(n1)
-	s1 := n1.Add(bias).ShiftAllLeft(23).AsFloat32x16()
-	s2 := n2.Add(bias).ShiftAllLeft(23).AsFloat32x16()
-	return p.Mul(s1).Mul(s2)
+	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(1.3981999507e-3))
+	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(8.3334519073e-3))
+	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(4.1665795894e-2))
+	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(1.6666665459e-1))
+	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(5.0000001201e-1))
+	p = p.MulAdd(f.Mul(f), f).Add(archsimd.BroadcastFloat32x16(1))
+	return p.Scale(fn) // p·2^n, exact (n is an integer)
 }
 
 // simdSum returns the sum of the leading elements of s that fill whole vectors (two 16-lane

@@ -100,3 +100,36 @@ func TestMulAddRun(t *testing.T) {
 		}
 	}
 }
+
+// TestExpRange checks the vector Exp and Logistic near and beyond the ends of the float32
+// range (16 equal inputs, so the vector body runs): finite where the result is, no NaN.
+func TestExpRange(t *testing.T) {
+	for _, x := range []float32{-200, -87.3, -50, -1e-3, 0, 1e-3, 50, 88.7, 200} {
+		src := make([]float32, 16)
+		for i := range src {
+			src[i] = x
+		}
+		d := make([]float32, 16)
+		unaryRunF32(backends.OpTypeExp, d, src)
+		want := math.Exp(float64(x))
+		got := float64(d[0])
+		switch {
+		case want > math.MaxFloat32:
+			if got < math.MaxFloat32/2 {
+				t.Errorf("Exp(%g) = %g, want overflow", x, got)
+			}
+		case want < 1.2e-38:
+			if got > 2e-38 || got < 0 {
+				t.Errorf("Exp(%g) = %g, want about 0", x, got)
+			}
+		default:
+			if math.Abs(got-want) > 3e-7*want {
+				t.Errorf("Exp(%g) = %g, want %g", x, got, want)
+			}
+		}
+		unaryRunF32(backends.OpTypeLogistic, d, src)
+		if want := 1 / (1 + math.Exp(-float64(x))); math.IsNaN(float64(d[0])) || math.Abs(float64(d[0])-want) > 3e-7 {
+			t.Errorf("Logistic(%g) = %g, want %g", x, d[0], want)
+		}
+	}
+}
