@@ -369,10 +369,15 @@ func simdAddRows(acc, src []float32, rows int) int {
 	if !hasSIMD {
 		return 0
 	}
+	return addRowsVec(acc, src, rows, hasAVX512)
+}
+
+// addRowsVec is simdAddRows with the 16-lane loops used only when wide.
+func addRowsVec(acc, src []float32, rows int, wide bool) int {
 	w := len(acc)
 	src = src[:rows*w]
 	j := 0
-	if hasAVX512 {
+	if wide {
 		for ; j+32 <= w; j += 32 {
 			a0 := archsimd.LoadFloat32x16Slice(acc[j : j+16])
 			a1 := archsimd.LoadFloat32x16Slice(acc[j+16 : j+32])
@@ -457,9 +462,14 @@ func simdSum(s []float32) (float32, int) {
 	if !hasSIMD || len(s) < 32 {
 		return 0, 0
 	}
+	return sumVec(s, hasAVX512)
+}
+
+// sumVec is simdSum with the 16-lane loop used only when wide.
+func sumVec(s []float32, wide bool) (float32, int) {
 	var lanes [16]float32
 	var n int
-	if hasAVX512 {
+	if wide {
 		n = len(s) &^ 31
 		a0 := archsimd.LoadFloat32x16Slice(s[0:16])
 		a1 := archsimd.LoadFloat32x16Slice(s[16:32])
