@@ -88,6 +88,9 @@ type fusedGroup struct {
 	// rows, when set, sums whole blocks row by row (see rowsReduction; blocks then hold whole
 	// rows) instead of walking rplan's runs.
 	rows *rowsReduction
+	// mulRows: with rows, the last instruction is a Mul whose products go straight into the
+	// row sums (multiply-adds), never stored.
+	mulRows bool
 }
 
 // fusableUnary and fusableBinary are the float32 ops a group may contain.
@@ -377,6 +380,8 @@ func (g *fusedGroup) setupRows() {
 		g.bs = fusedBlock / rr.tail * rr.tail
 	}
 	g.rows = &rr
+	last := g.instrs[len(g.instrs)-1]
+	g.mulRows = last.op == backends.OpTypeMul && !last.unary && !last.mulAdd && last.export < 0
 }
 
 // exportsUsedAfter tells whether every use of the group's exported values outside the group
@@ -586,9 +591,19 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 					views[li], strides[li] = buf, 1
 				}
 			}
+			mulDone := false
 			for k, ins := range g.instrs {
 				if ins.dead {
 					continue
+				}
+				if k == nI-1 && rows != nil && g.mulRows {
+					a, sa := operand(ins.a)
+					b, sb := operand(ins.b)
+					if sa == 1 && sb == 1 {
+						rows.addMul(a[:n], b[:n], i0/g.rows.tail)
+						mulDone = true
+						break
+					}
 				}
 				var d []float32
 				switch {
@@ -614,6 +629,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 				binaryRunF32(ins.op, d, a, b, sa, sb)
 			}
 			switch {
+			case mulDone:
 			case rows != nil:
 				rows.add(results[nI-1], i0/g.rows.tail)
 			case sum != nil:

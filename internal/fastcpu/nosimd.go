@@ -19,3 +19,6 @@ func simdSum(s []float32) (float32, int) { return 0, 0 }
 
 // simdMulAdd reports false: mulAddRunF32 runs its scalar loop.
 func simdMulAdd(dst, a, b, c []float32, sb, sc int) bool { return false }
+
+// simdAddRowsMul does nothing and returns 0: addRowsMulF32 handles every column.
+func simdAddRowsMul(acc, a, b []float32, rows int) int { return 0 }

@@ -82,7 +82,11 @@ type rowsAccumulator struct {
 }
 
 // add adds rows [row0, row0+len(v)/tail) with values v.
-func (ra *rowsAccumulator) add(v []float32, row0 int) {
+func (ra *rowsAccumulator) add(v []float32, row0 int) { ra.addMul(v, nil, row0) }
+
+// addMul adds rows [row0, row0+len(v)/tail) with values v·w (elementwise; v alone when w is
+// nil), the products never stored.
+func (ra *rowsAccumulator) addMul(v, w []float32, row0 int) {
 	tail, r := ra.rr.tail, ra.rr.r
 	nrows := len(v) / tail
 	for k := 0; k < nrows; {
@@ -92,7 +96,11 @@ func (ra *rowsAccumulator) add(v []float32, row0 int) {
 			ra.curO = o
 		}
 		cnt := min(nrows-k, (o+1)*r-(row0+k))
-		addRowsF32(ra.acc, v[k*tail:(k+cnt)*tail])
+		if w == nil {
+			addRowsF32(ra.acc, v[k*tail:(k+cnt)*tail])
+		} else {
+			addRowsMulF32(ra.acc, v[k*tail:(k+cnt)*tail], w[k*tail:(k+cnt)*tail])
+		}
 		k += cnt
 	}
 }
@@ -154,4 +162,26 @@ func addRowsF32(acc, src []float32) {
 func sumF32(s []float32) float32 {
 	acc, done := simdSum(s)
 	return reduceInto(backends.OpTypeReduceSum, acc, s[done:])
+}
+
+// addRowsMulF32 adds the rows of a·b (elementwise; a and b row-major [len(a)/len(acc),
+// len(acc)]) into acc, like addRowsF32 but with multiply-adds and the products never stored.
+func addRowsMulF32(acc, a, b []float32) {
+	w := len(acc)
+	if w == 0 {
+		return
+	}
+	rows := len(a) / w
+	b = b[:len(a)]
+	j := 0
+	if w <= maxRegisterTail {
+		j = simdAddRowsMul(acc, a, b, rows)
+	}
+	for ; j < w; j++ {
+		s := acc[j]
+		for r := range rows {
+			s += a[r*w+j] * b[r*w+j]
+		}
+		acc[j] = s
+	}
 }

@@ -48,3 +48,26 @@ func TestSumF32(t *testing.T) {
 		}
 	}
 }
+
+// TestAddRowsMulF32 checks addRowsMulF32 against a float64 reference for row widths around the
+// vector sizes.
+func TestAddRowsMulF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, w := range []int{1, 4, 7, 8, 15, 16, 17, 32, 33, 48, 96, 100, 256, 257} {
+		for _, rows := range []int{0, 1, 3, 17} {
+			acc := make([]float32, w)
+			want := make([]float64, w)
+			a, b := make([]float32, rows*w), make([]float32, rows*w)
+			for i := range a {
+				a[i], b[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+				want[i%w] += float64(a[i]) * float64(b[i])
+			}
+			addRowsMulF32(acc, a, b)
+			for j := range acc {
+				if math.Abs(float64(acc[j])-want[j]) > 1e-5*(1+math.Abs(want[j])) {
+					t.Fatalf("w=%d rows=%d column %d: %g, want %g", w, rows, j, acc[j], want[j])
+				}
+			}
+		}
+	}
+}

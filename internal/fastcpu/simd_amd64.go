@@ -583,3 +583,51 @@ func mulAdd8(dst, a, b, c []float32, sb, sc int) int {
 	}
 	return n
 }
+
+// simdAddRowsMul is simdAddRows for the rows of a·b: acc[j] += Σ_r a[r·w+j]·b[r·w+j] with fused
+// multiply-adds, column chunk by column chunk. It returns the number of leading columns done.
+func simdAddRowsMul(acc, a, b []float32, rows int) int {
+	if !hasSIMD {
+		return 0
+	}
+	return addRowsMulVec(acc, a, b, rows, hasAVX512)
+}
+
+// addRowsMulVec is simdAddRowsMul with the 16-lane loops used only when wide.
+func addRowsMulVec(acc, a, b []float32, rows int, wide bool) int {
+	w := len(acc)
+	a, b = a[:rows*w], b[:rows*w]
+	j := 0
+	if wide {
+		for ; j+32 <= w; j += 32 {
+			a0 := archsimd.LoadFloat32x16Slice(acc[j : j+16])
+			a1 := archsimd.LoadFloat32x16Slice(acc[j+16 : j+32])
+			for r := range rows {
+				o := r*w + j
+				x, y := a[o:o+32], b[o:o+32]
+				a0 = archsimd.LoadFloat32x16Slice(x[:16]).MulAdd(archsimd.LoadFloat32x16Slice(y[:16]), a0)
+				a1 = archsimd.LoadFloat32x16Slice(x[16:32]).MulAdd(archsimd.LoadFloat32x16Slice(y[16:32]), a1)
+			}
+			a0.StoreSlice(acc[j : j+16])
+			a1.StoreSlice(acc[j+16 : j+32])
+		}
+		for ; j+16 <= w; j += 16 {
+			a0 := archsimd.LoadFloat32x16Slice(acc[j : j+16])
+			for r := range rows {
+				o := r*w + j
+				a0 = archsimd.LoadFloat32x16Slice(a[o:o+16]).MulAdd(archsimd.LoadFloat32x16Slice(b[o:o+16]), a0)
+			}
+			a0.StoreSlice(acc[j : j+16])
+		}
+	}
+	for ; j+8 <= w; j += 8 {
+		a0 := archsimd.LoadFloat32x8Slice(acc[j : j+8])
+		for r := range rows {
+			o := r*w + j
+			a0 = archsimd.LoadFloat32x8Slice(a[o:o+8]).MulAdd(archsimd.LoadFloat32x8Slice(b[o:o+8]), a0)
+		}
+		a0.StoreSlice(acc[j : j+8])
+	}
+	archsimd.ClearAVXUpperBits()
+	return j
+}

@@ -62,13 +62,20 @@ func TestAVX2Kernels(t *testing.T) {
 		}
 		acc := make([]float32, w)
 		j := addRowsVec(acc, src, rows, false)
+		prod := make([]float32, w)
+		jm := addRowsMulVec(prod, src, src, rows, false)
 		for col := range j {
-			want := 0.0
+			want, wantSq := 0.0, 0.0
 			for r := range rows {
-				want += float64(src[r*w+col])
+				x := float64(src[r*w+col])
+				want += x
+				wantSq += x * x
 			}
 			if !near(float64(acc[col]), want) {
 				t.Fatalf("w=%d column %d: %g, want %g", w, col, acc[col], want)
+			}
+			if col < jm && !near(float64(prod[col]), wantSq) {
+				t.Fatalf("w=%d column %d: sum of squares %g, want %g", w, col, prod[col], wantSq)
 			}
 		}
 	}
