@@ -288,14 +288,38 @@ func simdUnary16(op backends.OpType, dst, src []float32) int {
 	one := archsimd.BroadcastFloat32x16(1)
 	zero := archsimd.BroadcastFloat32x16(0)
 	switch op {
-	case backends.OpTypeExp:
-		for i := 0; i < m; i += 16 {
-			exp16(archsimd.LoadFloat32x16Slice(src[i : i+16])).StoreSlice(dst[i : i+16])
-		}
-	case backends.OpTypeLogistic:
+	case backends.OpTypeExp, backends.OpTypeLogistic:
+		// The exponential as exp8 computes it, but with fused multiply-adds for the reduction
+		// and the polynomial and VSCALEFPS for the 2^n factor, written out in the loop with
+		// its constants broadcast once (a call per vector re-broadcast them all and cost as
+		// much as the arithmetic).
+		hi, lo := archsimd.BroadcastFloat32x16(88.72283), archsimd.BroadcastFloat32x16(-87.33654)
+		mg := archsimd.BroadcastFloat32x16(12582912)
+		log2e := archsimd.BroadcastFloat32x16(1.44269504088896341)
+		c1, c2 := archsimd.BroadcastFloat32x16(-0.693359375), archsimd.BroadcastFloat32x16(2.12194440e-4)
+		p0, p1 := archsimd.BroadcastFloat32x16(1.9875691500e-4), archsimd.BroadcastFloat32x16(1.3981999507e-3)
+		p2, p3 := archsimd.BroadcastFloat32x16(8.3334519073e-3), archsimd.BroadcastFloat32x16(4.1665795894e-2)
+		p4, p5 := archsimd.BroadcastFloat32x16(1.6666665459e-1), archsimd.BroadcastFloat32x16(5.0000001201e-1)
+		logistic := op == backends.OpTypeLogistic
 		for i := 0; i < m; i += 16 {
 			x := archsimd.LoadFloat32x16Slice(src[i : i+16])
-			one.Div(one.Add(exp16(zero.Sub(x)))).StoreSlice(dst[i : i+16])
+			if logistic {
+				x = zero.Sub(x)
+			}
+			x = x.Min(hi).Max(lo)
+			fn := x.MulAdd(log2e, mg).Sub(mg)
+			f := fn.MulAdd(c1, x)
+			f = fn.MulAdd(c2, f)
+			p := p0.MulAdd(f, p1)
+			p = p.MulAdd(f, p2)
+			p = p.MulAdd(f, p3)
+			p = p.MulAdd(f, p4)
+			p = p.MulAdd(f, p5)
+			e := p.MulAdd(f.Mul(f), f).Add(one).Scale(fn)
+			if logistic {
+				e = one.Div(one.Add(e))
+			}
+			e.StoreSlice(dst[i : i+16])
 		}
 	case backends.OpTypeSqrt:
 		for i := 0; i < m; i += 16 {
@@ -434,25 +458,6 @@ func addRowsVec(acc, src []float32, rows int, wide bool) int {
 	}
 	archsimd.ClearAVXUpperBits()
 	return j
-}
-
-// exp16 is the 16-lane (AVX-512) float32 exponential described at simdUnary, with fused
-// multiply-adds for the reduction and the polynomial and VSCALEFPS for the 2^n factor.
-func exp16(x archsimd.Float32x16) archsimd.Float32x16 {
-	const magic = 12582912 // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
-	x = x.Min(archsimd.BroadcastFloat32x16(88.72283)).Max(archsimd.BroadcastFloat32x16(-87.33654))
-	mg := archsimd.BroadcastFloat32x16(magic)
-	fn := x.MulAdd(archsimd.BroadcastFloat32x16(1.44269504088896341), mg).Sub(mg) // round(x·log2(e))
-	f := fn.MulAdd(archsimd.BroadcastFloat32x16(-0.693359375), x)
-	f = fn.MulAdd(archsimd.BroadcastFloat32x16(2.12194440e-4), f)
-	p := archsimd.BroadcastFloat32x16(1.9875691500e-4)
-	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(1.3981999507e-3))
-	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(8.3334519073e-3))
-	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(4.1665795894e-2))
-	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(1.6666665459e-1))
-	p = p.MulAdd(f, archsimd.BroadcastFloat32x16(5.0000001201e-1))
-	p = p.MulAdd(f.Mul(f), f).Add(archsimd.BroadcastFloat32x16(1))
-	return p.Scale(fn) // p·2^n, exact (n is an integer)
 }
 
 // simdSum returns the sum of the leading elements of s that fill whole vectors (two 16-lane
