@@ -24,6 +24,7 @@ func BenchmarkGroupNormOps(b *testing.B) {
 	defer backend.Finalize()
 	rng := rand.New(rand.NewPCG(1, 2))
 	x := randTensor(rng, 16, 1024, 8, 4)
+	x64 := randTensor(rng, 64, 1024, 8, 4)
 	y := randTensor(rng, 16, 1024, 8, 4)
 	st := randTensor(rng, 16, 1, 8, 1)
 	ch := randTensor(rng, 1, 1, 8, 4)
@@ -35,6 +36,8 @@ func BenchmarkGroupNormOps(b *testing.B) {
 		in   []*tensors.Tensor
 	}{
 		{"stats", func(in []*Node) *Node { return ReduceSum(in[0], 1, 3) }, []*tensors.Tensor{x}},
+		{"stats-b64", func(in []*Node) *Node { return ReduceSum(in[0], 1, 3) }, []*tensors.Tensor{x64}},
+		{"bias-grad-b64", func(in []*Node) *Node { return ReduceSum(in[0], 0, 1) }, []*tensors.Tensor{x64}},
 		{"bias-grad", func(in []*Node) *Node { return ReduceSum(in[0], 0, 1, 2) }, []*tensors.Tensor{xi}},
 		{"sub-mul-reduce", func(in []*Node) *Node {
 			c := Sub(in[0], in[1])

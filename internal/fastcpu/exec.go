@@ -93,6 +93,10 @@ type step struct {
 	// step if the caller donated them.
 	freeParams []int
 	fused      *fusedGroup // non-nil: a fused elementwise group computing n
+	// hasInPlace: the fused group writes its result into the memory of root inPlace, an
+	// input whose last use is this step (see pickInPlace).
+	hasInPlace bool
+	inPlace    int
 }
 
 // Executable is a compiled fastcpu computation. It implements backends.Executable and may be
@@ -201,8 +205,11 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 		case st.alias:
 			vals[n.idx] = vals[n.inputs[0].idx]
 		default:
-			out, err := pool.get(n.shape.DType, n.shape.Size())
-			if err != nil {
+			var out any
+			var err error
+			if st.hasInPlace {
+				out = vals[st.inPlace]
+			} else if out, err = pool.get(n.shape.DType, n.shape.Size()); err != nil {
 				return nil, err
 			}
 			var start time.Time

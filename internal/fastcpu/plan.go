@@ -1,6 +1,8 @@
 package fastcpu
 
 import (
+	"slices"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/pkg/errors"
@@ -124,5 +126,31 @@ func plan(b *Builder, outs []*node) (*Executable, error) {
 			e.steps[si].frees = append(e.steps[si].frees, r)
 		}
 	}
+	for si := range e.steps {
+		e.steps[si].pickInPlace(nodes)
+	}
 	return e, nil
+}
+
+// pickInPlace lets an elementwise fused group write its result over a same-shape input read
+// in place (a direct leaf) whose memory is freed at this step anyway: the output then needs no
+// buffer of its own, and its stores hit cache lines the group has just read instead of
+// allocating new ones. Each block reads a leaf's elements before the group's last instruction
+// overwrites the same elements, so this is safe.
+func (st *step) pickInPlace(nodes []*node) {
+	g := st.fused
+	if g == nil || g.reduce != nil || g.out.shape.DType != dtypes.Float32 {
+		return
+	}
+	for _, l := range g.leaves {
+		if !l.direct {
+			continue
+		}
+		r := root(l.n).idx
+		if i := slices.Index(st.frees, r); i >= 0 && nodes[r].shape.DType == dtypes.Float32 {
+			st.inPlace, st.hasInPlace = r, true
+			st.frees = slices.Delete(st.frees, i, i+1)
+			return
+		}
+	}
 }
