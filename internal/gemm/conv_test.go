@@ -203,6 +203,8 @@ func TestConvDirect(t *testing.T) {
 		pad1(ConvShape{Batch: 2, H: 8, W: 8, Cin: 3, KH: 3, KW: 3, Cout: 32}),
 		pad1(ConvShape{Batch: 3, H: 5, W: 11, Cin: 9, KH: 3, KW: 3, Cout: 37}),
 		pad1(ConvShape{Batch: 2, H: 16, W: 16, Cin: 32, KH: 3, KW: 3, Cout: 3}),
+		pad1(ConvShape{Batch: 3, H: 5, W: 7, Cin: 16, KH: 3, KW: 3, Cout: 1}),
+		{Batch: 2, H: 3, W: 5, Cin: 48, KH: 1, KW: 1, Cout: 4},
 		pad1(ConvShape{Batch: 1, H: 4, W: 4, Cin: 64, KH: 3, KW: 3, Cout: 96}),
 		{Batch: 2, H: 8, W: 16, Cin: 16, KH: 1, KW: 1, Cout: 64},
 		{Batch: 2, H: 7, W: 5, Cin: 5, KH: 1, KW: 1, Cout: 7},

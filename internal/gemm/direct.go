@@ -197,13 +197,7 @@ func (w *Workspace) packDirectKernel(s ConvShape, k []float32, flip bool) []floa
 func (w *Workspace) directForward(x []float32, batch, hp, wp, c, kh, kw int, kp []float32, packed bool, cout int, y []float32) {
 	st := w.st
 	taps := kh * kw
-	if cap(st.taps) < taps {
-		st.taps = make([]int, taps)
-	}
-	st.taps = st.taps[:taps]
-	for t := range st.taps {
-		st.taps[t] = ((t/kw)*wp + t%kw) * c * 4
-	}
+	w.setTaps(taps, kw, wp, c)
 	dj := &st.dconv
 	*dj = directJob{x: x, hp: hp, wp: wp, c: c, batch: batch, ho: hp - kh + 1, wo: wp - kw + 1,
 		cout: cout, taps: st.taps, kp: kp, kStrip: st.dk.cols, ks: cout, y: y, dk: st.dk, next: &st.next}
@@ -220,6 +214,19 @@ func (w *Workspace) directForward(x []float32, batch, hp, wp, c, kh, kw int, kp 
 	dj.chunk = max(1, rows/(8*dj.parts))
 	st.next.Store(0)
 	st.parallel(dj, dj.parts)
+}
+
+// setTaps sets the Workspace's tap offsets: the byte offset of each kernel tap
+// (kernels kw wide) in a padded input wp pixels wide with c channels.
+func (w *Workspace) setTaps(taps, kw, wp, c int) {
+	st := w.st
+	if cap(st.taps) < taps {
+		st.taps = make([]int, taps)
+	}
+	st.taps = st.taps[:taps]
+	for t := range st.taps {
+		st.taps[t] = ((t/kw)*wp + t%kw) * c * 4
+	}
 }
 
 // directJob is a forward direct convolution split over chunks of output rows.
@@ -278,11 +285,95 @@ func (w *Workspace) conv2DDirect(s ConvShape, x, k, y []float32) {
 	p := directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight}
 	_, wo := s.OutSize()
 	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, wo%w.st.dk.rows != 0)
+	if w.st.dk.avx512 && s.Cout <= narrowCout && s.Cin%16 == 0 {
+		w.narrowForward(xp, s.Batch, hp, wp, s, k, y)
+		return
+	}
 	if s.Cout%w.st.dk.cols == 0 {
 		w.directForward(xp, s.Batch, hp, wp, s.Cin, s.KH, s.KW, k, false, s.Cout, y)
 		return
 	}
 	w.directForward(xp, s.Batch, hp, wp, s.Cin, s.KH, s.KW, w.packDirectKernel(s, k, false), true, s.Cout, y)
+}
+
+// narrowCout is the largest number of output channels narrowForward handles.
+const narrowCout = 4
+
+// narrowForward is the forward convolution for at most 4 output channels (an
+// RGB head) with Cin a multiple of 16, on AVX-512: the regular tiles would
+// spend most of their 32 columns on nothing, so convDot4x4 vectorises over the
+// input channels instead, 4 pixels × 4 outputs at a time. x is the padded
+// input [batch][hp][wp][Cin] with slack.
+func (w *Workspace) narrowForward(x []float32, batch, hp, wp int, s ConvShape, k, y []float32) {
+	st := w.st
+	taps := s.KH * s.KW
+	need := taps * narrowCout * s.Cin
+	if len(st.kpack) < need {
+		st.kpack = make([]float32, need)
+	}
+	kt := st.kpack[:need]
+	for t := 0; t < taps; t++ {
+		for o := 0; o < narrowCout; o++ {
+			row := kt[(t*narrowCout+o)*s.Cin:][:s.Cin]
+			if o >= s.Cout {
+				clear(row)
+				continue
+			}
+			for ch := range row {
+				row[ch] = k[(t*s.Cin+ch)*s.Cout+o]
+			}
+		}
+	}
+	w.setTaps(taps, s.KW, wp, s.Cin)
+	nj := &st.narrowConv
+	*nj = narrowJob{x: x, hp: hp, wp: wp, c: s.Cin, ho: hp - s.KH + 1, wo: wp - s.KW + 1, cout: s.Cout,
+		taps: st.taps, kt: kt, y: y, next: &st.next}
+	rows := batch * nj.ho
+	p := w.parallelism()
+	if rows*nj.wo*narrowCout*taps*s.Cin < serialMACs {
+		p = 1
+	}
+	nj.parts = max(1, min(p, rows))
+	nj.chunk = max(1, rows/(8*nj.parts))
+	nj.rows = rows
+	st.next.Store(0)
+	st.parallel(nj, nj.parts)
+}
+
+// narrowJob is narrowForward split over chunks of output rows.
+type narrowJob struct {
+	x            []float32
+	hp, wp, c    int
+	ho, wo, cout int
+	taps         []int
+	kt, y        []float32
+	rows, chunk  int
+	next         *atomic.Int64
+	parts        int
+}
+
+func (nj *narrowJob) runPart(wk *worker, _ int) {
+	groups := (nj.wo + 3) / 4
+	if len(wk.cols) < groups*16 {
+		wk.cols = make([]float32, groups*16)
+	}
+	out := wk.cols[:groups*16]
+	for {
+		r0 := (int(nj.next.Add(1)) - 1) * nj.chunk
+		if r0 >= nj.rows {
+			return
+		}
+		for r := r0; r < min(r0+nj.chunk, nj.rows); r++ {
+			b, i := r/nj.ho, r%nj.ho
+			xp := unsafe.Pointer(&nj.x[(b*nj.hp+i)*nj.wp*nj.c])
+			convDot4x4(xp, nj.c*4, &nj.taps[0], len(nj.taps), nj.c, unsafe.Pointer(&nj.kt[0]),
+				unsafe.Pointer(&out[0]), groups)
+			yRow := nj.y[r*nj.wo*nj.cout:][:nj.wo*nj.cout]
+			for j := 0; j < nj.wo; j++ {
+				copy(yRow[j*nj.cout:(j+1)*nj.cout], out[4*j:])
+			}
+		}
+	}
 }
 
 // conv2DInputGradDirect is Conv2DInputGrad as a direct convolution of dy with

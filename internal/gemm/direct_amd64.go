@@ -39,3 +39,12 @@ func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k unsafe.
 //
 //go:noescape
 func kgradTile6x16(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, n, rows int, acc unsafe.Pointer, lda int)
+
+// convDot4x4 is the forward convolution for at most 4 output channels,
+// vectorised over input channels (cin a multiple of 16), for groups of 4
+// pixels (see direct_amd64.s): out[16g + 4p + o] = Σ_t Σ_{ch<cin}
+// x[taps[t] + (4g+p)·xs + 4·ch] · kt[(t·4 + o)·cin + ch], byte offsets and
+// strides.
+//
+//go:noescape
+func convDot4x4(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, kt, out unsafe.Pointer, groups int)

@@ -346,3 +346,126 @@ pix2:
 	VMOVUPS Y11, 32(AX)
 	VZEROUPPER
 	RET
+
+// func convDot4x4(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, kt, out unsafe.Pointer, groups int)
+//
+// The forward convolution for at most 4 output channels, vectorised over
+// input channels (cin a multiple of 16). For each of groups groups of 4
+// pixels g (x advanced by 4·xs bytes per group) it writes 16 floats to
+// out[16g:]: out[16g + 4p + o] = Σ_t Σ_{ch<cin} x[taps[t] + (4g+p)·xs + 4·ch] ·
+// kt[(t·4 + o)·cin + ch]. Accumulator Z(4o+p) holds pixel p, output o; a
+// shuffle tree adds each one's 16 lanes, leaving the 16 sums in pixel-major
+// order.
+TEXT ·convDot4x4(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ xs+8(FP), R10
+	MOVQ cin+32(FP), R12
+	SHLQ $2, R12                 // kernel row stride: cin floats
+	LEAQ (R12)(R12*2), R13       // 3 rows
+	MOVQ out+48(FP), AX
+	MOVQ groups+56(FP), R9
+	LEAQ (R10)(R10*2), R11       // 3·xs
+
+group:
+	ZERO16
+	MOVQ taps+16(FP), BX
+	MOVQ ntaps+24(FP), DX
+	MOVQ kt+40(FP), DI
+
+dtap:
+	MOVQ (BX), R8
+	ADDQ SI, R8
+	MOVQ cin+32(FP), CX
+	SHRQ $4, CX
+
+dch:
+	VMOVUPS (R8), Z16
+	VMOVUPS (R8)(R10*1), Z17
+	VMOVUPS (R8)(R10*2), Z18
+	VMOVUPS (R8)(R11*1), Z19
+	VMOVUPS (DI), Z20
+	VMOVUPS (DI)(R12*1), Z21
+	VMOVUPS (DI)(R12*2), Z22
+	VMOVUPS (DI)(R13*1), Z23
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z1
+	VFMADD231PS Z20, Z18, Z2
+	VFMADD231PS Z20, Z19, Z3
+	VFMADD231PS Z21, Z16, Z4
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z21, Z18, Z6
+	VFMADD231PS Z21, Z19, Z7
+	VFMADD231PS Z22, Z16, Z8
+	VFMADD231PS Z22, Z17, Z9
+	VFMADD231PS Z22, Z18, Z10
+	VFMADD231PS Z22, Z19, Z11
+	VFMADD231PS Z23, Z16, Z12
+	VFMADD231PS Z23, Z17, Z13
+	VFMADD231PS Z23, Z18, Z14
+	VFMADD231PS Z23, Z19, Z15
+	ADDQ $64, R8
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  dch
+
+	ADDQ R13, DI                 // past this tap's other 3 output rows
+	ADDQ $8, BX
+	DECQ DX
+	JNZ  dtap
+
+	// Level 1: pairs (a, b) -> [a.L0+a.L2, a.L1+a.L3, b.L0+b.L2, b.L1+b.L3].
+	VSHUFF64X2 $0x44, Z1, Z0, Z16
+	VSHUFF64X2 $0xEE, Z1, Z0, Z17
+	VADDPS Z17, Z16, Z0
+	VSHUFF64X2 $0x44, Z3, Z2, Z16
+	VSHUFF64X2 $0xEE, Z3, Z2, Z17
+	VADDPS Z17, Z16, Z1
+	VSHUFF64X2 $0x44, Z5, Z4, Z16
+	VSHUFF64X2 $0xEE, Z5, Z4, Z17
+	VADDPS Z17, Z16, Z2
+	VSHUFF64X2 $0x44, Z7, Z6, Z16
+	VSHUFF64X2 $0xEE, Z7, Z6, Z17
+	VADDPS Z17, Z16, Z3
+	VSHUFF64X2 $0x44, Z9, Z8, Z16
+	VSHUFF64X2 $0xEE, Z9, Z8, Z17
+	VADDPS Z17, Z16, Z4
+	VSHUFF64X2 $0x44, Z11, Z10, Z16
+	VSHUFF64X2 $0xEE, Z11, Z10, Z17
+	VADDPS Z17, Z16, Z5
+	VSHUFF64X2 $0x44, Z13, Z12, Z16
+	VSHUFF64X2 $0xEE, Z13, Z12, Z17
+	VADDPS Z17, Z16, Z6
+	VSHUFF64X2 $0x44, Z15, Z14, Z16
+	VSHUFF64X2 $0xEE, Z15, Z14, Z17
+	VADDPS Z17, Z16, Z7
+	// Level 2: lane j of the result is accumulator 4m+j reduced to 4 floats.
+	VSHUFF32X4 $0x88, Z1, Z0, Z16
+	VSHUFF32X4 $0xDD, Z1, Z0, Z17
+	VADDPS Z17, Z16, Z0
+	VSHUFF32X4 $0x88, Z3, Z2, Z16
+	VSHUFF32X4 $0xDD, Z3, Z2, Z17
+	VADDPS Z17, Z16, Z1
+	VSHUFF32X4 $0x88, Z5, Z4, Z16
+	VSHUFF32X4 $0xDD, Z5, Z4, Z17
+	VADDPS Z17, Z16, Z2
+	VSHUFF32X4 $0x88, Z7, Z6, Z16
+	VSHUFF32X4 $0xDD, Z7, Z6, Z17
+	VADDPS Z17, Z16, Z3
+	// Levels 3 and 4, within 128-bit lanes.
+	VSHUFPS $0x44, Z1, Z0, Z16
+	VSHUFPS $0xEE, Z1, Z0, Z17
+	VADDPS Z17, Z16, Z0
+	VSHUFPS $0x44, Z3, Z2, Z16
+	VSHUFPS $0xEE, Z3, Z2, Z17
+	VADDPS Z17, Z16, Z1
+	VSHUFPS $0x88, Z1, Z0, Z16
+	VSHUFPS $0xDD, Z1, Z0, Z17
+	VADDPS Z17, Z16, Z0
+	VMOVUPS Z0, (AX)
+
+	ADDQ $64, AX
+	LEAQ (SI)(R10*4), SI
+	DECQ R9
+	JNZ  group
+	VZEROUPPER
+	RET

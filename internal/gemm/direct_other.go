@@ -24,3 +24,7 @@ func convTile6x16(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, k unsafe.
 func kgradTile6x16(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, n, rows int, acc unsafe.Pointer, lda int) {
 	panic("gemm: internal error: direct convolution called on a build without it")
 }
+
+func convDot4x4(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, kt, out unsafe.Pointer, groups int) {
+	panic("gemm: internal error: direct convolution called on a build without it")
+}

@@ -96,18 +96,19 @@ type state struct {
 	packedB []float32 // op(B) packed once for row-split parallel products
 
 	// Direct convolutions (direct.go), when dk is not nil.
-	dk       *directKernel
-	xpad     []float32 // zero-padded input
-	kpack    []float32 // kernel packed in strips of 32 output channels
-	dypad    []float32 // output gradient widened to whole strips
-	kacc     []float32 // kernel-gradient accumulator
-	taps     []int     // byte offsets of the kernel taps
-	tileDone []atomic.Int32
-	pad      padJob
-	dconv    directJob
-	kgrad    kgradJob
-	next     atomic.Int64
-	closed   bool
+	dk         *directKernel
+	xpad       []float32 // zero-padded input
+	kpack      []float32 // kernel packed for the tiles
+	dypad      []float32 // output gradient widened to whole strips
+	kacc       []float32 // kernel-gradient accumulator
+	taps       []int     // byte offsets of the kernel taps
+	tileDone   []atomic.Int32
+	pad        padJob
+	dconv      directJob
+	kgrad      kgradJob
+	narrowConv narrowJob
+	next       atomic.Int64
+	closed     bool
 }
 
 // pick returns the kernel for a product with n columns.
