@@ -88,6 +88,10 @@ type fusedGroup struct {
 	// rows, when set, sums whole blocks row by row (see rowsReduction; blocks then hold whole
 	// rows) instead of walking rplan's runs.
 	rows *rowsReduction
+	// phys is the scratch block ("register") each instruction writes, -1 for instructions
+	// that write an export or the output (or are dead); nPhys blocks in all (see allocRegs).
+	phys  []int
+	nPhys int
 	// mulRows: with rows, the last instruction is a Mul whose products go straight into the
 	// row sums (multiply-adds), never stored.
 	mulRows bool
@@ -264,10 +268,12 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			g.reduce = cs[0]
 			g.rplan = reducePlan(cs[0])
 			g.setupRows()
+			g.allocRegs()
 			groups[r.idx] = nil
 			groups[cs[0].idx] = g
 			continue
 		}
+		g.allocRegs()
 		groups[r.idx] = g
 	}
 	return groups
@@ -310,6 +316,64 @@ func (g *fusedGroup) fuseMulAdd() {
 			ins.mulAdd, ins.a, ins.b, ins.c = true, m.a, m.b, other
 			m.dead = true
 			break
+		}
+	}
+}
+
+// operands returns the instruction's operands.
+func (ins *fusedInstr) operands() []fusedOperand {
+	switch {
+	case ins.unary:
+		return []fusedOperand{ins.a}
+	case ins.mulAdd:
+		return []fusedOperand{ins.a, ins.b, ins.c}
+	}
+	return []fusedOperand{ins.a, ins.b}
+}
+
+// allocRegs assigns each instruction whose value lives only in scratch (not an export, not
+// the output of an elementwise group) a scratch block, reusing the blocks of values no longer
+// needed: a group's working set is then a few blocks, which stay in L1, instead of one block
+// per instruction. An instruction may write the block of an operand it reads for the last
+// time: every kernel reads an element before writing the same element.
+func (g *fusedGroup) allocRegs() {
+	n := len(g.instrs)
+	last := make([]int, n) // the last instruction reading each instruction's value
+	for k := range g.instrs {
+		if g.instrs[k].dead {
+			continue
+		}
+		for _, op := range g.instrs[k].operands() {
+			if op.leaf < 0 {
+				last[op.reg] = k
+			}
+		}
+	}
+	g.phys = make([]int, n)
+	g.nPhys = 0
+	var free []int
+	for k := range g.instrs {
+		ins := &g.instrs[k]
+		g.phys[k] = -1
+		if ins.dead {
+			continue
+		}
+		for _, op := range ins.operands() {
+			if op.leaf < 0 && last[op.reg] == k {
+				if p := g.phys[op.reg]; p >= 0 && !slices.Contains(free, p) {
+					free = append(free, p)
+				}
+			}
+		}
+		if ins.export >= 0 || (k == n-1 && g.reduce == nil) {
+			continue
+		}
+		if len(free) > 0 {
+			g.phys[k] = free[len(free)-1]
+			free = free[:len(free)-1]
+		} else {
+			g.phys[k] = g.nPhys
+			g.nPhys++
 		}
 	}
 }
@@ -537,7 +601,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 	for i, x := range g.exports {
 		exportVals[i] = vals[x.idx].([]float32)
 	}
-	nRegs := len(g.instrs) + len(g.leaves)
+	nRegs := g.nPhys + len(g.leaves)
 	body := func(lo, hi int, sum []float32) {
 		scratch := ec.getF32(nRegs * bs)
 		defer ec.putF32(scratch)
@@ -576,7 +640,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 				case l.scalar:
 					views[li], strides[li] = leafVals[li][:1], 0
 				case l.period > 0:
-					buf := reg(nI + li)
+					buf := reg(g.nPhys + li)
 					if seg := i0 / l.segment; seg != segOf[li] {
 						gatherBlock(l.plan, leafVals[li], buf[:l.period], i0, i0+l.period, idx)
 						for f := l.period; f < bs; f *= 2 {
@@ -586,7 +650,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 					}
 					views[li], strides[li] = buf[:n], 1
 				default:
-					buf := reg(nI + li)[:n]
+					buf := reg(g.nPhys + li)[:n]
 					gatherBlock(l.plan, leafVals[li], buf, i0, i1, idx)
 					views[li], strides[li] = buf, 1
 				}
@@ -612,7 +676,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 				case ins.export >= 0:
 					d = exportVals[ins.export][i0:i1]
 				default:
-					d = reg(k)[:n]
+					d = reg(g.phys[k])[:n]
 				}
 				results[k] = d
 				a, sa := operand(ins.a)
