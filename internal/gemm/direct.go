@@ -152,7 +152,7 @@ func (pj *padJob) runPart(_ *worker, part int) {
 // tiles into the Workspace's buffer and returns it: strips of C output
 // channels (C the tile's columns), [strip][tap][cin][C], zero past the last
 // channel. With flip, it packs K' of the input gradient instead (taps
-// reversed, Cin and Cout swapped).
+// reversed, Cin and Cout swapped). Large kernels are packed in parallel.
 func (w *Workspace) packDirectKernel(s ConvShape, k []float32, flip bool) []float32 {
 	taps := s.KH * s.KW
 	cin, cout := s.Cin, s.Cout
@@ -166,27 +166,44 @@ func (w *Workspace) packDirectKernel(s ConvShape, k []float32, flip bool) []floa
 	if len(st.kpack) < need {
 		st.kpack = make([]float32, need)
 	}
-	kp := st.kpack[:need]
-	for sIdx := 0; sIdx < strips; sIdx++ {
+	pj := &st.kpackJob
+	*pj = packJob{s: s, k: k, kp: st.kpack[:need], flip: flip, taps: taps, cin: cin, cout: cout, tc: tc,
+		units: strips * taps}
+	pj.parts = max(1, min(w.parallelism(), pj.units, need/(1<<15)))
+	st.parallel(pj, pj.parts)
+	return pj.kp
+}
+
+// packJob is packDirectKernel split over (strip, tap) pairs.
+type packJob struct {
+	s                   ConvShape
+	k, kp               []float32
+	flip                bool
+	taps, cin, cout, tc int
+	units, parts        int
+}
+
+func (pj *packJob) runPart(_ *worker, part int) {
+	lo, hi := split(pj.units, pj.parts, part)
+	tc, cin, cout := pj.tc, pj.cin, pj.cout
+	for u := lo; u < hi; u++ {
+		sIdx, t := u/pj.taps, u%pj.taps
 		o0 := sIdx * tc
 		cols := min(tc, cout-o0)
-		for t := 0; t < taps; t++ {
-			for ch := 0; ch < cin; ch++ {
-				d := kp[((sIdx*taps+t)*cin+ch)*tc:][:tc]
-				if !flip {
-					copy(d, k[(t*cin+ch)*cout+o0:][:cols])
-				} else {
-					// K'[t][ch=o][col=c] = K[taps−1−t][c][o]
-					src := k[(taps-1-t)*s.Cin*s.Cout+ch:]
-					for col := 0; col < cols; col++ {
-						d[col] = src[(o0+col)*s.Cout]
-					}
+		for ch := 0; ch < cin; ch++ {
+			d := pj.kp[((sIdx*pj.taps+t)*cin+ch)*tc:][:tc]
+			if !pj.flip {
+				copy(d, pj.k[(t*cin+ch)*cout+o0:][:cols])
+			} else {
+				// K'[t][ch=o][col=c] = K[taps−1−t][c][o]
+				src := pj.k[(pj.taps-1-t)*pj.s.Cin*pj.s.Cout+ch:]
+				for col := 0; col < cols; col++ {
+					d[col] = src[(o0+col)*pj.s.Cout]
 				}
-				clear(d[cols:])
 			}
+			clear(d[cols:])
 		}
 	}
-	return kp
 }
 
 // directForward runs the forward tiles: y[b][i][j][o] = Σ x[b][i+kh][j+kw][c] ·

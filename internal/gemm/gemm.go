@@ -107,6 +107,7 @@ type state struct {
 	dconv      directJob
 	kgrad      kgradJob
 	narrowConv narrowJob
+	kpackJob   packJob
 	next       atomic.Int64
 	closed     bool
 }
