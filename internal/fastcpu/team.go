@@ -88,7 +88,8 @@ func (h *helper) run(t *team) {
 	for {
 		start := time.Now()
 		for spins := 0; h.posted.Load() == seen; spins++ {
-			if spins&63 != 63 || (!t.resting.Load() && time.Since(start) < spinWindow) {
+			cpuPause()
+			if spins&15 != 15 || (!t.resting.Load() && time.Since(start) < spinWindow) {
 				continue
 			}
 			h.parked.Store(true)
@@ -144,7 +145,8 @@ func (t *team) parallelFor(parallelism, n, work int, fn func(lo, hi int)) {
 	l.work()
 	// Wait for chunks helpers are running: spin, then yield (a helper may need this CPU).
 	for spins := 0; int(l.finished.Load()) < l.chunks; spins++ {
-		if spins > 1<<12 {
+		cpuPause()
+		if spins > 1<<10 {
 			runtime.Gosched()
 		}
 	}
