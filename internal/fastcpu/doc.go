@@ -18,16 +18,28 @@
 //     block), and computes each buffer's last use.
 //   - Execute (exec.go) runs the steps in order. Buffers come from a size-keyed free list owned
 //     by the Backend (buffers.go) and go back to it right after their last use (donated inputs
-//     too), so steady-state training steps reuse the same memory.
+//     too), so steady-state training steps reuse the same memory. An elementwise group writes
+//     its result over a same-shape input whose last use it is (plan.go, pickInPlace).
 //   - Heavy kernels: DotGeneral (dot.go) becomes one batched GEMM of internal/gemm, with
 //     transposes only when the operand layout needs them. ConvGeneral (conv.go) recognises the
 //     three forms graph.Convolve and its gradient emit and runs them on internal/gemm's
 //     Conv2D (forward), Conv2DInputGrad (v ⊛ Reverse(K), run on K itself, the Reverse pruned)
 //     and Conv2DKernelGrad; other layouts, strides and dilations use this package's chunked
 //     im2col + GEMM. Elementwise ops use AVX2 run kernels (simd_amd64.go, including a vector
-//     expf for Exp and Logistic) when built with GOEXPERIMENT=simd, scalar loops otherwise;
-//     reductions add whole contiguous rows (reduce.go); data movement is strided copies with
-//     merged axes (loop.go, shapeops.go). Large ops are split over goroutines (parallel.go).
+//     expf for Exp and Logistic; 16-lane AVX-512 loops where the CPU has them) when built with
+//     GOEXPERIMENT=simd, scalar loops otherwise. Inside a group, Add(Mul(a, b), c) is one
+//     multiply-add pass and scratch blocks are reused once their values are dead (fusion.go).
+//     Reductions of the form [outer..., reduced, tail...] (GroupNorm statistics, bias
+//     gradients), fused or not, sum rows into a tail-long accumulator held in vector registers
+//     and fold it into the output once per outer position (reduce_rows.go); other reductions
+//     add whole contiguous rows (reduce.go). Data movement is strided copies with merged axes
+//     (loop.go, shapeops.go).
+//   - Parallelism: this package's loops run on the Backend's team of helper goroutines
+//     (team.go), which spin briefly between ops so that back-to-back elementwise ops do not each
+//     pay for waking an idle CPU, and park before internal/gemm kernels. Loops are cut into
+//     fixed chunks and every reduction combines partial sums in a fixed order, so results do
+//     not depend on which goroutine ran what. Kernels outside the team use parallelFor
+//     (parallel.go).
 //
 // internal/gemm picks its micro-kernel (AVX2/FMA with GOEXPERIMENT=simd, portable otherwise) at
 // run time; this package builds and runs either way.
