@@ -223,6 +223,11 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 						return nil, err
 					}
 				}
+				if g := st.fused; g.keepOut {
+					if vals[g.reduce.idx], err = pool.get(g.reduce.shape.DType, g.reduce.shape.Size()); err != nil {
+						return nil, err
+					}
+				}
 				err = st.fused.run(ec, out, vals)
 			} else {
 				if ec.team != nil && (n.op == backends.OpTypeConvGeneral || n.op == backends.OpTypeDotGeneral) {

@@ -85,6 +85,10 @@ type fusedGroup struct {
 	// output (through rplan, the reduction's loop plan) instead of being stored.
 	reduce *node
 	rplan  *loopPlan
+	// keepOut: the group also writes out (its step is out's), and reduce, whose input is out
+	// or a Reshape of it, is a side result computed in the same pass (the executor gives it a
+	// buffer before run, as for exports).
+	keepOut bool
 	// rows, when set, sums whole blocks row by row (see rowsReduction; blocks then hold whole
 	// rows) instead of walking rplan's runs.
 	rows *rowsReduction
@@ -273,10 +277,39 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			groups[cs[0].idx] = g
 			continue
 		}
+		// Otherwise a ReduceSum of the final node (or of a Reshape of it: GroupNorm statistics)
+		// is computed in the same pass as a side result, saving a pass over the values.
+		if c := sideReduction(r, consumers, needed); c != nil {
+			g.reduce, g.keepOut = c, true
+			g.rplan = reducePlan(c)
+			g.setupRows()
+			groups[c.idx] = nil
+		}
 		g.allocRegs()
 		groups[r.idx] = g
 	}
 	return groups
+}
+
+// sideReduction returns a float32 ReduceSum whose input is r or reached from r through
+// Reshapes only (the same values in the same order), or nil. The ReduceSum can then be
+// computed in r's group's pass, at r's step: earlier than its own position, which is safe as
+// it depends on nothing else.
+func sideReduction(r *node, consumers [][]*node, needed []bool) *node {
+	for _, c := range consumers[r.idx] {
+		if !needed[c.idx] {
+			continue
+		}
+		switch {
+		case c.op == backends.OpTypeReduceSum && c.shape.DType == dtypes.Float32:
+			return c
+		case c.op == backends.OpTypeReshape:
+			if d := sideReduction(c, consumers, needed); d != nil {
+				return d
+			}
+		}
+	}
+	return nil
 }
 
 // fuseMulAdd turns each Add one of whose operands is a Mul used nowhere else (not by another
@@ -365,7 +398,7 @@ func (g *fusedGroup) allocRegs() {
 				}
 			}
 		}
-		if ins.export >= 0 || (k == n-1 && g.reduce == nil) {
+		if ins.export >= 0 || (k == n-1 && (g.reduce == nil || g.keepOut)) {
 			continue
 		}
 		if len(free) > 0 {
@@ -445,7 +478,7 @@ func (g *fusedGroup) setupRows() {
 	}
 	g.rows = &rr
 	last := g.instrs[len(g.instrs)-1]
-	g.mulRows = last.op == backends.OpTypeMul && !last.unary && !last.mulAdd && last.export < 0
+	g.mulRows = !g.keepOut && last.op == backends.OpTypeMul && !last.unary && !last.mulAdd && last.export < 0
 }
 
 // exportsUsedAfter tells whether every use of the group's exported values outside the group
@@ -572,21 +605,25 @@ func gatherBlock(p *loopPlan, src, dst []float32, i0, i1 int, idx []int) {
 // run computes the group's final node into out.
 func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 	dst := out.([]float32)
+	sumDst := dst // the reduction's output
+	if g.keepOut {
+		sumDst = vals[g.reduce.idx].([]float32)
+	}
 	size := g.out.shape.Size()
 	bs := g.bs
 	blocks := (size + bs - 1) / bs
 	parts := 1
 	var partials [][]float32
 	if g.reduce != nil {
-		// Each goroutine sums into its own partial output; part 0 into dst.
+		// Each goroutine sums into its own partial output; part 0 into sumDst.
 		parts = min(ec.parallelism, blocks)
 		if size*(len(g.instrs)+1) < minParallelWork {
 			parts = 1
 		}
 		partials = make([][]float32, parts)
-		partials[0] = dst
+		partials[0] = sumDst
 		for i := 1; i < parts; i++ {
-			partials[i] = ec.getF32(len(dst))
+			partials[i] = ec.getF32(len(sumDst))
 			defer ec.putF32(partials[i])
 		}
 		for _, p := range partials {
@@ -671,7 +708,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 				}
 				var d []float32
 				switch {
-				case k == nI-1 && sum == nil:
+				case k == nI-1 && (sum == nil || g.keepOut):
 					d = dst[i0:i1]
 				case ins.export >= 0:
 					d = exportVals[ins.export][i0:i1]
@@ -711,7 +748,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 		}
 	})
 	for _, p := range partials[1:] {
-		combine(backends.OpTypeReduceSum, dst, p)
+		combine(backends.OpTypeReduceSum, sumDst, p)
 	}
 	return nil
 }
@@ -779,7 +816,10 @@ func (g *fusedGroup) describe() string {
 		}
 		sb.WriteString(ins.op.String())
 	}
-	if g.reduce != nil {
+	switch {
+	case g.keepOut:
+		sb.WriteString("+ReduceSum")
+	case g.reduce != nil:
 		sb.WriteString("->ReduceSum")
 	}
 	sb.WriteString(" leaves:")

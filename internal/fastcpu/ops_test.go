@@ -224,6 +224,18 @@ func TestShapeOps(t *testing.T) {
 				ReduceSum(in[0], 1), ReduceSum(sq, 0, 2)}
 		}, rx)
 	}
+	// A ReduceSum of a fused value that is also used elsewhere (directly or through a
+	// Reshape) is computed in the value's pass.
+	for _, dims := range [][]int{{3, 5, 7, 16}, {4, 16, 16, 32}, {2, 9, 9, 24}} {
+		rx := randTensor(rng, dims...)
+		compare(t, "SideReduce", fast, sg, 1e-4, func(in []*Node) []*Node {
+			b, h, w, c := dims[0], dims[1], dims[2], dims[3]
+			y := Mul(AddScalar(in[0], 1), in[0])
+			stats := ReduceSum(Reshape(y, b, h*w, 8, c/8), 1, 3)
+			z := Sigmoid(Sub(in[0], MulScalar(in[0], 0.5)))
+			return []*Node{y, stats, z, ReduceSum(z, 0, 1, 2)}
+		}, rx)
+	}
 	// GroupNorm + SiLU at sizes where fused groups use several blocks per image (periodic
 	// broadcast leaves, per-channel and per-group, channel counts not dividing the block size).
 	for _, dims := range [][]int{{3, 16, 16, 24}, {2, 8, 8, 96}, {2, 32, 32, 32}} {

@@ -139,7 +139,7 @@ func plan(b *Builder, outs []*node) (*Executable, error) {
 // overwrites the same elements, so this is safe.
 func (st *step) pickInPlace(nodes []*node) {
 	g := st.fused
-	if g == nil || g.reduce != nil || g.out.shape.DType != dtypes.Float32 {
+	if g == nil || (g.reduce != nil && !g.keepOut) || g.out.shape.DType != dtypes.Float32 {
 		return
 	}
 	for _, l := range g.leaves {
