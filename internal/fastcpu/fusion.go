@@ -46,9 +46,12 @@ type fusedInstr struct {
 // fusedLeaf is an external input of a group.
 type fusedLeaf struct {
 	n      *node
-	direct bool      // same shape as the output: read in place
-	scalar bool      // one value
-	plan   *loopPlan // otherwise: broadcast read (operand 0 the output, operand 1 the leaf)
+	direct bool // same shape as the output: read in place
+	scalar bool // one value
+	// strides are the leaf's strides over the output's axes (unmerged; plan merges them), for
+	// broadcast leaves.
+	strides []int
+	plan    *loopPlan // otherwise: broadcast read (operand 0 the output, operand 1 the leaf)
 	// period and segment describe a broadcast read that repeats with period `period` within
 	// segments of `segment` elements (a per-channel vector: one segment; GroupNorm statistics:
 	// one segment per image); 0 when it does not. Blocks then gather one period and tile it,
@@ -92,6 +95,9 @@ type fusedGroup struct {
 	// rows, when set, sums whole blocks row by row (see rowsReduction; blocks then hold whole
 	// rows) instead of walking rplan's runs.
 	rows *rowsReduction
+	// outer, when set, computes the group (a matrix product written as a broadcast multiply
+	// and a sum) directly; see outerReduce.
+	outer *outerReduce
 	// phys is the scratch block ("register") each instruction writes, -1 for instructions
 	// that write an export or the output (or are dead); nPhys blocks in all (see allocRegs).
 	phys  []int
@@ -214,13 +220,15 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			outDims := r.shape.Dimensions
 			switch {
 			case bcast != nil:
-				l.plan = newLoopPlan(outDims, nil, broadcastInDimStrides(src.shape.Dimensions, outDims, bcast.axes))
+				l.strides = broadcastInDimStrides(src.shape.Dimensions, outDims, bcast.axes)
+				l.plan = newLoopPlan(outDims, nil, l.strides)
 			case src.shape.Size() == 1:
 				l.scalar = true
 			case slices.Equal(src.shape.Dimensions, outDims):
 				l.direct = true
 			default:
-				l.plan = newLoopPlan(outDims, nil, broadcastStrides(src.shape.Dimensions, outDims))
+				l.strides = broadcastStrides(src.shape.Dimensions, outDims)
+				l.plan = newLoopPlan(outDims, nil, l.strides)
 			}
 			g.leaves = append(g.leaves, l)
 			g.inputs = append(g.inputs, src)
@@ -273,6 +281,7 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			g.rplan = reducePlan(cs[0])
 			g.setupRows()
 			g.allocRegs()
+			g.outer = newOuterReduce(g)
 			groups[r.idx] = nil
 			groups[cs[0].idx] = g
 			continue
@@ -605,6 +614,10 @@ func gatherBlock(p *loopPlan, src, dst []float32, i0, i1 int, idx []int) {
 // run computes the group's final node into out.
 func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 	dst := out.([]float32)
+	if g.outer != nil {
+		g.outer.run(ec, g, dst, vals)
+		return nil
+	}
 	sumDst := dst // the reduction's output
 	if g.keepOut {
 		sumDst = vals[g.reduce.idx].([]float32)

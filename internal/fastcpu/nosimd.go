@@ -22,3 +22,6 @@ func simdMulAdd(dst, a, b, c []float32, sb, sc int) bool { return false }
 
 // simdAddRowsMul does nothing and returns 0: addRowsMulF32 handles every column.
 func simdAddRowsMul(acc, a, b []float32, rows int) int { return 0 }
+
+// simdDot returns 0, 0: rowDot multiplies and adds every element.
+func simdDot(a, b []float32) (float32, int) { return 0, 0 }

@@ -224,6 +224,19 @@ func TestShapeOps(t *testing.T) {
 				ReduceSum(in[0], 1), ReduceSum(sq, 0, 2)}
 		}, rx)
 	}
+	// Matrix products written as broadcast multiplies and sums (time-embedding projections and
+	// their gradients), in both operand orders, and forms that keep the generic path.
+	for _, d := range [][3]int{{5, 7, 9}, {16, 33, 20}, {3, 64, 48}} {
+		b, i, j := d[0], d[1], d[2]
+		xa, xb, xc := randTensor(rng, b, i, 1), randTensor(rng, 1, i, j), randTensor(rng, b, 1, j)
+		compare(t, "OuterReduce", fast, sg, 1e-4, func(in []*Node) []*Node {
+			return []*Node{
+				ReduceSum(Mul(in[0], in[1]), 2), ReduceSum(Mul(in[1], in[2]), 2), // dot products
+				ReduceSum(Mul(in[0], in[2]), 0), ReduceSum(Mul(in[2], in[0]), 0), // scaled rows
+				ReduceSum(Mul(in[0], in[1]), 1), ReduceSum(Mul(in[0], in[2]), 2), // generic path
+			}
+		}, xa, xb, xc)
+	}
 	// A ReduceSum of a fused value that is also used elsewhere (directly or through a
 	// Reshape) is computed in the value's pass.
 	for _, dims := range [][]int{{3, 5, 7, 16}, {4, 16, 16, 32}, {2, 9, 9, 24}} {

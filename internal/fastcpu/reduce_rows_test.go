@@ -71,3 +71,22 @@ func TestAddRowsMulF32(t *testing.T) {
 		}
 	}
 }
+
+// TestRowDot checks rowDot against a float64 reference for lengths around the vector sizes.
+func TestRowDot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for n := range 100 {
+		a, b := make([]float32, n), make([]float32, n+3)
+		var want float64
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+			want += float64(a[i]) * float64(b[i])
+		}
+		if got := rowDot(a, b); math.Abs(float64(got)-want) > 1e-5*(1+math.Abs(want)) {
+			t.Fatalf("n=%d: %g, want %g", n, got, want)
+		}
+	}
+}

@@ -636,3 +636,46 @@ func addRowsMulVec(acc, a, b []float32, rows int, wide bool) int {
 	archsimd.ClearAVXUpperBits()
 	return j
 }
+
+// simdDot returns Σ a[i]·b[i] over the leading elements of a that fill whole vectors (two
+// accumulators of fused multiply-adds), and how many elements that is (0 when there are fewer
+// than 32 or no AVX2). len(b) >= len(a).
+func simdDot(a, b []float32) (float32, int) {
+	if !hasSIMD || len(a) < 32 {
+		return 0, 0
+	}
+	return dotVec(a, b, hasAVX512)
+}
+
+// dotVec is simdDot with the 16-lane loop used only when wide.
+func dotVec(a, b []float32, wide bool) (float32, int) {
+	var lanes [16]float32
+	var n int
+	if wide {
+		n = len(a) &^ 31
+		a, b = a[:n], b[:n]
+		a0 := archsimd.BroadcastFloat32x16(0)
+		a1 := a0
+		for i := 0; i < n; i += 32 {
+			a0 = archsimd.LoadFloat32x16Slice(a[i:i+16]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:i+16]), a0)
+			a1 = archsimd.LoadFloat32x16Slice(a[i+16:i+32]).MulAdd(archsimd.LoadFloat32x16Slice(b[i+16:i+32]), a1)
+		}
+		a0.Add(a1).StoreSlice(lanes[:])
+	} else {
+		n = len(a) &^ 15
+		a, b = a[:n], b[:n]
+		a0 := archsimd.BroadcastFloat32x8(0)
+		a1 := a0
+		for i := 0; i < n; i += 16 {
+			a0 = archsimd.LoadFloat32x8Slice(a[i:i+8]).MulAdd(archsimd.LoadFloat32x8Slice(b[i:i+8]), a0)
+			a1 = archsimd.LoadFloat32x8Slice(a[i+8:i+16]).MulAdd(archsimd.LoadFloat32x8Slice(b[i+8:i+16]), a1)
+		}
+		a0.Add(a1).StoreSlice(lanes[:8])
+	}
+	archsimd.ClearAVXUpperBits()
+	var t float32
+	for i := 0; i < 16; i += 4 {
+		t += (lanes[i] + lanes[i+1]) + (lanes[i+2] + lanes[i+3])
+	}
+	return t, n
+}

@@ -45,6 +45,14 @@ func TestAVX2Kernels(t *testing.T) {
 		if n < 16 {
 			continue
 		}
+		dt, nd := dotVec(a, c, false)
+		wantDot := 0.0
+		for i := range nd {
+			wantDot += float64(a[i]) * float64(c[i])
+		}
+		if !near(float64(dt), wantDot) {
+			t.Fatalf("n=%d: dotVec = %g, want %g", n, dt, wantDot)
+		}
 		s, ns := sumVec(a, false)
 		want := 0.0
 		for _, x := range a[:ns] {
