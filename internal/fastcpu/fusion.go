@@ -38,6 +38,10 @@ type fusedInstr struct {
 	// fuseMulAdd). dead: a Mul folded into a later mulAdd, not computed.
 	mulAdd, dead bool
 	c            fusedOperand
+	// mulAdd2: a mulAdd whose addend is itself a product c·e of a Mul used only there: the
+	// instruction computes a·b + c·e (Adam's moment and EMA updates) in one pass.
+	mulAdd2 bool
+	e       fusedOperand
 	// export is the index in fusedGroup.exports of the node this instruction computes when
 	// that value is also needed outside the group (written to its own buffer), else -1.
 	export int
@@ -357,6 +361,13 @@ func (g *fusedGroup) fuseMulAdd() {
 			}
 			ins.mulAdd, ins.a, ins.b, ins.c = true, m.a, m.b, other
 			m.dead = true
+			if other.leaf < 0 {
+				m2 := &g.instrs[other.reg]
+				if m2.op == backends.OpTypeMul && !m2.unary && !m2.dead && !m2.mulAdd && m2.export < 0 && uses[other.reg] == 1 {
+					ins.mulAdd2, ins.c, ins.e = true, m2.a, m2.b
+					m2.dead = true
+				}
+			}
 			break
 		}
 	}
@@ -367,6 +378,8 @@ func (ins *fusedInstr) operands() []fusedOperand {
 	switch {
 	case ins.unary:
 		return []fusedOperand{ins.a}
+	case ins.mulAdd2:
+		return []fusedOperand{ins.a, ins.b, ins.c, ins.e}
 	case ins.mulAdd:
 		return []fusedOperand{ins.a, ins.b, ins.c}
 	}
@@ -735,6 +748,12 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 					continue
 				}
 				b, sb := operand(ins.b)
+				if ins.mulAdd2 {
+					c, sc := operand(ins.c)
+					e, se := operand(ins.e)
+					mulAdd2RunF32(d, a, b, c, e, sa, sb, sc, se)
+					continue
+				}
 				if ins.mulAdd {
 					c, sc := operand(ins.c)
 					mulAddRunF32(d, a, b, c, sa, sb, sc)
@@ -777,6 +796,23 @@ func mulAddRunF32(dst, a, b, c []float32, sa, sb, sc int) {
 	}
 	for i := range dst {
 		dst[i] = a[i*sa]*b[i*sb] + c[i*sc]
+	}
+}
+
+// mulAdd2RunF32 computes dst[i] = a[i·sa]·b[i·sb] + c[i·sc]·e[i·se] for strides in {0, 1}:
+// vector loops when each product has a vector factor, else scalar.
+func mulAdd2RunF32(dst, a, b, c, e []float32, sa, sb, sc, se int) {
+	if sa == 0 {
+		a, b, sa, sb = b, a, sb, sa
+	}
+	if sc == 0 {
+		c, e, sc, se = e, c, se, sc
+	}
+	if sa == 1 && sc == 1 && simdMulAdd2(dst, a, b, c, e, sb, se) {
+		return
+	}
+	for i := range dst {
+		dst[i] = a[i*sa]*b[i*sb] + c[i*sc]*e[i*se]
 	}
 }
 

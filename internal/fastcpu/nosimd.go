@@ -25,3 +25,6 @@ func simdAddRowsMul(acc, a, b []float32, rows int) int { return 0 }
 
 // simdDot returns 0, 0: rowDot multiplies and adds every element.
 func simdDot(a, b []float32) (float32, int) { return 0, 0 }
+
+// simdMulAdd2 reports false: mulAdd2RunF32 runs its scalar loop.
+func simdMulAdd2(dst, a, b, c, e []float32, sb, se int) bool { return false }

@@ -679,3 +679,64 @@ func dotVec(a, b []float32, wide bool) (float32, int) {
 	}
 	return t, n
 }
+
+// simdMulAdd2 computes dst[i] = a[i]·b[i·sb] + c[i]·e[i·se] (sb, se in {0, 1}): c·e rounded,
+// then a fused multiply-add. It reports false (doing nothing) without AVX2/FMA or for fewer
+// than 8 elements.
+func simdMulAdd2(dst, a, b, c, e []float32, sb, se int) bool {
+	if !hasSIMD || len(dst) < 8 {
+		return false
+	}
+	n := len(dst)
+	done := 0
+	if hasAVX512 && n >= 16 {
+		done = mulAdd2x16(dst, a, b, c, e, sb, se)
+	}
+	if done+8 <= n {
+		done += mulAdd2x8(dst[done:], a[done:], b[done*sb:], c[done:], e[done*se:], sb, se)
+	}
+	archsimd.ClearAVXUpperBits()
+	for i := done; i < n; i++ {
+		dst[i] = a[i]*b[i*sb] + c[i]*e[i*se]
+	}
+	return true
+}
+
+// mulAdd2x16 is simdMulAdd2's loop over whole 16-lane vectors; it returns the number of
+// elements done.
+func mulAdd2x16(dst, a, b, c, e []float32, sb, se int) int {
+	n := len(dst) &^ 15
+	a, c = a[:n], c[:n]
+	bb, eb := archsimd.BroadcastFloat32x16(b[0]), archsimd.BroadcastFloat32x16(e[0])
+	for i := 0; i < n; i += 16 {
+		bv, ev := bb, eb
+		if sb == 1 {
+			bv = archsimd.LoadFloat32x16Slice(b[i : i+16])
+		}
+		if se == 1 {
+			ev = archsimd.LoadFloat32x16Slice(e[i : i+16])
+		}
+		ce := archsimd.LoadFloat32x16Slice(c[i : i+16]).Mul(ev)
+		archsimd.LoadFloat32x16Slice(a[i:i+16]).MulAdd(bv, ce).StoreSlice(dst[i : i+16])
+	}
+	return n
+}
+
+// mulAdd2x8 is simdMulAdd2's loop over whole 8-lane vectors.
+func mulAdd2x8(dst, a, b, c, e []float32, sb, se int) int {
+	n := len(dst) &^ 7
+	a, c = a[:n], c[:n]
+	bb, eb := archsimd.BroadcastFloat32x8(b[0]), archsimd.BroadcastFloat32x8(e[0])
+	for i := 0; i < n; i += 8 {
+		bv, ev := bb, eb
+		if sb == 1 {
+			bv = archsimd.LoadFloat32x8Slice(b[i : i+8])
+		}
+		if se == 1 {
+			ev = archsimd.LoadFloat32x8Slice(e[i : i+8])
+		}
+		ce := archsimd.LoadFloat32x8Slice(c[i : i+8]).Mul(ev)
+		archsimd.LoadFloat32x8Slice(a[i:i+8]).MulAdd(bv, ce).StoreSlice(dst[i : i+8])
+	}
+	return n
+}

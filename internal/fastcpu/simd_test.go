@@ -133,3 +133,27 @@ func TestExpRange(t *testing.T) {
 		}
 	}
 }
+
+// TestMulAdd2Run checks mulAdd2RunF32 for stride patterns and lengths up to 40.
+func TestMulAdd2Run(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 2))
+	for n := 1; n <= 40; n++ {
+		v := make([][]float32, 4)
+		for k := range v {
+			v[k] = make([]float32, n)
+			for i := range v[k] {
+				v[k][i] = float32(rng.NormFloat64())
+			}
+		}
+		d := make([]float32, n)
+		for _, st := range [][4]int{{1, 1, 1, 1}, {1, 0, 1, 0}, {0, 1, 1, 1}, {1, 1, 0, 1}, {1, 0, 0, 1}, {0, 1, 1, 0}} {
+			mulAdd2RunF32(d, v[0], v[1], v[2], v[3], st[0], st[1], st[2], st[3])
+			for i := range d {
+				want := float64(v[0][i*st[0]])*float64(v[1][i*st[1]]) + float64(v[2][i*st[2]])*float64(v[3][i*st[3]])
+				if math.Abs(float64(d[i])-want) > 1e-6*(1+math.Abs(want)) {
+					t.Fatalf("strides %v n=%d element %d: %g, want %g", st, n, i, d[i], want)
+				}
+			}
+		}
+	}
+}
