@@ -34,6 +34,10 @@ const (
 	spinWindow = 50 * time.Microsecond
 	// teamChunksPerPart is the number of chunks per part a team loop is cut into.
 	teamChunksPerPart = 4
+	// minTeamWork is the work (elements touched) under which a team loop runs on the calling
+	// goroutine only: lower than minParallelWork, as handing a part to a spinning helper costs
+	// far less than starting a goroutine.
+	minTeamWork = minParallelWork / 4
 )
 
 // teamLoop is one parallel loop: units [0, n) in chunks claimed through next.
@@ -121,11 +125,11 @@ func (h *helper) post(l *teamLoop) {
 }
 
 // parallelFor runs fn over units [0, n) like the package's parallelFor (up to parallelism
-// goroutines, serially when work < minParallelWork) on the team, the calling goroutine
-// included. It falls back to parallelFor when the team is busy (another Execute) or smaller.
+// goroutines, serially when work < minTeamWork) on the team, the calling goroutine included.
+// It falls back to parallelFor when the team is busy (another Execute) or smaller.
 func (t *team) parallelFor(parallelism, n, work int, fn func(lo, hi int)) {
 	parts := min(parallelism, n)
-	if work < minParallelWork {
+	if work < minTeamWork {
 		parts = 1
 	}
 	if parts <= 1 {
