@@ -237,6 +237,14 @@ func TestShapeOps(t *testing.T) {
 			}
 		}, xa, xb, xc)
 	}
+	// Average-pooling sums ([B, H, 2, W, 2, C] over the window axes): rows whose tail folds
+	// runs of channels.
+	for _, dims := range [][]int{{2, 4, 2, 4, 2, 8}, {3, 8, 2, 8, 2, 64}, {1, 16, 2, 16, 2, 40}} {
+		px := randTensor(rng, dims...)
+		compare(t, "PoolReduce", fast, sg, 1e-4, func(in []*Node) []*Node {
+			return []*Node{ReduceSum(in[0], 2, 4), ReduceSum(Mul(in[0], in[0]), 2, 4)}
+		}, px)
+	}
 	// A ReduceSum of a fused value that is also used elsewhere (directly or through a
 	// Reshape) is computed in the value's pass.
 	for _, dims := range [][]int{{3, 5, 7, 16}, {4, 16, 16, 32}, {2, 9, 9, 24}} {

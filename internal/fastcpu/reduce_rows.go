@@ -64,11 +64,31 @@ func (rr *rowsReduction) outerBase(o int) int {
 	return off
 }
 
-// fold adds acc (the sum of some rows of outer position o, tail elements) into dst.
+// fold adds acc (the sum of some rows of outer position o, tail elements) into dst, run by
+// run of the tail plan: vector adds for runs kept in the output (bias gradients), vector sums
+// for runs reduced to one output (GroupNorm groups, pooling windows).
 func (rr *rowsReduction) fold(dst, acc []float32, o int) {
 	tp := *rr.tailPlan
 	tp.bases = []int{0, rr.outerBase(o)}
-	reduceRuns(&tp, backends.OpTypeReduceSum, dst, acc, 0, tp.numRuns())
+	rl, ds := tp.runLen(), tp.runStride(1)
+	if ds != 0 && ds != 1 {
+		reduceRuns(&tp, backends.OpTypeReduceSum, dst, acc, 0, tp.numRuns())
+		return
+	}
+	offs := make([]int, 2)
+	tp.forRuns(0, tp.numRuns(), offs, func(offs []int) {
+		s := acc[offs[0] : offs[0]+rl]
+		if ds == 0 {
+			dst[offs[1]] += sumF32(s)
+			return
+		}
+		d := dst[offs[1] : offs[1]+rl]
+		if !simdBinary(backends.OpTypeAdd, d, d, s, 1, 1) {
+			for i, x := range s {
+				d[i] += x
+			}
+		}
+	})
 }
 
 // rowsAccumulator sums a stream of whole rows, in increasing row order, into an output: rows
