@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -130,12 +131,16 @@ func conv3(batch, hw, cin, cout int) ConvShape {
 }
 
 // BenchmarkConvUNet reports GFLOP/s of each convolution form on ref-unet-32's
-// layers, on two goroutines, with the automatic kernel choice.
+// layers, on two goroutines, with the automatic kernel choice ("-direct": with
+// the Winograd form turned off). GFLOP/s counts the direct form's
+// multiply-adds, so the Winograd form shows as a higher rate.
 //
 //	GOEXPERIMENT=simd go test ./internal/gemm -run XXX -bench ConvUNet
 func BenchmarkConvUNet(b *testing.B) {
-	ws := NewWorkspace(Options{Parallelism: 2})
-	defer ws.Close()
+	auto := NewWorkspace(Options{Parallelism: 2})
+	defer auto.Close()
+	direct := NewWorkspace(Options{Parallelism: 2, NoWinograd: true})
+	defer direct.Close()
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, c := range unetConvShapes {
 		s := c.s
@@ -143,11 +148,19 @@ func BenchmarkConvUNet(b *testing.B) {
 		x, k, y := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
 		dx, dk := make([]float32, nx), make([]float32, nk)
 		flops := 2 * float64(ny) * float64(s.KH*s.KW*s.Cin)
-		for _, op := range []string{"forward", "inputgrad", "kernelgrad"} {
+		for _, op := range []string{"forward", "inputgrad", "kernelgrad", "forward-direct", "inputgrad-direct"} {
+			ws := auto
+			if strings.HasSuffix(op, "-direct") {
+				ws = direct
+				ho, wo := s.OutSize()
+				if !auto.st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout) {
+					continue // the same as without the suffix
+				}
+			}
 			b.Run(c.name+"/"+op, func(b *testing.B) {
 				for b.Loop() {
 					var err error
-					switch op {
+					switch strings.TrimSuffix(op, "-direct") {
 					case "forward":
 						err = ws.Conv2D(s, x, k, y)
 					case "inputgrad":

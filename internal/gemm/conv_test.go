@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -238,5 +239,68 @@ func TestConvDirect(t *testing.T) {
 			}
 			ws.Close()
 		}
+	}
+}
+
+// TestConvWinograd checks the Winograd F(2×2, 3×3) form (winograd.go) against
+// the float64 reference and against the direct tiles, on shapes that use it:
+// several blocks of tiles with a partial last one, no padding, asymmetric
+// padding, and channel counts that are multiples of 16 but not of the tile width.
+func TestConvWinograd(t *testing.T) {
+	if !hasDirectAVX512() {
+		t.Skip("no AVX-512 on this machine: the Winograd form is not used")
+	}
+	r := rand.New(rand.NewPCG(31, 32))
+	shapes := []ConvShape{
+		{Batch: 3, H: 32, W: 32, Cin: 32, KH: 3, KW: 3, Cout: 48, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 2, H: 10, W: 12, Cin: 16, KH: 3, KW: 3, Cout: 16},
+		{Batch: 1, H: 6, W: 8, Cin: 16, KH: 3, KW: 3, Cout: 32, PadTop: 2, PadLeft: 1, PadRight: 1},
+		{Batch: 2, H: 8, W: 8, Cin: 256, KH: 3, KW: 3, Cout: 128, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+	}
+	for _, par := range []int{1, 2, 3} {
+		ws := NewWorkspace(Options{Parallelism: par})
+		ref := NewWorkspace(Options{Parallelism: par, NoWinograd: true})
+		for _, s := range shapes {
+			ho, wo := s.OutSize()
+			if !ws.st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout) || !ws.st.winogradOK(s.KH, s.KW, s.H, s.W, s.Cout, s.Cin) {
+				t.Fatalf("%+v: not run in the Winograd form", s)
+			}
+			name := fmt.Sprintf("winograd/p%d/%+v", par, s)
+			nx, nk, ny := s.Sizes()
+			x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+			wy, wdx, _ := naiveConv(s, x, k, dy)
+			y, dx := randSlice(r, ny), randSlice(r, nx)
+			if err := ws.Conv2D(s, x, k, y); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
+			if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
+			// Against the direct tiles, element by element.
+			y2, dx2 := make([]float32, ny), make([]float32, nx)
+			if err := ref.Conv2D(s, x, k, y2); err != nil {
+				t.Fatal(err)
+			}
+			if err := ref.Conv2DInputGrad(s, dy, k, dx2); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				what string
+				a, b []float32
+			}{{"y", y, y2}, {"dx", dx, dx2}} {
+				var maxDiff, maxAbs float64
+				for i := range c.a {
+					maxDiff = max(maxDiff, math.Abs(float64(c.a[i]-c.b[i])))
+					maxAbs = max(maxAbs, math.Abs(float64(c.b[i])))
+				}
+				if maxDiff > 1e-5*maxAbs {
+					t.Errorf("%s %s: Winograd and direct differ by %g (largest value %g)", name, c.what, maxDiff, maxAbs)
+				}
+			}
+		}
+		ws.Close()
+		ref.Close()
 	}
 }

@@ -48,3 +48,25 @@ func kgradTile6x16(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, 
 //
 //go:noescape
 func convDot4x4(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, kt, out unsafe.Pointer, groups int)
+
+// winoInput writes the Winograd F(2×2, 3×3) input transform Bᵀ·d·B of one 4×4
+// input tile (pixel (r, q) at x + r·xrs + q·xs bytes) for chunks×16 channels:
+// plane 4r+q at v + (4r+q)·vs bytes (see direct_amd64.s). AVX-512.
+//
+//go:noescape
+func winoInput(x unsafe.Pointer, xs, xrs, chunks int, v unsafe.Pointer, vs int)
+
+// winoOutput writes the output transform Aᵀ·M·A of one tile's 16 product
+// planes (plane k at m + k·ms bytes) for chunks×16 channels: output (i, j) at
+// y + i·yrs + j·ys bytes. AVX-512.
+//
+//go:noescape
+func winoOutput(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int)
+
+// winoKernel writes the Winograd kernel transform G·g·Gᵀ of one input
+// channel of a 3×3 kernel (tap t at k + t·ks bytes, output channels
+// contiguous) for chunks×16 output channels: plane ξ at u + ξ·us bytes.
+// AVX-512.
+//
+//go:noescape
+func winoKernel(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int)

@@ -469,3 +469,251 @@ dch:
 	JNZ  group
 	VZEROUPPER
 	RET
+
+// Winograd F(2×2, 3×3) transforms (winograd.go), AVX-512, 16 channels at a time.
+
+// func winoInput(x unsafe.Pointer, xs, xrs, chunks int, v unsafe.Pointer, vs int)
+//
+// For a 4×4 input tile d (pixel (r, q) at x + r·xrs + q·xs bytes, channels
+// contiguous) it writes the 16 planes of Bᵀ·d·B, plane 4r+q at v + (4r+q)·vs,
+// for chunks×16 channels.
+TEXT ·winoInput(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ xs+8(FP), DX
+	MOVQ xrs+16(FP), R9
+	MOVQ chunks+24(FP), R12
+	MOVQ v+32(FP), DI
+	MOVQ vs+40(FP), BX
+	LEAQ (R9)(R9*2), R10         // 3·xrs
+	LEAQ (BX)(BX*2), AX          // 3·vs
+
+winoInChunk:
+	// Z(4q+r) = d[r][q]: column q of the tile.
+	MOVQ SI, R8
+	VMOVUPS (R8), Z0
+	VMOVUPS (R8)(R9*1), Z1
+	VMOVUPS (R8)(R9*2), Z2
+	VMOVUPS (R8)(R10*1), Z3
+	ADDQ DX, R8
+	VMOVUPS (R8), Z4
+	VMOVUPS (R8)(R9*1), Z5
+	VMOVUPS (R8)(R9*2), Z6
+	VMOVUPS (R8)(R10*1), Z7
+	ADDQ DX, R8
+	VMOVUPS (R8), Z8
+	VMOVUPS (R8)(R9*1), Z9
+	VMOVUPS (R8)(R9*2), Z10
+	VMOVUPS (R8)(R10*1), Z11
+	ADDQ DX, R8
+	VMOVUPS (R8), Z12
+	VMOVUPS (R8)(R9*1), Z13
+	VMOVUPS (R8)(R9*2), Z14
+	VMOVUPS (R8)(R10*1), Z15
+	// Rows: t[0] = d0 − d2, t[1] = d1 + d2, t[2] = d2 − d1, t[3] = d1 − d3, per column q:
+	// Z(16+4q+r) = t[r][q].
+	VSUBPS Z2, Z0, Z16
+	VADDPS Z2, Z1, Z17
+	VSUBPS Z1, Z2, Z18
+	VSUBPS Z3, Z1, Z19
+	VSUBPS Z6, Z4, Z20
+	VADDPS Z6, Z5, Z21
+	VSUBPS Z5, Z6, Z22
+	VSUBPS Z7, Z5, Z23
+	VSUBPS Z10, Z8, Z24
+	VADDPS Z10, Z9, Z25
+	VSUBPS Z9, Z10, Z26
+	VSUBPS Z11, Z9, Z27
+	VSUBPS Z14, Z12, Z28
+	VADDPS Z14, Z13, Z29
+	VSUBPS Z13, Z14, Z30
+	VSUBPS Z15, Z13, Z31
+	// Columns, per row r: v[r][0] = t0 − t2, v[r][1] = t1 + t2, v[r][2] = t2 − t1,
+	// v[r][3] = t1 − t3 (t_q = t[r][q] = Z(16+4q+r)); Z(4r+q) = v[r][q].
+	VSUBPS Z24, Z16, Z0
+	VADDPS Z24, Z20, Z1
+	VSUBPS Z20, Z24, Z2
+	VSUBPS Z28, Z20, Z3
+	VSUBPS Z25, Z17, Z4
+	VADDPS Z25, Z21, Z5
+	VSUBPS Z21, Z25, Z6
+	VSUBPS Z29, Z21, Z7
+	VSUBPS Z26, Z18, Z8
+	VADDPS Z26, Z22, Z9
+	VSUBPS Z22, Z26, Z10
+	VSUBPS Z30, Z22, Z11
+	VSUBPS Z27, Z19, Z12
+	VADDPS Z27, Z23, Z13
+	VSUBPS Z23, Z27, Z14
+	VSUBPS Z31, Z23, Z15
+	MOVQ DI, R14
+	VMOVUPS Z0, (R14)
+	VMOVUPS Z1, (R14)(BX*1)
+	VMOVUPS Z2, (R14)(BX*2)
+	VMOVUPS Z3, (R14)(AX*1)
+	LEAQ (R14)(BX*4), R14
+	VMOVUPS Z4, (R14)
+	VMOVUPS Z5, (R14)(BX*1)
+	VMOVUPS Z6, (R14)(BX*2)
+	VMOVUPS Z7, (R14)(AX*1)
+	LEAQ (R14)(BX*4), R14
+	VMOVUPS Z8, (R14)
+	VMOVUPS Z9, (R14)(BX*1)
+	VMOVUPS Z10, (R14)(BX*2)
+	VMOVUPS Z11, (R14)(AX*1)
+	LEAQ (R14)(BX*4), R14
+	VMOVUPS Z12, (R14)
+	VMOVUPS Z13, (R14)(BX*1)
+	VMOVUPS Z14, (R14)(BX*2)
+	VMOVUPS Z15, (R14)(AX*1)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ R12
+	JNZ  winoInChunk
+	VZEROUPPER
+	RET
+
+// func winoOutput(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int)
+//
+// For the 16 planes of a tile's products (plane k at m + k·ms bytes) it writes
+// the 2×2 outputs Aᵀ·M·A, output (i, j) at y + i·yrs + j·ys, for chunks×16
+// channels.
+TEXT ·winoOutput(SB), NOSPLIT, $0-48
+	MOVQ m+0(FP), SI
+	MOVQ ms+8(FP), BX
+	MOVQ chunks+16(FP), R12
+	MOVQ y+24(FP), DI
+	MOVQ ys+32(FP), DX
+	MOVQ yrs+40(FP), R9
+	LEAQ (BX)(BX*2), AX          // 3·ms
+
+winoOutChunk:
+	// Z(4r+q) = m[r][q].
+	MOVQ SI, R14
+	VMOVUPS (R14), Z0
+	VMOVUPS (R14)(BX*1), Z1
+	VMOVUPS (R14)(BX*2), Z2
+	VMOVUPS (R14)(AX*1), Z3
+	LEAQ (R14)(BX*4), R14
+	VMOVUPS (R14), Z4
+	VMOVUPS (R14)(BX*1), Z5
+	VMOVUPS (R14)(BX*2), Z6
+	VMOVUPS (R14)(AX*1), Z7
+	LEAQ (R14)(BX*4), R14
+	VMOVUPS (R14), Z8
+	VMOVUPS (R14)(BX*1), Z9
+	VMOVUPS (R14)(BX*2), Z10
+	VMOVUPS (R14)(AX*1), Z11
+	LEAQ (R14)(BX*4), R14
+	VMOVUPS (R14), Z12
+	VMOVUPS (R14)(BX*1), Z13
+	VMOVUPS (R14)(BX*2), Z14
+	VMOVUPS (R14)(AX*1), Z15
+	// Per row r: s[r][0] = m0 + m1 + m2, s[r][1] = m1 − m2 − m3; Z(16+2r+j) = s[r][j].
+	VADDPS Z1, Z0, Z16
+	VADDPS Z2, Z16, Z16
+	VSUBPS Z2, Z1, Z17
+	VSUBPS Z3, Z17, Z17
+	VADDPS Z5, Z4, Z18
+	VADDPS Z6, Z18, Z18
+	VSUBPS Z6, Z5, Z19
+	VSUBPS Z7, Z19, Z19
+	VADDPS Z9, Z8, Z20
+	VADDPS Z10, Z20, Z20
+	VSUBPS Z10, Z9, Z21
+	VSUBPS Z11, Z21, Z21
+	VADDPS Z13, Z12, Z22
+	VADDPS Z14, Z22, Z22
+	VSUBPS Z14, Z13, Z23
+	VSUBPS Z15, Z23, Z23
+	// y[0][j] = s0j + s1j + s2j, y[1][j] = s1j − s2j − s3j.
+	VADDPS Z18, Z16, Z24
+	VADDPS Z20, Z24, Z24
+	VADDPS Z19, Z17, Z25
+	VADDPS Z21, Z25, Z25
+	VSUBPS Z20, Z18, Z26
+	VSUBPS Z22, Z26, Z26
+	VSUBPS Z21, Z19, Z27
+	VSUBPS Z23, Z27, Z27
+	VMOVUPS Z24, (DI)
+	VMOVUPS Z25, (DI)(DX*1)
+	VMOVUPS Z26, (DI)(R9*1)
+	LEAQ (DI)(R9*1), R14
+	VMOVUPS Z27, (R14)(DX*1)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ R12
+	JNZ  winoOutChunk
+	VZEROUPPER
+	RET
+
+// WINOKROW stores one row (r0, r1, r2) of t·Gᵀ to the 4 planes at R14.
+#define WINOKROW(r0, r1, r2) \
+	VADDPS r2, r0, Z18; \
+	VADDPS r1, Z18, Z19; \
+	VSUBPS r1, Z18, Z20; \
+	VMULPS Z31, Z19, Z19; \
+	VMULPS Z31, Z20, Z20; \
+	VMOVUPS r0, (R14); \
+	VMOVUPS Z19, (R14)(R11*1); \
+	VMOVUPS Z20, (R14)(R11*2); \
+	VMOVUPS r2, (R14)(AX*1)
+
+// func winoKernel(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int)
+//
+// For one input channel of a 3×3 kernel (tap t = 3i+j at k + t·ks bytes,
+// output channels contiguous) it writes the 16 planes of G·g·Gᵀ, plane 4a+b
+// at u + (4a+b)·us bytes, for chunks×16 output channels.
+TEXT ·winoKernel(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), SI
+	MOVQ ks+8(FP), R9
+	MOVQ chunks+16(FP), CX
+	MOVQ u+24(FP), DI
+	MOVQ us+32(FP), R11
+	LEAQ (R9)(R9*2), R10         // 3·ks
+	LEAQ (R11)(R11*2), AX        // 3·us
+	MOVL $0x3f000000, DX         // 0.5
+	VPBROADCASTD DX, Z31
+
+winoKChunk:
+	MOVQ SI, R8
+	LEAQ (SI)(R9*4), R12
+	VMOVUPS (R8), Z0
+	VMOVUPS (R8)(R9*1), Z1
+	VMOVUPS (R8)(R9*2), Z2
+	VMOVUPS (R8)(R10*1), Z3
+	VMOVUPS (R12), Z4
+	VMOVUPS (R12)(R9*1), Z5
+	VMOVUPS (R12)(R9*2), Z6
+	VMOVUPS (R12)(R10*1), Z7
+	VMOVUPS (R12)(R9*4), Z8
+	// t = G·g: t0 = g0, t1 = ½(g0+g1+g2), t2 = ½(g0−g1+g2), t3 = g2 (per column j).
+	VADDPS Z6, Z0, Z9
+	VADDPS Z7, Z1, Z10
+	VADDPS Z8, Z2, Z11
+	VADDPS Z3, Z9, Z12
+	VADDPS Z4, Z10, Z13
+	VADDPS Z5, Z11, Z14
+	VSUBPS Z3, Z9, Z15
+	VSUBPS Z4, Z10, Z16
+	VSUBPS Z5, Z11, Z17
+	VMULPS Z31, Z12, Z12
+	VMULPS Z31, Z13, Z13
+	VMULPS Z31, Z14, Z14
+	VMULPS Z31, Z15, Z15
+	VMULPS Z31, Z16, Z16
+	VMULPS Z31, Z17, Z17
+	// Rows of U = t·Gᵀ: (r0, ½(r0+r1+r2), ½(r0−r1+r2), r2).
+	MOVQ DI, R14
+	WINOKROW(Z0, Z1, Z2)
+	LEAQ (R14)(R11*4), R14
+	WINOKROW(Z12, Z13, Z14)
+	LEAQ (R14)(R11*4), R14
+	WINOKROW(Z15, Z16, Z17)
+	LEAQ (R14)(R11*4), R14
+	WINOKROW(Z6, Z7, Z8)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  winoKChunk
+	VZEROUPPER
+	RET

@@ -28,3 +28,15 @@ func kgradTile6x16(x unsafe.Pointer, xs, xrs int, dy unsafe.Pointer, dys, dyrs, 
 func convDot4x4(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, kt, out unsafe.Pointer, groups int) {
 	panic("gemm: internal error: direct convolution called on a build without it")
 }
+
+func winoInput(x unsafe.Pointer, xs, xrs, chunks int, v unsafe.Pointer, vs int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}
+
+func winoOutput(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}
+
+func winoKernel(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}

@@ -70,6 +70,9 @@ type Options struct {
 	// NoDirectConv turns off the direct convolutions (direct.go), so that
 	// every convolution runs as im2col + GEMM (for tests and comparisons).
 	NoDirectConv bool
+	// NoWinograd turns off the Winograd form of 3×3 convolutions (winograd.go),
+	// leaving them to the direct tiles (for tests and comparisons).
+	NoWinograd bool
 }
 
 // ErrClosed is returned by calls on a Workspace after Close.
@@ -108,6 +111,10 @@ type state struct {
 	kgrad      kgradJob
 	narrowConv narrowJob
 	kpackJob   packJob
+	winoK      winoKernelJob
+	kflip      []float32 // flipped kernel of a Winograd input gradient
+	wino       winoJob
+	noWinograd bool // Options.NoWinograd
 	next       atomic.Int64
 	closed     bool
 }
@@ -178,6 +185,7 @@ func NewWorkspace(opts Options) *Workspace {
 		st.kern = simdKernel()
 	}
 	st.dk = pickDirect(opts)
+	st.noWinograd = opts.NoWinograd
 	st.pool = &pool{}
 	w := &Workspace{opts: opts, st: st}
 	runtime.AddCleanup(w, func(p *pool) { p.stop() }, st.pool)

@@ -1,0 +1,189 @@
+package gemm
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// Winograd F(2×2, 3×3) convolutions: 3×3 kernels, stride 1, on AVX-512.
+//
+// A 3×3 convolution computes each 2×2 block of outputs from a 4×4 block of
+// (padded) input with 36 multiply-adds per input and output channel; the
+// Winograd form needs 16. The input tile d becomes V = Bᵀ·d·B and the kernel
+// g becomes U = G·g·Gᵀ (both 4×4 per channel pair), the 16 elementwise
+// products are summed over input channels — 16 independent matrix products
+// M[ξ] = V[ξ]·U[ξ] of (tiles × Cin) by (Cin × Cout), run on the direct
+// convolution's register tiles — and the outputs are Y = Aᵀ·M·A:
+//
+//	Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
+//	G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
+//	Aᵀ = [1 1 1 0; 0 1 −1 −1]
+//
+// The transforms (direct_amd64.s) work on 16 channels at a time, so Cin and
+// Cout must be multiples of 16. Tiles are processed in blocks small enough
+// that V and M stay in the L2 cache between the transforms and the products;
+// workers take blocks from a counter, and each output is written by exactly
+// one block, so the result does not depend on scheduling. The transforms add
+// a few float32 roundings: results differ from the direct form by about
+// 1e-6 relative.
+
+// winoBlockBytes bounds the V and M buffers of one block of tiles.
+const winoBlockBytes = 512 << 10
+
+// winogradOK reports whether the forward-form convolution of a padded input
+// (output ho×wo, c input and cout output channels, kh×kw kernel) runs as
+// Winograd F(2×2, 3×3).
+func (st *state) winogradOK(kh, kw, ho, wo, c, cout int) bool {
+	return st.dk != nil && st.dk.avx512 && !st.noWinograd && kh == 3 && kw == 3 &&
+		ho%2 == 0 && wo%2 == 0 && c%16 == 0 && cout%16 == 0
+}
+
+// winoKernel transforms the 3×3 kernel k [3][3][c][cout] into U[ξ][c][coutP]
+// (coutP = cout rounded up to the tile width, zero-filled) in the Workspace's
+// buffer. With flip it transforms the input-gradient kernel instead,
+// K'[i][j][o][ci] = K[2−i][2−j][ci][o] (k then has c output and cout input
+// channels), which is first gathered into a scratch buffer.
+func (w *Workspace) winoKernel(k []float32, c, cout int, flip bool) (u []float32, coutP int) {
+	st := w.st
+	coutP = roundUp(cout, st.dk.cols)
+	need := 16 * c * coutP
+	if len(st.kpack) < need {
+		st.kpack = make([]float32, need)
+	}
+	wk := &st.winoK
+	*wk = winoKernelJob{k: k, u: st.kpack[:need], c: c, cout: cout, coutP: coutP}
+	if flip {
+		if len(st.kflip) < 9*c*cout {
+			st.kflip = make([]float32, 9*c*cout)
+		}
+		wk.flipped = st.kflip[:9*c*cout]
+	}
+	wk.parts = max(1, min(w.parallelism(), c, need/(1<<14)))
+	if flip {
+		wk.phase = 0 // gather K' first
+		st.parallel(wk, wk.parts)
+		wk.k = wk.flipped
+	}
+	wk.phase = 1
+	st.parallel(wk, wk.parts)
+	return wk.u, coutP
+}
+
+// winoKernelJob is winoKernel split over input channels: phase 0 gathers the
+// flipped kernel, phase 1 transforms.
+type winoKernelJob struct {
+	k, u, flipped  []float32
+	c, cout, coutP int
+	phase, parts   int
+}
+
+func (wk *winoKernelJob) runPart(_ *worker, part int) {
+	lo, hi := split(wk.c, wk.parts, part)
+	c, cout := wk.c, wk.cout
+	if wk.phase == 0 {
+		// flipped[t][ci][co] = k[8−t][co][ci], k being [3][3][cout][c].
+		for t := 0; t < 9; t++ {
+			src := wk.k[(8-t)*c*cout:]
+			for ci := lo; ci < hi; ci++ {
+				row := wk.flipped[(t*c+ci)*cout:][:cout]
+				for co := range row {
+					row[co] = src[co*c+ci]
+				}
+			}
+		}
+		return
+	}
+	plane := c * wk.coutP
+	for ci := lo; ci < hi; ci++ {
+		winoKernel(unsafe.Pointer(&wk.k[ci*cout]), c*cout*4, cout/16, unsafe.Pointer(&wk.u[ci*wk.coutP]), plane*4)
+		if wk.coutP > cout {
+			for x := 0; x < 16; x++ {
+				clear(wk.u[x*plane+ci*wk.coutP+cout:][:wk.coutP-cout])
+			}
+		}
+	}
+}
+
+// winogradForward runs the forward-form convolution of the padded input x
+// [batch][hp][wp][c] with the transformed kernel u [16][c][coutP] into y
+// [batch][hp−2][wp−2][cout].
+func (w *Workspace) winogradForward(x []float32, batch, hp, wp, c int, u []float32, coutP, cout int, y []float32) {
+	st := w.st
+	ho, wo := hp-2, wp-2
+	tr := st.dk.rows
+	block := max(tr, winoBlockBytes/(16*(c+coutP)*4)/tr*tr)
+	tiles := batch * (ho / 2) * (wo / 2)
+	block = min(block, roundUp(tiles, tr))
+	wj := &st.wino
+	*wj = winoJob{x: x, hp: hp, wp: wp, c: c, ho: ho, wo: wo, u: u, coutP: coutP, cout: cout, y: y,
+		tiles: tiles, block: block, dk: st.dk, next: &st.next}
+	blocks := (tiles + block - 1) / block
+	p := w.parallelism()
+	if tiles*16*c*cout < serialMACs {
+		p = 1
+	}
+	wj.parts = max(1, min(p, blocks))
+	st.next.Store(0)
+	st.parallel(wj, wj.parts)
+}
+
+// winoJob is winogradForward split over blocks of tiles.
+type winoJob struct {
+	x            []float32
+	hp, wp, c    int
+	ho, wo       int
+	u            []float32
+	coutP, cout  int
+	y            []float32
+	tiles, block int
+	dk           *directKernel
+	next         *atomic.Int64
+	parts        int
+}
+
+func (wj *winoJob) runPart(wk *worker, _ int) {
+	c, coutP := wj.c, wj.coutP
+	vPlane, mPlane := wj.block*c, wj.block*coutP
+	if need := 16 * vPlane; len(wk.cols) < need {
+		wk.cols = make([]float32, need)
+	}
+	if need := 16 * mPlane; len(wk.acc) < need {
+		wk.acc = make([]float32, need)
+	}
+	v, m := wk.cols[:16*vPlane], wk.acc[:16*mPlane]
+	tw, th := wj.wo/2, wj.ho/2
+	tr, tc := wj.dk.rows, wj.dk.cols
+	zeroTap := 0
+	for {
+		t0 := (int(wj.next.Add(1)) - 1) * wj.block
+		if t0 >= wj.tiles {
+			return
+		}
+		n := min(wj.block, wj.tiles-t0)
+		// Input transform of the block's tiles: V[ξ][tile][c].
+		for i := 0; i < n; i++ {
+			t := t0 + i
+			b, ti, tj := t/(th*tw), t/tw%th, t%tw
+			src := unsafe.Pointer(&wj.x[((b*wj.hp+2*ti)*wj.wp+2*tj)*c])
+			winoInput(src, c*4, wj.wp*c*4, c/16, unsafe.Pointer(&v[i*c]), vPlane*4)
+		}
+		// The 16 products M[ξ] = V[ξ]·U[ξ], (n × c) by (c × coutP).
+		rows := roundUp(n, tr)
+		for xi := 0; xi < 16; xi++ {
+			vx, ux, mx := v[xi*vPlane:], wj.u[xi*c*coutP:], m[xi*mPlane:]
+			for s := 0; s < coutP; s += tc {
+				for r := 0; r < rows; r += tr {
+					wj.dk.conv(unsafe.Pointer(&vx[r*c]), c*4, &zeroTap, 1, c, unsafe.Pointer(&ux[s]), coutP*4,
+						unsafe.Pointer(&mx[r*coutP+s]), coutP*4)
+				}
+			}
+		}
+		// Output transform: Y = Aᵀ·M·A, 2×2 outputs per tile.
+		for i := 0; i < n; i++ {
+			t := t0 + i
+			b, ti, tj := t/(th*tw), t/tw%th, t%tw
+			dst := unsafe.Pointer(&wj.y[((b*wj.ho+2*ti)*wj.wo+2*tj)*wj.cout])
+			winoOutput(unsafe.Pointer(&m[i*coutP]), mPlane*4, wj.cout/16, dst, wj.cout*4, wj.wo*wj.cout*4)
+		}
+	}
+}
