@@ -242,8 +242,10 @@ func TestConvDirect(t *testing.T) {
 	}
 }
 
-// TestConvWinograd checks the Winograd F(2×2, 3×3) form (winograd.go) against
-// the float64 reference and against the direct tiles, on shapes that use it:
+// TestConvWinograd checks the Winograd F(2×2, 3×3) forms (winograd.go) of the
+// forward and input-gradient convolutions against the float64 reference and
+// against the direct tiles (the kernel gradient, which stays direct, is
+// checked along), on shapes that use them:
 // several blocks of tiles with a partial last one, no padding, asymmetric
 // padding, and channel counts that are multiples of 16 but not of the tile width.
 func TestConvWinograd(t *testing.T) {
@@ -268,8 +270,8 @@ func TestConvWinograd(t *testing.T) {
 			name := fmt.Sprintf("winograd/p%d/%+v", par, s)
 			nx, nk, ny := s.Sizes()
 			x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
-			wy, wdx, _ := naiveConv(s, x, k, dy)
-			y, dx := randSlice(r, ny), randSlice(r, nx)
+			wy, wdx, wdk := naiveConv(s, x, k, dy)
+			y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
 			if err := ws.Conv2D(s, x, k, y); err != nil {
 				t.Fatal(err)
 			}
@@ -278,8 +280,15 @@ func TestConvWinograd(t *testing.T) {
 				t.Fatal(err)
 			}
 			compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
+			if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name+" dk", dk, wdk, ny)
 			// Against the direct tiles, element by element.
-			y2, dx2 := make([]float32, ny), make([]float32, nx)
+			y2, dx2, dk2 := make([]float32, ny), make([]float32, nx), make([]float32, nk)
+			if err := ref.Conv2DKernelGrad(s, x, dy, dk2); err != nil {
+				t.Fatal(err)
+			}
 			if err := ref.Conv2D(s, x, k, y2); err != nil {
 				t.Fatal(err)
 			}
@@ -289,13 +298,13 @@ func TestConvWinograd(t *testing.T) {
 			for _, c := range []struct {
 				what string
 				a, b []float32
-			}{{"y", y, y2}, {"dx", dx, dx2}} {
+			}{{"y", y, y2}, {"dx", dx, dx2}, {"dk", dk, dk2}} {
 				var maxDiff, maxAbs float64
 				for i := range c.a {
 					maxDiff = max(maxDiff, math.Abs(float64(c.a[i]-c.b[i])))
 					maxAbs = max(maxAbs, math.Abs(float64(c.b[i])))
 				}
-				if maxDiff > 1e-5*maxAbs {
+				if maxDiff > 2e-5*maxAbs {
 					t.Errorf("%s %s: Winograd and direct differ by %g (largest value %g)", name, c.what, maxDiff, maxAbs)
 				}
 			}

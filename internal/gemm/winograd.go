@@ -30,6 +30,12 @@ import (
 // winoBlockBytes bounds the V and M buffers of one block of tiles.
 const winoBlockBytes = 512 << 10
 
+// planeStride returns the distance, in float32 values, between consecutive
+// planes of n values: n plus one cache line, so that the 16 planes a
+// transform writes at once do not all map to the same L1 cache sets (plane
+// sizes are often multiples of 4 KiB).
+func planeStride(n int) int { return n + 16 }
+
 // winogradOK reports whether the forward-form convolution of a padded input
 // (output ho×wo, c input and cout output channels, kh×kw kernel) runs as
 // Winograd F(2×2, 3×3).
@@ -39,14 +45,14 @@ func (st *state) winogradOK(kh, kw, ho, wo, c, cout int) bool {
 }
 
 // winoKernel transforms the 3×3 kernel k [3][3][c][cout] into U[ξ][c][coutP]
-// (coutP = cout rounded up to the tile width, zero-filled) in the Workspace's
-// buffer. With flip it transforms the input-gradient kernel instead,
+// (coutP = cout rounded up to the tile width, zero-filled; planes
+// planeStride(c·coutP) apart) in the Workspace's buffer. With flip it transforms the input-gradient kernel instead,
 // K'[i][j][o][ci] = K[2−i][2−j][ci][o] (k then has c output and cout input
 // channels), which is first gathered into a scratch buffer.
 func (w *Workspace) winoKernel(k []float32, c, cout int, flip bool) (u []float32, coutP int) {
 	st := w.st
 	coutP = roundUp(cout, st.dk.cols)
-	need := 16 * c * coutP
+	need := 16 * planeStride(c*coutP)
 	if len(st.kpack) < need {
 		st.kpack = make([]float32, need)
 	}
@@ -93,7 +99,7 @@ func (wk *winoKernelJob) runPart(_ *worker, part int) {
 		}
 		return
 	}
-	plane := c * wk.coutP
+	plane := planeStride(c * wk.coutP)
 	for ci := lo; ci < hi; ci++ {
 		winoKernel(unsafe.Pointer(&wk.k[ci*cout]), c*cout*4, cout/16, unsafe.Pointer(&wk.u[ci*wk.coutP]), plane*4)
 		if wk.coutP > cout {
@@ -143,7 +149,7 @@ type winoJob struct {
 
 func (wj *winoJob) runPart(wk *worker, _ int) {
 	c, coutP := wj.c, wj.coutP
-	vPlane, mPlane := wj.block*c, wj.block*coutP
+	vPlane, mPlane := planeStride(wj.block*c), planeStride(wj.block*coutP)
 	if need := 16 * vPlane; len(wk.cols) < need {
 		wk.cols = make([]float32, need)
 	}
@@ -170,7 +176,7 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 		// The 16 products M[ξ] = V[ξ]·U[ξ], (n × c) by (c × coutP).
 		rows := roundUp(n, tr)
 		for xi := 0; xi < 16; xi++ {
-			vx, ux, mx := v[xi*vPlane:], wj.u[xi*c*coutP:], m[xi*mPlane:]
+			vx, ux, mx := v[xi*vPlane:], wj.u[xi*planeStride(c*coutP):], m[xi*mPlane:]
 			for s := 0; s < coutP; s += tc {
 				for r := 0; r < rows; r += tr {
 					wj.dk.conv(unsafe.Pointer(&vx[r*c]), c*4, &zeroTap, 1, c, unsafe.Pointer(&ux[s]), coutP*4,
