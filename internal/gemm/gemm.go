@@ -1,20 +1,31 @@
 // Package gemm is fm-image's float32 matrix-multiplication core: a cache-blocked,
 // packed GEMM for row-major matrices (C = alpha·op(A)·op(B) + beta·C), a batched
-// variant, and NHWC convolution helpers built on it (see Conv2D and friends).
+// variant, and NHWC convolutions (see Conv2D, Conv2DInputGrad and
+// Conv2DKernelGrad).
 //
-// Three micro-kernels exist. When the package is built with GOEXPERIMENT=simd on
-// amd64 and the CPU has AVX2 and FMA, a 4×16 kernel written with simd/archsimd is
-// used ("avx2-fma"), and where the CPU also has AVX-512 a 4×32 one ("avx512")
-// for products of 64 columns or more; otherwise a blocked scalar kernel
-// ("portable") runs. Kernel reports the choice, Kernels lists what the machine
-// can run, and Options.ForcePortable or Options.Kernel force one. Build with GOEXPERIMENT=simd GOAMD64=v3 for
-// speed (v3 also lets the portable kernel fuse multiply-adds).
+// Three GEMM micro-kernels exist. When the package is built with
+// GOEXPERIMENT=simd on amd64 and the CPU has AVX2 and FMA, a 4×16 kernel
+// written with simd/archsimd is used ("avx2-fma"), and where the CPU also has
+// AVX-512 a 4×32 one ("avx512") for products of 64 columns or more; otherwise a
+// blocked scalar kernel ("portable") runs. Kernel reports the choice, Kernels
+// lists what the machine can run, and Options.ForcePortable or Options.Kernel
+// force one. Build with GOEXPERIMENT=simd GOAMD64=v3 for speed (v3 also lets
+// the portable kernel fuse multiply-adds).
+//
+// Convolutions with stride 1 and no dilation run without im2col on amd64, in
+// assembly that needs no build flag (direct.go, winograd.go): direct 8×32
+// (AVX-512) or 6×16 (AVX2) register tiles, and on AVX-512 the Winograd
+// F(2×2, 3×3) form for 3×3 forward and input-gradient convolutions whose
+// channel counts are multiples of 16. Other convolutions use im2col and the
+// GEMM (conv.go). ConvKernels describes the choice; Options.NoDirectConv and
+// Options.NoWinograd turn the faster forms off.
 //
 // All work goes through a Workspace, which owns the packing buffers and a small
 // pool of helper goroutines, so that steady-state calls do not allocate. A
 // Workspace must not be used by two goroutines at once; separate Workspaces are
 // independent and may run concurrently. Call Close when a Workspace is no longer
-// needed (a forgotten one is cleaned up by the garbage collector).
+// needed (a forgotten one is cleaned up by the garbage collector). Results do
+// not depend on how work is split between goroutines or on their timing.
 //
 // Argument errors (negative sizes, leading dimensions too small, slices too short)
 // are reported as errors, never as panics.
@@ -209,6 +220,20 @@ func (w *Workspace) Close() {
 // Kernel names the micro-kernel the Workspace uses: "avx512", "avx2-fma" or
 // "portable" (see the package function Kernel for the narrow-product case).
 func (w *Workspace) Kernel() string { return w.st.kern.name }
+
+// ConvKernels describes the convolution forms a Workspace created with
+// default Options uses on this machine: for example "direct avx512 8x32 +
+// Winograd F(2x2,3x3)", "direct avx2-fma 6x16", or "im2col + GEMM".
+func ConvKernels() string {
+	d := pickDirect(Options{})
+	switch {
+	case d == nil:
+		return "im2col + GEMM"
+	case d.avx512:
+		return fmt.Sprintf("direct %s %dx%d + Winograd F(2x2,3x3)", d.name, d.rows, d.cols)
+	}
+	return fmt.Sprintf("direct %s %dx%d", d.name, d.rows, d.cols)
+}
 
 // Kernels lists the kernels this machine and build can run, among "portable",
 // "avx2-fma" and "avx512".

@@ -375,3 +375,19 @@ func TestConcurrentWorkspaces(t *testing.T) {
 		}
 	}
 }
+
+func TestConvKernelsDescribesTheChoice(t *testing.T) {
+	got := ConvKernels()
+	var want string
+	switch {
+	case hasDirectAVX512():
+		want = "direct avx512 8x32 + Winograd F(2x2,3x3)"
+	case hasDirectAVX2():
+		want = "direct avx2-fma 6x16"
+	default:
+		want = "im2col + GEMM"
+	}
+	if got != want {
+		t.Errorf("ConvKernels() = %q, want %q", got, want)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/fm-image/fm-image/flow"
 	"github.com/fm-image/fm-image/internal/cpubackend"
 	"github.com/fm-image/fm-image/internal/fastcpu"
+	"github.com/fm-image/fm-image/internal/gemm"
 	"github.com/fm-image/fm-image/unet"
 	"github.com/gomlx/gomlx/backends"
 )
@@ -97,6 +98,7 @@ func Run(opts Options) ([]Result, error) {
 	w := opts.Out
 	fmt.Fprintf(w, "ref-unet-32 flow-matching training, %d CPUs (GOMAXPROCS %d); median of timed steps after one warm-up step\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "fastcpu kernels on this machine: GEMM %s; convolutions %s\n", gemm.Kernel(), gemm.ConvKernels())
 	fmt.Fprintf(w, "GFLOP/s counts 3x the forward multiply-adds x 2 (unet.Config.TrainFLOPs). Machine may be shared: compare ratios.\n\n")
 	fmt.Fprintf(w, "CPU s/step is the process CPU time per step; GFLOP/CPU-s divides the FLOPs by it (x%d would be the\n"+
 		"rate on %d uncontended cores).\n\n", runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0))
