@@ -302,9 +302,8 @@ func (w *Workspace) conv2DDirect(s ConvShape, x, k, y []float32) {
 	p := directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight}
 	ho, wo := s.OutSize()
 	if w.st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout) {
-		xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, false)
 		u, coutP := w.winoKernel(k, s.Cin, s.Cout, false)
-		w.winogradForward(xp, s.Batch, hp, wp, s.Cin, u, coutP, s.Cout, y)
+		w.winogradForward(x, s.Batch, s.H, s.W, s.Cin, p, u, coutP, s.Cout, y)
 		return
 	}
 	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, wo%w.st.dk.rows != 0)
@@ -411,9 +410,8 @@ func (w *Workspace) conv2DInputGradDirect(s ConvShape, dy, k, dx []float32) bool
 	}
 	ho, wo := s.OutSize()
 	if w.st.winogradOK(s.KH, s.KW, s.H, s.W, s.Cout, s.Cin) {
-		yp, hp, wp := w.padded(dy, s.Batch, ho, wo, s.Cout, p, false)
 		u, cinP := w.winoKernel(k, s.Cout, s.Cin, true)
-		w.winogradForward(yp, s.Batch, hp, wp, s.Cout, u, cinP, s.Cin, dx)
+		w.winogradForward(dy, s.Batch, ho, wo, s.Cout, p, u, cinP, s.Cin, dx)
 		return true
 	}
 	yp, hp, wp := w.padded(dy, s.Batch, ho, wo, s.Cout, p, s.W%w.st.dk.rows != 0)

@@ -110,33 +110,36 @@ func (wk *winoKernelJob) runPart(_ *worker, part int) {
 	}
 }
 
-// winogradForward runs the forward-form convolution of the padded input x
-// [batch][hp][wp][c] with the transformed kernel u [16][c][coutP] into y
-// [batch][hp−2][wp−2][cout].
-func (w *Workspace) winogradForward(x []float32, batch, hp, wp, c int, u []float32, coutP, cout int, y []float32) {
+// winogradForward runs the forward-form 3×3 convolution of the input x
+// [batch][h][w][c], zero-padded by p (top, bottom, left, right), with the
+// transformed kernel u [16][c][coutP] into y [batch][ho][wo][cout], ho =
+// h+p[0]+p[1]−2 and wo = w+p[2]+p[3]−2. The input is read in place: tiles
+// that reach into the padding are first copied into a zero-filled 4×4 patch.
+func (w *Workspace) winogradForward(x []float32, batch, h, wd, c int, p directPads, u []float32, coutP, cout int, y []float32) {
 	st := w.st
-	ho, wo := hp-2, wp-2
+	ho, wo := h+p[0]+p[1]-2, wd+p[2]+p[3]-2
 	tr := st.dk.rows
 	block := max(tr, winoBlockBytes/(16*(c+coutP)*4)/tr*tr)
 	tiles := batch * (ho / 2) * (wo / 2)
 	block = min(block, roundUp(tiles, tr))
 	wj := &st.wino
-	*wj = winoJob{x: x, hp: hp, wp: wp, c: c, ho: ho, wo: wo, u: u, coutP: coutP, cout: cout, y: y,
+	*wj = winoJob{x: x, h: h, w: wd, c: c, pads: p, ho: ho, wo: wo, u: u, coutP: coutP, cout: cout, y: y,
 		tiles: tiles, block: block, dk: st.dk, next: &st.next}
 	blocks := (tiles + block - 1) / block
-	p := w.parallelism()
+	par := w.parallelism()
 	if tiles*16*c*cout < serialMACs {
-		p = 1
+		par = 1
 	}
-	wj.parts = max(1, min(p, blocks))
+	wj.parts = max(1, min(par, blocks))
 	st.next.Store(0)
 	st.parallel(wj, wj.parts)
 }
 
 // winoJob is winogradForward split over blocks of tiles.
 type winoJob struct {
-	x            []float32
-	hp, wp, c    int
+	x            []float32 // input [batch][h][w][c], unpadded
+	h, w, c      int
+	pads         directPads
 	ho, wo       int
 	u            []float32
 	coutP, cout  int
@@ -157,6 +160,10 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 		wk.acc = make([]float32, need)
 	}
 	v, m := wk.cols[:16*vPlane], wk.acc[:16*mPlane]
+	if need := 16 * c; len(wk.packA) < need {
+		wk.packA = make([]float32, need)
+	}
+	patch := wk.packA[:16*c] // a border tile's 4×4 pixels, zero-padded
 	tw, th := wj.wo/2, wj.ho/2
 	tr, tc := wj.dk.rows, wj.dk.cols
 	zeroTap := 0
@@ -170,8 +177,22 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 		for i := 0; i < n; i++ {
 			t := t0 + i
 			b, ti, tj := t/(th*tw), t/tw%th, t%tw
-			src := unsafe.Pointer(&wj.x[((b*wj.hp+2*ti)*wj.wp+2*tj)*c])
-			winoInput(src, c*4, wj.wp*c*4, c/16, unsafe.Pointer(&v[i*c]), vPlane*4)
+			// The tile's input rows r0..r0+3 and columns q0..q0+3.
+			r0, q0 := 2*ti-wj.pads[0], 2*tj-wj.pads[2]
+			dst := unsafe.Pointer(&v[i*c])
+			if r0 >= 0 && q0 >= 0 && r0+4 <= wj.h && q0+4 <= wj.w {
+				src := unsafe.Pointer(&wj.x[((b*wj.h+r0)*wj.w+q0)*c])
+				winoInput(src, c*4, wj.w*c*4, c/16, dst, vPlane*4)
+				continue
+			}
+			clear(patch)
+			for r := max(0, -r0); r < min(4, wj.h-r0); r++ {
+				q1, q2 := max(0, -q0), min(4, wj.w-q0)
+				if q1 < q2 {
+					copy(patch[(4*r+q1)*c:(4*r+q2)*c], wj.x[((b*wj.h+r0+r)*wj.w+q0+q1)*c:])
+				}
+			}
+			winoInput(unsafe.Pointer(&patch[0]), c*4, 4*c*4, c/16, dst, vPlane*4)
 		}
 		// The 16 products M[ξ] = V[ξ]·U[ξ], (n × c) by (c × coutP).
 		rows := roundUp(n, tr)
