@@ -3,6 +3,7 @@ package fastcpu
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ func init() {
 type Backend struct {
 	parallelism int
 	noFusion    bool
+	gemmOpts    gemm.Options // kernel choices of the GEMM workspaces (Parallelism is set per workspace)
 	pool        *bufferPool
 
 	profMu  sync.Mutex
@@ -49,6 +51,9 @@ var _ backends.Backend = (*Backend)(nil)
 // New returns a fastcpu backend. config is a comma-separated list of options:
 //
 //   - "parallelism=N": the number of goroutines heavy ops use (default GOMAXPROCS);
+//   - "kernel=NAME": the GEMM and convolution kernels ("avx512", "avx2-fma", "portable"; see
+//     gemm.Kernels), to measure what a CPU without AVX-512 would run;
+//   - "nodirectconv", "nowinograd": convolutions as im2col + GEMM, or without the Winograd form;
 //   - "nofusion": run elementwise ops one by one (for comparisons);
 //   - "profile": accumulate the time spent per op type (see Profile).
 func New(config string) (backends.Backend, error) {
@@ -61,6 +66,17 @@ func New(config string) (backends.Backend, error) {
 			b.noFusion = true
 		case opt == "profile":
 			b.profile = make(map[string][2]time.Duration)
+		case strings.HasPrefix(opt, "kernel="):
+			name := strings.TrimPrefix(opt, "kernel=")
+			if !slices.Contains(gemm.Kernels(), name) {
+				return nil, errors.Errorf("fastcpu: bad option %q: kernel must be one of %v on this machine and build", opt, gemm.Kernels())
+			}
+			b.gemmOpts.Kernel = name
+			b.gemmOpts.ForcePortable = name == "portable"
+		case opt == "nodirectconv":
+			b.gemmOpts.NoDirectConv = true
+		case opt == "nowinograd":
+			b.gemmOpts.NoWinograd = true
 		case strings.HasPrefix(opt, "parallelism="):
 			n, err := strconv.Atoi(strings.TrimPrefix(opt, "parallelism="))
 			if err != nil || n < 1 {
@@ -68,7 +84,7 @@ func New(config string) (backends.Backend, error) {
 			}
 			b.parallelism = n
 		default:
-			return nil, errors.Errorf("fastcpu: unknown option %q in config %q (valid: parallelism=N, nofusion)", opt, config)
+			return nil, errors.Errorf("fastcpu: unknown option %q in config %q (valid: parallelism=N, nofusion, profile, kernel=NAME, nodirectconv, nowinograd)", opt, config)
 		}
 	}
 	if b.parallelism > 1 {
@@ -142,7 +158,9 @@ func (b *Backend) getWorkspace() *gemm.Workspace {
 		b.workspaces = b.workspaces[:n-1]
 		return w
 	}
-	return gemm.NewWorkspace(gemm.Options{Parallelism: b.parallelism})
+	o := b.gemmOpts
+	o.Parallelism = b.parallelism
+	return gemm.NewWorkspace(o)
 }
 
 // putWorkspace returns a workspace taken with getWorkspace.
