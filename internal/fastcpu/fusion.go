@@ -15,7 +15,9 @@ import (
 // members also used elsewhere ("exports") are written to their own buffers in the same pass. The
 // group's leaves are external values read directly (same shape), as scalars, or through
 // broadcast strides (size-1 axes of a binary op's operand, or the operand of a BroadcastInDim
-// whose every use is fusable, which is then never materialised).
+// whose every use is fusable, which is then never materialised), or through the strides and
+// offset of a Slice whose every use is fusable (a window of its operand read in place, the
+// Slice never materialised).
 //
 // The group runs as a small interpreter over blocks of fusedBlock elements: each instruction
 // processes a whole block with the same run kernels as the unfused ops (binaryRunFloat,
@@ -56,6 +58,9 @@ type fusedLeaf struct {
 	// broadcast leaves.
 	strides []int
 	plan    *loopPlan // otherwise: broadcast read (operand 0 the output, operand 1 the leaf)
+	// view: the leaf is a Slice's window of n, read in place through strides and a base
+	// offset (plan); the Slice itself is never materialised.
+	view bool
 	// period and segment describe a broadcast read that repeats with period `period` within
 	// segments of `segment` elements (a per-channel vector: one segment; GroupNorm statistics:
 	// one segment per image); 0 when it does not. Blocks then gather one period and tile it,
@@ -160,6 +165,22 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		}
 		return true
 	}
+	// absorbedSlice: a float32 Slice all of whose uses are fusable nodes of its shape; every
+	// group reads the sliced window of its operand in place (a strided leaf) and the Slice is
+	// never materialised (the gradient of a channel concatenation feeding skip-connection Adds).
+	absorbedSlice := func(m *node) bool {
+		cs := consumers[m.idx]
+		if m.op != backends.OpTypeSlice || m.shape.DType != dtypes.Float32 || !needed[m.idx] ||
+			len(cs) == 0 || len(cs) != uses[m.idx] {
+			return false
+		}
+		for _, c := range cs {
+			if !isFusable(c) || !sameDims(m, c) {
+				return false
+			}
+		}
+		return true
+	}
 	groups := make(map[int]*fusedGroup)
 	assigned := make([]bool, len(nodes))
 	for i := len(nodes) - 1; i >= 0; i-- {
@@ -223,6 +244,11 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			l := fusedLeaf{n: src}
 			outDims := r.shape.Dimensions
 			switch {
+			case bcast != nil && bcast.op == backends.OpTypeSlice:
+				var base int
+				l.strides, base = sliceStrides(src.shape.Dimensions, bcast.data.(*sliceParams))
+				l.plan = newLoopPlan(outDims, []int{base}, l.strides)
+				l.view = true
 			case bcast != nil:
 				l.strides = broadcastInDimStrides(src.shape.Dimensions, outDims, bcast.axes)
 				l.plan = newLoopPlan(outDims, nil, l.strides)
@@ -245,7 +271,7 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 				switch {
 				case inS[x.idx]:
 					in[k] = fusedOperand{leaf: -1, reg: regOf[x.idx]}
-				case absorbedBroadcast(x):
+				case absorbedBroadcast(x), absorbedSlice(x):
 					groups[x.idx] = nil
 					in[k] = addLeaf(x.inputs[0], x)
 				default:
@@ -514,6 +540,18 @@ func exportsUsedAfter(g *fusedGroup, consumers [][]*node, inS map[int]bool, pos 
 		}
 	}
 	return true
+}
+
+// sliceStrides returns the strides, over the Slice's output axes, and the starting offset with
+// which Slice (parameters sp) reads its row-major operand of dims.
+func sliceStrides(dims []int, sp *sliceParams) (strides []int, base int) {
+	rm := rowMajorStrides(dims)
+	strides = make([]int, len(dims))
+	for i := range dims {
+		strides[i] = rm[i] * sp.strides[i]
+		base += sp.starts[i] * rm[i]
+	}
+	return strides, base
 }
 
 // broadcastInDimStrides returns the strides, over outDims, with which BroadcastInDim reads its
@@ -855,7 +893,7 @@ func reduceBlock(p *loopPlan, sum, v []float32, i0, i1 int, idx []int) {
 	}
 }
 
-// describe names the group's ops and leaf kinds (d: direct, s: scalar, b: broadcast), for
+// describe names the group's ops and leaf kinds (d: direct, s: scalar, b: broadcast, v: slice view), for
 // profiles.
 func (g *fusedGroup) describe() string {
 	var sb strings.Builder
@@ -878,6 +916,8 @@ func (g *fusedGroup) describe() string {
 			sb.WriteByte('d')
 		case l.scalar:
 			sb.WriteByte('s')
+		case l.view:
+			sb.WriteByte('v')
 		default:
 			sb.WriteByte('b')
 		}

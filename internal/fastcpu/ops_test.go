@@ -274,6 +274,26 @@ func TestShapeOps(t *testing.T) {
 			return []*Node{y, Gradient(ReduceAllSum(Mul(y, y)), in[0])[0]}
 		}, gx, gain)
 	}
+	// Channel slices read in place by the fused groups that use them (the gradient of a
+	// concatenation feeding skip-connection Adds): first, middle and last channels, a strided
+	// slice, a slice also used unfused (materialised), small and split over goroutines.
+	for _, dims := range [][]int{{3, 5, 7, 24}, {2, 17, 9, 39}, {8, 32, 32, 12}} {
+		sx := randTensor(rng, dims...)
+		c := dims[3]
+		sy := randTensor(rng, dims[0], dims[1], dims[2], c/3)
+		compare(t, "SliceView", fast, sg, 1e-5, func(in []*Node) []*Node {
+			lo := Slice(in[0], AxisRange(), AxisRange(), AxisRange(), AxisRange(0, c/3))
+			mid := Slice(in[0], AxisRange(), AxisRange(), AxisRange(), AxisRange(c/3, 2*c/3))
+			hi := Slice(in[0], AxisRange(), AxisRange(), AxisRange(), AxisRange(2*c/3, c))
+			st := Slice(in[0], AxisRange(), AxisRange(1, dims[1]).Stride(2), AxisRange(), AxisRange(1, 3))
+			shared := Slice(in[0], AxisRange(), AxisRange(), AxisRange(), AxisRange(1, 1+c/3))
+			sum := Add(Mul(lo, in[1]), hi)
+			return []*Node{
+				sum, Sigmoid(Sub(mid, lo)), ReduceSum(Mul(hi, in[1]), 0, 1, 2), Mul(st, st),
+				Add(shared, in[1]), ReduceSum(shared, 3),
+			}
+		}, sx, sy)
+	}
 	compare(t, "AddBig", fast, sg, 1e-5, one(func(in []*Node) *Node {
 		return Mul(Sigmoid(in[0]), Add(in[0], ReduceAndKeep(in[0], ReduceSum, 0)))
 	}), big)

@@ -48,8 +48,8 @@ func newOuterReduce(g *fusedGroup) *outerReduce {
 	}
 	pAxis, qAxis := kept[0], kept[1]
 	sa, sb := g.leaves[ins.a.leaf].strides, g.leaves[ins.b.leaf].strides
-	if sa == nil || sb == nil {
-		return nil
+	if sa == nil || sb == nil || g.leaves[ins.a.leaf].view || g.leaves[ins.b.leaf].view {
+		return nil // not broadcasts, or Slice views (read from a base offset)
 	}
 	o := &outerReduce{P: dims[pAxis], Q: dims[qAxis], K: dims[k]}
 	switch {
