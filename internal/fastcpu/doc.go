@@ -13,9 +13,12 @@
 //     time with "fastcpu: op X not implemented".
 //   - Compile (plan.go) keeps only the nodes the outputs need, makes Reshape and Identity free
 //     aliases of their input, fuses float32 elementwise ops of a common shape into groups that run
-//     as one blocked pass (fusion.go: broadcast operands are read through strides, members used
-//     elsewhere are written in the same pass, a group feeding a ReduceSum is summed block by
-//     block), and computes each buffer's last use.
+//     as one blocked pass (fusion.go: broadcast operands and channel Slices are read through
+//     strides, members may read each other through Reshapes (the group iterates over dims
+//     refining both shapes), members used elsewhere are written in the same pass, a group
+//     feeding a ReduceSum is summed block by block), and computes each buffer's last use.
+//     Steps read their inputs' root buffers (Reshape steps only alias), so a group may write a
+//     Reshape's input after the Reshape's own step.
 //   - Execute (exec.go) runs the steps in order. Buffers come from a size-keyed free list owned
 //     by the Backend (buffers.go) and go back to it right after their last use (donated inputs
 //     too), so steady-state training steps reuse the same memory. An elementwise group writes

@@ -203,6 +203,8 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 		n := st.n
 		switch {
 		case st.alias:
+			// Kernels read inputs through root: a fused group may write a Reshape's input
+			// (an export) at a later step than the Reshape's.
 			vals[n.idx] = vals[n.inputs[0].idx]
 		default:
 			var out any
@@ -235,7 +237,7 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 				}
 				ins := insBuf[:0]
 				for _, in := range n.inputs {
-					ins = append(ins, vals[in.idx])
+					ins = append(ins, vals[root(in).idx]) // see the alias case
 				}
 				err = st.kernel(ec, n, out, ins)
 			}

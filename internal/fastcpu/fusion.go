@@ -1,6 +1,7 @@
 package fastcpu
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -83,7 +84,11 @@ func periodicity(p *loopPlan) (period, segment int) {
 
 // fusedGroup is a chain of float32 elementwise nodes computed in one blocked pass.
 type fusedGroup struct {
-	out    *node
+	out *node
+	// dims are the iteration dims over which the leaves' strides and plans are expressed: out's
+	// dims, or a refinement of them covering members of other dims read through Reshapes
+	// (the same size and row-major order; see refineDims).
+	dims   []int
 	leaves []fusedLeaf
 	instrs []fusedInstr // evaluation order; the last one produces out
 	inputs []*node      // the leaves' nodes, for buffer-lifetime planning
@@ -181,6 +186,22 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		}
 		return true
 	}
+	// effConsumers returns m's consumers with Reshapes of m replaced by their own consumers
+	// (recursively): a group may hold m and the nodes that read it through Reshapes (the same
+	// values in the same order). escapes: some Reshape of m is a graph output.
+	var effConsumers func(m *node) (cs []*node, escapes bool)
+	effConsumers = func(m *node) (cs []*node, escapes bool) {
+		for _, c := range consumers[m.idx] {
+			if c.op != backends.OpTypeReshape {
+				cs = append(cs, c)
+				continue
+			}
+			sub, esc := effConsumers(c)
+			cs = append(cs, sub...)
+			escapes = escapes || esc || uses[c.idx] > len(consumers[c.idx])
+		}
+		return cs, escapes
+	}
 	groups := make(map[int]*fusedGroup)
 	assigned := make([]bool, len(nodes))
 	for i := len(nodes) - 1; i >= 0; i-- {
@@ -188,15 +209,26 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		if !needed[r.idx] || !isFusable(r) || assigned[r.idx] {
 			continue
 		}
-		// Phase 1: candidates reachable backwards through fusable nodes of r's shape.
+		// Phase 1: candidates reachable backwards through fusable nodes of r's shape, or of
+		// r's size read through Reshapes when the group's iteration dims can be refined to
+		// cover theirs (see refineDims).
 		inS := map[int]bool{r.idx: true}
 		stack := []*node{r}
+		iter := r.shape.Dimensions
 		for len(stack) > 0 {
 			m := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			for _, x := range m.inputs {
-				if inS[x.idx] || assigned[x.idx] || !needed[x.idx] || !isFusable(x) || !sameDims(x, r) {
+				x = throughReshapes(x)
+				if inS[x.idx] || assigned[x.idx] || !needed[x.idx] || !isFusable(x) || x.shape.Size() != r.shape.Size() {
 					continue
+				}
+				if !sameDims(x, r) {
+					ref, ok := refineDims(iter, x.shape.Dimensions)
+					if !ok {
+						continue
+					}
+					iter = ref
 				}
 				inS[x.idx] = true
 				stack = append(stack, x)
@@ -211,7 +243,8 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 					continue
 				}
 				inside, early := 0, false
-				for _, c := range consumers[idx] {
+				cs, _ := effConsumers(nodes[idx])
+				for _, c := range cs {
 					if inS[c.idx] {
 						inside++
 					} else if c.idx < r.idx {
@@ -230,19 +263,28 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		}
 		slices.SortFunc(members, func(a, b *node) int { return a.idx - b.idx })
 
-		g := &fusedGroup{out: r}
-		leafOf := make(map[*node]int)
+		g := &fusedGroup{out: r, dims: r.shape.Dimensions}
+		for _, m := range members {
+			if !sameDims(m, r) {
+				g.dims, _ = refineDims(g.dims, m.shape.Dimensions) // exists: a coarsening of iter
+			}
+		}
+		type leafKey struct {
+			n    *node
+			dims string
+		}
+		leafOf := make(map[leafKey]int)
 		regOf := make(map[int]int)
-		addLeaf := func(src *node, bcast *node) fusedOperand {
-			key := src
+		// addLeaf adds a leaf read by a member of dims outDims (same size as g.dims).
+		addLeaf := func(src *node, bcast *node, outDims []int) fusedOperand {
+			key := leafKey{src, fmt.Sprint(outDims)}
 			if bcast != nil {
-				key = bcast
+				key.n = bcast
 			}
 			if i, ok := leafOf[key]; ok {
 				return fusedOperand{leaf: i}
 			}
 			l := fusedLeaf{n: src}
-			outDims := r.shape.Dimensions
 			switch {
 			case bcast != nil && bcast.op == backends.OpTypeSlice:
 				var base int
@@ -260,6 +302,10 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 				l.strides = broadcastStrides(src.shape.Dimensions, outDims)
 				l.plan = newLoopPlan(outDims, nil, l.strides)
 			}
+			if l.plan != nil && !slices.Equal(outDims, g.dims) {
+				l.strides = refineStrides(outDims, g.dims, l.strides)
+				l.plan = newLoopPlan(g.dims, l.plan.bases[1:], l.strides)
+			}
 			g.leaves = append(g.leaves, l)
 			g.inputs = append(g.inputs, src)
 			leafOf[key] = len(g.leaves) - 1
@@ -269,13 +315,13 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			in := make([]fusedOperand, len(m.inputs))
 			for k, x := range m.inputs {
 				switch {
-				case inS[x.idx]:
-					in[k] = fusedOperand{leaf: -1, reg: regOf[x.idx]}
+				case inS[throughReshapes(x).idx]:
+					in[k] = fusedOperand{leaf: -1, reg: regOf[throughReshapes(x).idx]}
 				case absorbedBroadcast(x), absorbedSlice(x):
 					groups[x.idx] = nil
-					in[k] = addLeaf(x.inputs[0], x)
+					in[k] = addLeaf(x.inputs[0], x, m.shape.Dimensions)
 				default:
-					in[k] = addLeaf(x, nil)
+					in[k] = addLeaf(x, nil, m.shape.Dimensions)
 				}
 			}
 			ins := fusedInstr{op: m.op, unary: len(in) == 1, a: in[0], export: -1}
@@ -283,8 +329,9 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 				ins.b = in[1]
 			}
 			if m != r {
-				outside := uses[m.idx] > len(consumers[m.idx]) // a graph output
-				for _, c := range consumers[m.idx] {
+				cs, escapes := effConsumers(m)
+				outside := escapes || uses[m.idx] > len(consumers[m.idx]) // a graph output
+				for _, c := range cs {
 					outside = outside || !inS[c.idx]
 				}
 				if outside {
@@ -306,7 +353,7 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		// A single-use final node feeding a ReduceSum is reduced block by block, never
 		// materialised, if no exported value is needed before the ReduceSum runs.
 		if cs := consumers[r.idx]; len(cs) == 1 && uses[r.idx] == 1 && cs[0].op == backends.OpTypeReduceSum &&
-			cs[0].shape.DType == dtypes.Float32 && exportsUsedAfter(g, consumers, inS, cs[0].idx) {
+			cs[0].shape.DType == dtypes.Float32 && exportsUsedAfter(g, effConsumers, inS, cs[0].idx) {
 			g.reduce = cs[0]
 			g.rplan = reducePlan(cs[0])
 			g.setupRows()
@@ -531,15 +578,80 @@ func (g *fusedGroup) setupRows() {
 
 // exportsUsedAfter tells whether every use of the group's exported values outside the group
 // comes after node index pos.
-func exportsUsedAfter(g *fusedGroup, consumers [][]*node, inS map[int]bool, pos int) bool {
+func exportsUsedAfter(g *fusedGroup, effConsumers func(*node) ([]*node, bool), inS map[int]bool, pos int) bool {
 	for _, x := range g.exports {
-		for _, c := range consumers[x.idx] {
+		cs, _ := effConsumers(x)
+		for _, c := range cs {
 			if !inS[c.idx] && c.idx < pos {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// throughReshapes follows Reshapes from x to the node whose values they present.
+func throughReshapes(x *node) *node {
+	for x.op == backends.OpTypeReshape {
+		x = x.inputs[0]
+	}
+	return x
+}
+
+// refineDims returns the coarsest dims that refine both a and b (dims of the same size): each
+// axis of either is a run of consecutive axes of the result, so an index over the result maps
+// to an index over either by grouping axes. Size-1 axes are dropped (a is returned as is when
+// the two are equal). ok is false when no such dims exist ([6, 4] and [4, 6]).
+func refineDims(a, b []int) (dims []int, ok bool) {
+	if slices.Equal(a, b) {
+		return a, true
+	}
+	var i, j int
+	pa, pb := 1, 1
+	for {
+		for pa == 1 && i < len(a) {
+			pa, i = a[i], i+1
+		}
+		for pb == 1 && j < len(b) {
+			pb, j = b[j], j+1
+		}
+		if pa == 1 || pb == 1 {
+			return dims, pa == 1 && pb == 1
+		}
+		switch {
+		case pa%pb == 0:
+			dims = append(dims, pb)
+			pa, pb = pa/pb, 1
+		case pb%pa == 0:
+			dims = append(dims, pa)
+			pa, pb = 1, pb/pa
+		default:
+			return nil, false
+		}
+	}
+}
+
+// refineStrides maps strides over dims to strides over ref, a refinement of dims from
+// refineDims: an axis of dims split into ref axes (d1, ..., dk) gives them its stride times
+// the products d2···dk, ..., dk, 1.
+func refineStrides(dims, ref, strides []int) []int {
+	out := make([]int, len(ref))
+	j := 0
+	for a, d := range dims {
+		if d == 1 {
+			continue
+		}
+		start := j
+		for p := 1; p < d; j++ {
+			p *= ref[j]
+		}
+		inner := strides[a]
+		for k := j - 1; k >= start; k-- {
+			out[k] = inner
+			inner *= ref[k]
+		}
+	}
+	return out
 }
 
 // sliceStrides returns the strides, over the Slice's output axes, and the starting offset with
@@ -696,7 +808,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 	}
 	leafVals := make([][]float32, len(g.leaves))
 	for i, l := range g.leaves {
-		leafVals[i] = vals[l.n.idx].([]float32)
+		leafVals[i] = vals[root(l.n).idx].([]float32)
 	}
 	exportVals := make([][]float32, len(g.exports))
 	for i, x := range g.exports {
@@ -721,7 +833,7 @@ func (g *fusedGroup) run(ec *execCtx, out any, vals []any) error {
 		}
 		nI := len(g.instrs)
 		views := make([][]float32, len(g.leaves))
-		idx := make([]int, len(g.out.shape.Dimensions)+1)
+		idx := make([]int, len(g.dims)+len(g.out.shape.Dimensions)+1)
 		strides := make([]int, len(g.leaves))
 		results := make([][]float32, len(g.instrs))
 		operand := func(op fusedOperand) ([]float32, int) {

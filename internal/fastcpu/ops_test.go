@@ -294,6 +294,29 @@ func TestShapeOps(t *testing.T) {
 			}
 		}, sx, sy)
 	}
+	// Groups whose members read each other through Reshapes (GroupNorm's normalisation into
+	// the per-channel affine and SiLU, the gradient's per-channel scale into the per-group
+	// reductions), with broadcast leaves on both sides, a member also used unfused through a
+	// Reshape, a Reshape graph output, and dims that do not refine each other.
+	for _, dims := range [][]int{{3, 5, 7, 24}, {2, 9, 9, 48}, {4, 32, 32, 48}} {
+		rx := randTensor(rng, dims...)
+		b, h, w, c := dims[0], dims[1], dims[2], dims[3]
+		rv := randTensor(rng, c)
+		compare(t, "ReshapeFusion", fast, sg, 1e-4, func(in []*Node) []*Node {
+			g := Reshape(in[0], b, h*w, 8, c/8)
+			s := Sqrt(AddScalar(ReduceAndKeep(Mul(g, g), ReduceMean, 1, 3), 1))
+			nrm := Reshape(Div(g, s), b, h, w, c)
+			y := Add(Mul(nrm, Reshape(in[1], 1, 1, 1, c)), Reshape(in[1], 1, 1, 1, c))
+			y = Mul(y, Sigmoid(y))
+			dn := Mul(Reshape(Neg(y), b, h*w, 8, c/8), s)
+			back := Sub(Reshape(dn, b, h, w, c), Mul(nrm, Reshape(in[1], 1, 1, 1, c)))
+			odd := Reshape(Exp(Reshape(in[0], b*h*w*c/24, 6, 4)), b*h*w*c/24, 4, 6)
+			return []*Node{
+				y, ReduceSum(dn, 1, 3), Sigmoid(back), ReduceSum(Mul(nrm, in[0]), 0, 1, 2),
+				Reshape(Div(g, s), b, h*w*c), Add(odd, odd),
+			}
+		}, rx, rv)
+	}
 	compare(t, "AddBig", fast, sg, 1e-5, one(func(in []*Node) *Node {
 		return Mul(Sigmoid(in[0]), Add(in[0], ReduceAndKeep(in[0], ReduceSum, 0)))
 	}), big)

@@ -1,6 +1,8 @@
 package fastcpu
 
 import (
+	"slices"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
@@ -36,7 +38,7 @@ func newOuterReduce(g *fusedGroup) *outerReduce {
 		return nil
 	}
 	dims := g.out.shape.Dimensions
-	if len(dims) != 3 || len(g.reduce.axes) != 1 || g.out.shape.DType != dtypes.Float32 {
+	if !slices.Equal(dims, g.dims) || len(dims) != 3 || len(g.reduce.axes) != 1 || g.out.shape.DType != dtypes.Float32 {
 		return nil
 	}
 	k := g.reduce.axes[0]
@@ -75,8 +77,8 @@ func newOuterReduce(g *fusedGroup) *outerReduce {
 // run computes the product into dst ([P, Q] row-major), output rows split over goroutines
 // (each output element is summed in k order by one goroutine).
 func (o *outerReduce) run(ec *execCtx, g *fusedGroup, dst []float32, vals []any) {
-	x := vals[g.leaves[o.xLeaf].n.idx].([]float32)
-	y := vals[g.leaves[o.yLeaf].n.idx].([]float32)
+	x := vals[root(g.leaves[o.xLeaf].n).idx].([]float32)
+	y := vals[root(g.leaves[o.yLeaf].n).idx].([]float32)
 	ec.parallelFor(o.P, o.P*o.Q*o.K, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			d := dst[p*o.Q : (p+1)*o.Q]

@@ -94,6 +94,11 @@ func plan(b *Builder, outs []*node) (*Executable, error) {
 	lastUse := make(map[int]int)
 	for si := range e.steps {
 		st := &e.steps[si]
+		if st.alias {
+			// Reads no data: its consumers read its root (exec.go), and a fused group may
+			// never materialise a Reshape's input whose every reader is in the group.
+			continue
+		}
 		var ins []*node
 		if st.fused != nil {
 			ins = st.fused.inputs
