@@ -204,6 +204,16 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 	}
 	groups := make(map[int]*fusedGroup)
 	assigned := make([]bool, len(nodes))
+	// runsAt is, for a node assigned to a group, the index of the node whose step runs the
+	// group: always after any group formed later in this loop (groups are formed from the
+	// last node backwards). at is the position at which a node's value is computed.
+	runsAt := make([]int, len(nodes))
+	at := func(c *node) int {
+		if assigned[c.idx] {
+			return runsAt[c.idx]
+		}
+		return c.idx
+	}
 	for i := len(nodes) - 1; i >= 0; i-- {
 		r := nodes[i]
 		if !needed[r.idx] || !isFusable(r) || assigned[r.idx] {
@@ -234,8 +244,9 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 				stack = append(stack, x)
 			}
 		}
-		// Phase 2: drop members used before r's step by nodes outside the group, and members
-		// that no longer feed the group, until stable.
+		// Phase 2: drop members used before r's step by nodes outside the group (a member of a
+		// group formed earlier here is used at that group's step), and members that no longer
+		// feed the group, until stable.
 		for changed := true; changed; {
 			changed = false
 			for idx := range inS {
@@ -247,7 +258,7 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 				for _, c := range cs {
 					if inS[c.idx] {
 						inside++
-					} else if c.idx < r.idx {
+					} else if at(c) < r.idx {
 						early = true
 					}
 				}
@@ -346,6 +357,7 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		g.chooseBlock()
 		for _, m := range members {
 			assigned[m.idx] = true
+			runsAt[m.idx] = r.idx
 			if m != r {
 				groups[m.idx] = nil
 			}
@@ -353,7 +365,10 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		// A single-use final node feeding a ReduceSum is reduced block by block, never
 		// materialised, if no exported value is needed before the ReduceSum runs.
 		if cs := consumers[r.idx]; len(cs) == 1 && uses[r.idx] == 1 && cs[0].op == backends.OpTypeReduceSum &&
-			cs[0].shape.DType == dtypes.Float32 && exportsUsedAfter(g, effConsumers, inS, cs[0].idx) {
+			cs[0].shape.DType == dtypes.Float32 && exportsUsedAfter(g, effConsumers, at, inS, cs[0].idx) {
+			for _, m := range members {
+				runsAt[m.idx] = cs[0].idx
+			}
 			g.reduce = cs[0]
 			g.rplan = reducePlan(cs[0])
 			g.setupRows()
@@ -577,12 +592,13 @@ func (g *fusedGroup) setupRows() {
 }
 
 // exportsUsedAfter tells whether every use of the group's exported values outside the group
-// comes after node index pos.
-func exportsUsedAfter(g *fusedGroup, effConsumers func(*node) ([]*node, bool), inS map[int]bool, pos int) bool {
+// comes after node index pos (at gives the position at which a consumer is computed).
+func exportsUsedAfter(g *fusedGroup, effConsumers func(*node) ([]*node, bool), at func(*node) int,
+	inS map[int]bool, pos int) bool {
 	for _, x := range g.exports {
 		cs, _ := effConsumers(x)
 		for _, c := range cs {
-			if !inS[c.idx] && c.idx < pos {
+			if !inS[c.idx] && at(c) < pos {
 				return false
 			}
 		}

@@ -317,6 +317,17 @@ func TestShapeOps(t *testing.T) {
 			}
 		}, rx, rv)
 	}
+	// A value read by two groups, one of which needs the other's reduction and holds a node
+	// created before the first group's last: the first group writes the value as an export.
+	for _, dims := range [][]int{{3, 5, 7}, {16, 33, 65}} {
+		ex, ey := randTensor(rng, dims...), randTensor(rng, dims...)
+		compare(t, "SharedExport", fast, sg, 1e-4, func(in []*Node) []*Node {
+			d := Mul(in[0], in[1])
+			early := Neg(d)
+			stat := ReduceAndKeep(Mul(d, in[0]), ReduceSum, 1)
+			return []*Node{Add(early, Mul(stat, d))}
+		}, ex, ey)
+	}
 	compare(t, "AddBig", fast, sg, 1e-5, one(func(in []*Node) *Node {
 		return Mul(Sigmoid(in[0]), Add(in[0], ReduceAndKeep(in[0], ReduceSum, 0)))
 	}), big)
