@@ -125,7 +125,7 @@ func Run(opts Options) ([]Result, error) {
 			if opts.Torch != "" {
 				r, err := runTorch(opts.Torch, opts.Script, pt, opts.Steps)
 				if err != nil {
-					fmt.Fprintf(w, "%-10s %-14s failed: %v\n", pt, "pytorch", err)
+					fmt.Fprintf(w, "%-10s %-24s failed: %v\n", pt, "pytorch", err)
 				} else {
 					all = append(all, r)
 					printResult(w, r)
@@ -167,17 +167,17 @@ func Run(opts Options) ([]Result, error) {
 }
 
 func printHeader(w io.Writer) {
-	fmt.Fprintf(w, "%-10s %-14s %9s %9s %9s %9s %11s %10s %12s\n", "point", "backend", "s/step", "images/s", "GFLOP/s",
+	fmt.Fprintf(w, "%-10s %-24s %9s %9s %9s %9s %11s %10s %12s\n", "point", "backend", "s/step", "images/s", "GFLOP/s",
 		"CPU s/st", "GFLOP/CPU-s", "peak MiB", "sample img/s")
 }
 
 func printResult(w io.Writer, r Result) {
 	if r.Backend == "pytorch" {
-		fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %9s %11s %10s %12s\n", r.Point, r.Backend, r.SecPerStep,
+		fmt.Fprintf(w, "%-10s %-24s %9.3f %9.1f %9.1f %9s %11s %10s %12s\n", r.Point, r.Backend, r.SecPerStep,
 			r.ImagesPerS, r.GFLOPs, "-", "-", "-", fmtOpt(r.SampleImgPS))
 		return
 	}
-	fmt.Fprintf(w, "%-10s %-14s %9.3f %9.1f %9.1f %9.3f %11.1f %10.0f %12s\n", r.Point, r.Backend, r.SecPerStep,
+	fmt.Fprintf(w, "%-10s %-24s %9.3f %9.1f %9.1f %9.3f %11.1f %10.0f %12s\n", r.Point, r.Backend, r.SecPerStep,
 		r.ImagesPerS, r.GFLOPs, r.CPUPerStep, r.GFLOPs*r.SecPerStep/max(r.CPUPerStep, 1e-9), r.PeakRSSMiB,
 		fmtOpt(r.SampleImgPS))
 }
