@@ -328,6 +328,28 @@ func TestShapeOps(t *testing.T) {
 			return []*Node{Add(early, Mul(stat, d))}
 		}, ex, ey)
 	}
+	// Cheap values recomputed by every group that reads them (chains of single ops with one
+	// full-size operand), read through Reshapes, by reductions, with a value that is also a
+	// graph output (materialised) and one read by an unfused op.
+	for _, dims := range [][]int{{3, 5, 7, 16}, {2, 17, 9, 40}, {8, 32, 32, 8}} {
+		rx, ry := randTensor(rng, dims...), randTensor(rng, dims...)
+		b, h, w, c := dims[0], dims[1], dims[2], dims[3]
+		rg := randTensor(rng, 1, 1, 1, c)
+		compare(t, "Recompute", fast, sg, 1e-4, func(in []*Node) []*Node {
+			g := Reshape(in[0], b, h*w, 4, c/4)
+			mean := ReduceAndKeep(g, ReduceMean, 1, 3)
+			cen := Sub(g, mean)
+			s := Sqrt(AddScalar(ReduceAndKeep(Mul(cen, cen), ReduceMean, 1, 3), 1))
+			xh := Reshape(Div(cen, s), b, h, w, c)
+			pre := Add(Mul(xh, in[2]), in[2])
+			out := AddScalar(in[1], 1)
+			return []*Node{
+				Mul(pre, Sigmoid(pre)), ReduceSum(Mul(xh, in[1]), 0, 1, 2), Exp(Neg(pre)),
+				ReduceSum(Mul(Reshape(in[1], b, h*w, 4, c/4), cen), 1, 3),
+				out, Mul(out, xh), ReduceMax(Mul(pre, in[1]), 3),
+			}
+		}, rx, ry, rg)
+	}
 	compare(t, "AddBig", fast, sg, 1e-5, one(func(in []*Node) *Node {
 		return Mul(Sigmoid(in[0]), Add(in[0], ReduceAndKeep(in[0], ReduceSum, 0)))
 	}), big)
