@@ -249,8 +249,15 @@ func TestConvDirect(t *testing.T) {
 // several blocks of tiles with a partial last one, no padding, asymmetric
 // padding, and channel counts that are multiples of 16 but not of the tile width.
 func TestConvWinograd(t *testing.T) {
-	if !hasDirectAVX512() {
-		t.Skip("no AVX-512 on this machine: the Winograd form is not used")
+	var kernels []string
+	if hasDirectAVX512() {
+		kernels = append(kernels, directAVX512.name)
+	}
+	if hasDirectAVX2() {
+		kernels = append(kernels, directAVX2.name)
+	}
+	if len(kernels) == 0 {
+		t.Skip("neither AVX-512 nor AVX2 on this machine: the Winograd form is not used")
 	}
 	r := rand.New(rand.NewPCG(31, 32))
 	shapes := []ConvShape{
@@ -259,57 +266,60 @@ func TestConvWinograd(t *testing.T) {
 		{Batch: 1, H: 6, W: 8, Cin: 16, KH: 3, KW: 3, Cout: 32, PadTop: 2, PadLeft: 1, PadRight: 1},
 		{Batch: 2, H: 8, W: 8, Cin: 256, KH: 3, KW: 3, Cout: 128, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
 	}
-	for _, par := range []int{1, 2, 3} {
-		ws := NewWorkspace(Options{Parallelism: par})
-		ref := NewWorkspace(Options{Parallelism: par, NoWinograd: true})
-		for _, s := range shapes {
-			ho, wo := s.OutSize()
-			if !ws.st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout) || !ws.st.winogradOK(s.KH, s.KW, s.H, s.W, s.Cout, s.Cin) {
-				t.Fatalf("%+v: not run in the Winograd form", s)
-			}
-			name := fmt.Sprintf("winograd/p%d/%+v", par, s)
-			nx, nk, ny := s.Sizes()
-			x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
-			wy, wdx, wdk := naiveConv(s, x, k, dy)
-			y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
-			if err := ws.Conv2D(s, x, k, y); err != nil {
-				t.Fatal(err)
-			}
-			compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
-			if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
-				t.Fatal(err)
-			}
-			compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
-			if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
-				t.Fatal(err)
-			}
-			compare(t, name+" dk", dk, wdk, ny)
-			// Against the direct tiles, element by element.
-			y2, dx2, dk2 := make([]float32, ny), make([]float32, nx), make([]float32, nk)
-			if err := ref.Conv2DKernelGrad(s, x, dy, dk2); err != nil {
-				t.Fatal(err)
-			}
-			if err := ref.Conv2D(s, x, k, y2); err != nil {
-				t.Fatal(err)
-			}
-			if err := ref.Conv2DInputGrad(s, dy, k, dx2); err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range []struct {
-				what string
-				a, b []float32
-			}{{"y", y, y2}, {"dx", dx, dx2}, {"dk", dk, dk2}} {
-				var maxDiff, maxAbs float64
-				for i := range c.a {
-					maxDiff = max(maxDiff, math.Abs(float64(c.a[i]-c.b[i])))
-					maxAbs = max(maxAbs, math.Abs(float64(c.b[i])))
+	for _, kn := range kernels {
+		for _, par := range []int{1, 2, 3} {
+			ws := NewWorkspace(Options{Parallelism: par, Kernel: kn})
+			ref := NewWorkspace(Options{Parallelism: par, Kernel: kn, NoWinograd: true})
+			for _, s := range shapes {
+				ho, wo := s.OutSize()
+				if ws.st.dk.name != kn || !ws.st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout) ||
+					!ws.st.winogradOK(s.KH, s.KW, s.H, s.W, s.Cout, s.Cin) {
+					t.Fatalf("%+v: not run in the Winograd form with the %s tiles", s, kn)
 				}
-				if maxDiff > 2e-5*maxAbs {
-					t.Errorf("%s %s: Winograd and direct differ by %g (largest value %g)", name, c.what, maxDiff, maxAbs)
+				name := fmt.Sprintf("winograd-%s/p%d/%+v", kn, par, s)
+				nx, nk, ny := s.Sizes()
+				x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+				wy, wdx, wdk := naiveConv(s, x, k, dy)
+				y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
+				if err := ws.Conv2D(s, x, k, y); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
+				if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
+				if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" dk", dk, wdk, ny)
+				// Against the direct tiles, element by element.
+				y2, dx2, dk2 := make([]float32, ny), make([]float32, nx), make([]float32, nk)
+				if err := ref.Conv2DKernelGrad(s, x, dy, dk2); err != nil {
+					t.Fatal(err)
+				}
+				if err := ref.Conv2D(s, x, k, y2); err != nil {
+					t.Fatal(err)
+				}
+				if err := ref.Conv2DInputGrad(s, dy, k, dx2); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range []struct {
+					what string
+					a, b []float32
+				}{{"y", y, y2}, {"dx", dx, dx2}, {"dk", dk, dk2}} {
+					var maxDiff, maxAbs float64
+					for i := range c.a {
+						maxDiff = max(maxDiff, math.Abs(float64(c.a[i]-c.b[i])))
+						maxAbs = max(maxAbs, math.Abs(float64(c.b[i])))
+					}
+					if maxDiff > 2e-5*maxAbs {
+						t.Errorf("%s %s: Winograd and direct differ by %g (largest value %g)", name, c.what, maxDiff, maxAbs)
+					}
 				}
 			}
+			ws.Close()
+			ref.Close()
 		}
-		ws.Close()
-		ref.Close()
 	}
 }

@@ -70,3 +70,15 @@ func winoOutput(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int)
 //
 //go:noescape
 func winoKernel(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int)
+
+// winoInput8, winoOutput8 and winoKernel8 are the AVX2 versions of winoInput,
+// winoOutput and winoKernel, 8 channels per chunk.
+//
+//go:noescape
+func winoInput8(x unsafe.Pointer, xs, xrs, chunks int, v unsafe.Pointer, vs int)
+
+//go:noescape
+func winoOutput8(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int)
+
+//go:noescape
+func winoKernel8(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int)

@@ -717,3 +717,189 @@ winoKChunk:
 	JNZ  winoKChunk
 	VZEROUPPER
 	RET
+
+// AVX2 versions of the Winograd transforms, 8 channels at a time. With 16
+// registers the 4×4 intermediate goes through a 512-byte stack scratch.
+
+// WINO8OUTROW loads row r of M (the 4 planes at R14) and leaves
+// s0 = m0+m1+m2 and s1 = m1−m2−m3 in s0, s1 (Y0-Y3 are scratch).
+#define WINO8OUTROW(s0, s1) \
+	VMOVUPS (R14), Y0; \
+	VMOVUPS (R14)(BX*1), Y1; \
+	VMOVUPS (R14)(BX*2), Y2; \
+	VMOVUPS (R14)(AX*1), Y3; \
+	VADDPS Y1, Y0, s0; \
+	VADDPS Y2, s0, s0; \
+	VSUBPS Y2, Y1, s1; \
+	VSUBPS Y3, s1, s1
+
+// WINO8KT sets, for one column, t1 = ½(g0+g1+g2) in g1's register and
+// t2 = ½(g0−g1+g2) in t2 (Y15 = 0.5; Y3 is scratch).
+#define WINO8KT(g0, g1, g2, t2) \
+	VADDPS g2, g0, Y3; \
+	VSUBPS g1, Y3, t2; \
+	VADDPS g1, Y3, g1; \
+	VMULPS Y15, g1, g1; \
+	VMULPS Y15, t2, t2
+
+// WINO8KROW stores (r0, ½(r0+r1+r2), ½(r0−r1+r2), r2) to the 4 planes at R14
+// (Y15 = 0.5; Y3-Y5 are scratch).
+#define WINO8KROW(r0, r1, r2) \
+	VADDPS r2, r0, Y3; \
+	VADDPS r1, Y3, Y4; \
+	VSUBPS r1, Y3, Y5; \
+	VMULPS Y15, Y4, Y4; \
+	VMULPS Y15, Y5, Y5; \
+	VMOVUPS r0, (R14); \
+	VMOVUPS Y4, (R14)(R11*1); \
+	VMOVUPS Y5, (R14)(R11*2); \
+	VMOVUPS r2, (R14)(AX*1)
+
+// func winoInput8(x unsafe.Pointer, xs, xrs, chunks int, v unsafe.Pointer, vs int)
+TEXT ·winoInput8(SB), NOSPLIT, $512-48
+	MOVQ x+0(FP), SI
+	MOVQ xs+8(FP), DX
+	MOVQ xrs+16(FP), R9
+	MOVQ chunks+24(FP), R12
+	MOVQ v+32(FP), DI
+	MOVQ vs+40(FP), BX
+	LEAQ (R9)(R9*2), R10         // 3·xrs
+	LEAQ (BX)(BX*2), AX          // 3·vs
+
+wino8InChunk:
+	// Columns q: t[r][q] from d[0..3][q], stored at (4r+q)·32(SP).
+	MOVQ SI, R8
+	MOVQ $0, CX
+
+wino8InCol:
+	VMOVUPS (R8), Y0
+	VMOVUPS (R8)(R9*1), Y1
+	VMOVUPS (R8)(R9*2), Y2
+	VMOVUPS (R8)(R10*1), Y3
+	VSUBPS Y2, Y0, Y4            // t0 = d0 − d2
+	VADDPS Y2, Y1, Y5            // t1 = d1 + d2
+	VSUBPS Y1, Y2, Y6            // t2 = d2 − d1
+	VSUBPS Y3, Y1, Y7            // t3 = d1 − d3
+	VMOVUPS Y4, 0(SP)(CX*1)
+	VMOVUPS Y5, 128(SP)(CX*1)
+	VMOVUPS Y6, 256(SP)(CX*1)
+	VMOVUPS Y7, 384(SP)(CX*1)
+	ADDQ DX, R8
+	ADDQ $32, CX
+	CMPQ CX, $128
+	JNE  wino8InCol
+
+	// Rows r: v[r][q] from t[r][0..3].
+	MOVQ DI, R14
+	MOVQ $0, CX
+
+wino8InRow:
+	VMOVUPS 0(SP)(CX*1), Y0
+	VMOVUPS 32(SP)(CX*1), Y1
+	VMOVUPS 64(SP)(CX*1), Y2
+	VMOVUPS 96(SP)(CX*1), Y3
+	VSUBPS Y2, Y0, Y4
+	VADDPS Y2, Y1, Y5
+	VSUBPS Y1, Y2, Y6
+	VSUBPS Y3, Y1, Y7
+	VMOVUPS Y4, (R14)
+	VMOVUPS Y5, (R14)(BX*1)
+	VMOVUPS Y6, (R14)(BX*2)
+	VMOVUPS Y7, (R14)(AX*1)
+	LEAQ (R14)(BX*4), R14
+	ADDQ $128, CX
+	CMPQ CX, $512
+	JNE  wino8InRow
+
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ R12
+	JNZ  wino8InChunk
+	VZEROUPPER
+	RET
+
+// func winoOutput8(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int)
+TEXT ·winoOutput8(SB), NOSPLIT, $0-48
+	MOVQ m+0(FP), SI
+	MOVQ ms+8(FP), BX
+	MOVQ chunks+16(FP), R12
+	MOVQ y+24(FP), DI
+	MOVQ ys+32(FP), DX
+	MOVQ yrs+40(FP), R9
+	LEAQ (BX)(BX*2), AX          // 3·ms
+
+wino8OutChunk:
+	// Per row r: s[r][0] = m0+m1+m2 in Y(8+2r), s[r][1] = m1−m2−m3 in Y(9+2r).
+	MOVQ SI, R14
+	WINO8OUTROW(Y8, Y9)
+	LEAQ (R14)(BX*4), R14
+	WINO8OUTROW(Y10, Y11)
+	LEAQ (R14)(BX*4), R14
+	WINO8OUTROW(Y12, Y13)
+	LEAQ (R14)(BX*4), R14
+	WINO8OUTROW(Y14, Y15)
+	// y[0][j] = s0j + s1j + s2j, y[1][j] = s1j − s2j − s3j.
+	VADDPS Y10, Y8, Y0
+	VADDPS Y12, Y0, Y0
+	VADDPS Y11, Y9, Y1
+	VADDPS Y13, Y1, Y1
+	VSUBPS Y12, Y10, Y2
+	VSUBPS Y14, Y2, Y2
+	VSUBPS Y13, Y11, Y3
+	VSUBPS Y15, Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, (DI)(DX*1)
+	VMOVUPS Y2, (DI)(R9*1)
+	LEAQ (DI)(R9*1), R14
+	VMOVUPS Y3, (R14)(DX*1)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ R12
+	JNZ  wino8OutChunk
+	VZEROUPPER
+	RET
+
+// func winoKernel8(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int)
+TEXT ·winoKernel8(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), SI
+	MOVQ ks+8(FP), R9
+	MOVQ chunks+16(FP), CX
+	MOVQ u+24(FP), DI
+	MOVQ us+32(FP), R11
+	LEAQ (R9)(R9*2), R10         // 3·ks
+	LEAQ (R11)(R11*2), AX        // 3·us
+	MOVL $0x3f000000, DX         // 0.5
+	MOVQ DX, X15
+	VBROADCASTSS X15, Y15
+
+wino8KChunk:
+	// t = G·g per column j: t0 = g0 (Y(j)), t3 = g2 (Y(6+j)),
+	// t1 = ½(g0+g1+g2) (Y(9+j)), t2 = ½(g0−g1+g2) (Y(12+j)); g1 is loaded into t1's register.
+	MOVQ SI, R8
+	LEAQ (SI)(R9*4), R12
+	VMOVUPS (R8), Y0             // g00
+	VMOVUPS (R8)(R9*1), Y1       // g01
+	VMOVUPS (R8)(R9*2), Y2       // g02
+	VMOVUPS (R8)(R10*1), Y9      // g10
+	VMOVUPS (R12), Y10           // g11
+	VMOVUPS (R12)(R9*1), Y11     // g12
+	VMOVUPS (R12)(R9*2), Y6      // g20
+	VMOVUPS (R12)(R10*1), Y7     // g21
+	VMOVUPS (R12)(R9*4), Y8      // g22
+	WINO8KT(Y0, Y9, Y6, Y12)
+	WINO8KT(Y1, Y10, Y7, Y13)
+	WINO8KT(Y2, Y11, Y8, Y14)
+	MOVQ DI, R14
+	WINO8KROW(Y0, Y1, Y2)
+	LEAQ (R14)(R11*4), R14
+	WINO8KROW(Y9, Y10, Y11)
+	LEAQ (R14)(R11*4), R14
+	WINO8KROW(Y12, Y13, Y14)
+	LEAQ (R14)(R11*4), R14
+	WINO8KROW(Y6, Y7, Y8)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  wino8KChunk
+	VZEROUPPER
+	RET

@@ -40,3 +40,15 @@ func winoOutput(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int)
 func winoKernel(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int) {
 	panic("gemm: internal error: Winograd transform called on a build without it")
 }
+
+func winoInput8(x unsafe.Pointer, xs, xrs, chunks int, v unsafe.Pointer, vs int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}
+
+func winoOutput8(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}
+
+func winoKernel8(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}

@@ -14,9 +14,9 @@
 //
 // Convolutions with stride 1 and no dilation run without im2col on amd64, in
 // assembly that needs no build flag (direct.go, winograd.go): direct 8×32
-// (AVX-512) or 6×16 (AVX2) register tiles, and on AVX-512 the Winograd
-// F(2×2, 3×3) form for 3×3 forward and input-gradient convolutions whose
-// channel counts are multiples of 16. Other convolutions use im2col and the
+// (AVX-512) or 6×16 (AVX2) register tiles, and the Winograd F(2×2, 3×3) form
+// for 3×3 forward and input-gradient convolutions whose channel counts are
+// multiples of 16. Other convolutions use im2col and the
 // GEMM (conv.go). ConvKernels describes the choice; Options.NoDirectConv and
 // Options.NoWinograd turn the faster forms off.
 //
@@ -223,16 +223,15 @@ func (w *Workspace) Kernel() string { return w.st.kern.name }
 
 // ConvKernels describes the convolution forms a Workspace created with
 // default Options uses on this machine: for example "direct avx512 8x32 +
-// Winograd F(2x2,3x3)", "direct avx2-fma 6x16", or "im2col + GEMM".
+// Winograd F(2x2,3x3)", "direct avx2-fma 6x16 + Winograd F(2x2,3x3)", or
+// "im2col + GEMM".
 func ConvKernels() string {
 	d := pickDirect(Options{})
 	switch {
 	case d == nil:
 		return "im2col + GEMM"
-	case d.avx512:
-		return fmt.Sprintf("direct %s %dx%d + Winograd F(2x2,3x3)", d.name, d.rows, d.cols)
 	}
-	return fmt.Sprintf("direct %s %dx%d", d.name, d.rows, d.cols)
+	return fmt.Sprintf("direct %s %dx%d + Winograd F(2x2,3x3)", d.name, d.rows, d.cols)
 }
 
 // Kernels lists the kernels this machine and build can run, among "portable",

@@ -383,7 +383,7 @@ func TestConvKernelsDescribesTheChoice(t *testing.T) {
 	case hasDirectAVX512():
 		want = "direct avx512 8x32 + Winograd F(2x2,3x3)"
 	case hasDirectAVX2():
-		want = "direct avx2-fma 6x16"
+		want = "direct avx2-fma 6x16 + Winograd F(2x2,3x3)"
 	default:
 		want = "im2col + GEMM"
 	}

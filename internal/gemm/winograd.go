@@ -5,7 +5,7 @@ import (
 	"unsafe"
 )
 
-// Winograd F(2×2, 3×3) convolutions: 3×3 kernels, stride 1, on AVX-512.
+// Winograd F(2×2, 3×3) convolutions: 3×3 kernels, stride 1, on AVX-512 or AVX2.
 //
 // A 3×3 convolution computes each 2×2 block of outputs from a 4×4 block of
 // (padded) input with 36 multiply-adds per input and output channel; the
@@ -19,8 +19,8 @@ import (
 //	G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 //	Aᵀ = [1 1 1 0; 0 1 −1 −1]
 //
-// The transforms (direct_amd64.s) work on 16 channels at a time, so Cin and
-// Cout must be multiples of 16. Tiles are processed in blocks small enough
+// The transforms (direct_amd64.s) work on 16 (AVX-512) or 8 (AVX2) channels
+// at a time; Cin and Cout must be multiples of 16. Tiles are processed in blocks small enough
 // that V and M stay in the L2 cache between the transforms and the products;
 // workers take blocks from a counter, and each output is written by exactly
 // one block, so the result does not depend on scheduling. The transforms add
@@ -40,7 +40,7 @@ func planeStride(n int) int { return n + 16 }
 // (output ho×wo, c input and cout output channels, kh×kw kernel) runs as
 // Winograd F(2×2, 3×3).
 func (st *state) winogradOK(kh, kw, ho, wo, c, cout int) bool {
-	return st.dk != nil && st.dk.avx512 && !st.noWinograd && kh == 3 && kw == 3 &&
+	return st.dk != nil && !st.noWinograd && kh == 3 && kw == 3 &&
 		ho%2 == 0 && wo%2 == 0 && c%16 == 0 && cout%16 == 0
 }
 
@@ -57,7 +57,7 @@ func (w *Workspace) winoKernel(k []float32, c, cout int, flip bool) (u []float32
 		st.kpack = make([]float32, need)
 	}
 	wk := &st.winoK
-	*wk = winoKernelJob{k: k, u: st.kpack[:need], c: c, cout: cout, coutP: coutP}
+	*wk = winoKernelJob{k: k, u: st.kpack[:need], c: c, cout: cout, coutP: coutP, dk: st.dk}
 	if flip {
 		if len(st.kflip) < 9*c*cout {
 			st.kflip = make([]float32, 9*c*cout)
@@ -79,6 +79,7 @@ func (w *Workspace) winoKernel(k []float32, c, cout int, flip bool) (u []float32
 // flipped kernel, phase 1 transforms.
 type winoKernelJob struct {
 	k, u, flipped  []float32
+	dk             *directKernel
 	c, cout, coutP int
 	phase, parts   int
 }
@@ -101,7 +102,7 @@ func (wk *winoKernelJob) runPart(_ *worker, part int) {
 	}
 	plane := planeStride(c * wk.coutP)
 	for ci := lo; ci < hi; ci++ {
-		winoKernel(unsafe.Pointer(&wk.k[ci*cout]), c*cout*4, cout/16, unsafe.Pointer(&wk.u[ci*wk.coutP]), plane*4)
+		wk.dk.winoK(unsafe.Pointer(&wk.k[ci*cout]), c*cout*4, cout, unsafe.Pointer(&wk.u[ci*wk.coutP]), plane*4)
 		if wk.coutP > cout {
 			for x := 0; x < 16; x++ {
 				clear(wk.u[x*plane+ci*wk.coutP+cout:][:wk.coutP-cout])
@@ -182,7 +183,7 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 			dst := unsafe.Pointer(&v[i*c])
 			if r0 >= 0 && q0 >= 0 && r0+4 <= wj.h && q0+4 <= wj.w {
 				src := unsafe.Pointer(&wj.x[((b*wj.h+r0)*wj.w+q0)*c])
-				winoInput(src, c*4, wj.w*c*4, c/16, dst, vPlane*4)
+				wj.dk.winoIn(src, c*4, wj.w*c*4, c, dst, vPlane*4)
 				continue
 			}
 			clear(patch)
@@ -192,7 +193,7 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 					copy(patch[(4*r+q1)*c:(4*r+q2)*c], wj.x[((b*wj.h+r0+r)*wj.w+q0+q1)*c:])
 				}
 			}
-			winoInput(unsafe.Pointer(&patch[0]), c*4, 4*c*4, c/16, dst, vPlane*4)
+			wj.dk.winoIn(unsafe.Pointer(&patch[0]), c*4, 4*c*4, c, dst, vPlane*4)
 		}
 		// The 16 products M[ξ] = V[ξ]·U[ξ], (n × c) by (c × coutP).
 		rows := roundUp(n, tr)
@@ -210,7 +211,33 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 			t := t0 + i
 			b, ti, tj := t/(th*tw), t/tw%th, t%tw
 			dst := unsafe.Pointer(&wj.y[((b*wj.ho+2*ti)*wj.wo+2*tj)*wj.cout])
-			winoOutput(unsafe.Pointer(&m[i*coutP]), mPlane*4, wj.cout/16, dst, wj.cout*4, wj.wo*wj.cout*4)
+			wj.dk.winoOut(unsafe.Pointer(&m[i*coutP]), mPlane*4, wj.cout, dst, wj.cout*4, wj.wo*wj.cout*4)
 		}
+	}
+}
+
+// winoIn, winoOut and winoK run the Winograd transforms of the tile's
+// instruction set on n channels (a multiple of 16).
+func (d *directKernel) winoIn(x unsafe.Pointer, xs, xrs, n int, v unsafe.Pointer, vs int) {
+	if d.avx512 {
+		winoInput(x, xs, xrs, n/16, v, vs)
+	} else {
+		winoInput8(x, xs, xrs, n/8, v, vs)
+	}
+}
+
+func (d *directKernel) winoOut(m unsafe.Pointer, ms, n int, y unsafe.Pointer, ys, yrs int) {
+	if d.avx512 {
+		winoOutput(m, ms, n/16, y, ys, yrs)
+	} else {
+		winoOutput8(m, ms, n/8, y, ys, yrs)
+	}
+}
+
+func (d *directKernel) winoK(k unsafe.Pointer, ks, n int, u unsafe.Pointer, us int) {
+	if d.avx512 {
+		winoKernel(k, ks, n/16, u, us)
+	} else {
+		winoKernel8(k, ks, n/8, u, us)
 	}
 }
