@@ -143,8 +143,11 @@ func isFusable(n *node) bool {
 // absent.
 //
 // Groups are grown backwards from the last unassigned fusable node r over fusable inputs of the
-// same shape. A member with uses outside the group is exported (also written to its own buffer)
-// provided all those uses come after r; otherwise it is left out, with anything that only fed it.
+// same shape, or of the same size read through Reshapes. A member with uses outside the group is
+// exported (also written to its own buffer) provided all those uses come after r (a use by a
+// group formed earlier comes at that group's step); otherwise it is left out, with anything
+// that only fed it. Recomputed values (see recompute) join every group that reads them and are
+// never exported.
 func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 	consumers := make([][]*node, len(nodes))
 	for _, n := range nodes {
