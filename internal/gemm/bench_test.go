@@ -148,12 +148,13 @@ func BenchmarkConvUNet(b *testing.B) {
 		x, k, y := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
 		dx, dk := make([]float32, nx), make([]float32, nk)
 		flops := 2 * float64(ny) * float64(s.KH*s.KW*s.Cin)
-		for _, op := range []string{"forward", "inputgrad", "kernelgrad", "forward-direct", "inputgrad-direct"} {
+		for _, op := range []string{"forward", "inputgrad", "kernelgrad", "forward-direct", "inputgrad-direct", "kernelgrad-direct"} {
 			ws := auto
 			if strings.HasSuffix(op, "-direct") {
 				ws = direct
 				ho, wo := s.OutSize()
-				if !auto.st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout) {
+				if !auto.st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout) ||
+					(op == "kernelgrad-direct" && !auto.st.winogradKernelGradOK(s)) {
 					continue // the same as without the suffix
 				}
 			}

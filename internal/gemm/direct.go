@@ -425,6 +425,10 @@ func (w *Workspace) conv2DInputGradDirect(s ConvShape, dy, k, dx []float32) bool
 // input channels, with the input and the output gradient swapping roles.
 func (w *Workspace) conv2DKernelGradDirect(s ConvShape, x, dy, dk []float32) {
 	st := w.st
+	if st.winogradKernelGradOK(s) {
+		w.conv2DKernelGradWinograd(s, x, dy, dk)
+		return
+	}
 	tr, tc := st.dk.rows, st.dk.cols
 	trans := roundUp(s.Cout, tr)*roundUp(s.Cin, tc) < roundUp(s.Cin, tr)*roundUp(s.Cout, tc)
 	rowsC, colsC := s.Cin, s.Cout // channels along the tile's rows and columns

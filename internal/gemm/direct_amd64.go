@@ -82,3 +82,17 @@ func winoOutput8(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int
 
 //go:noescape
 func winoKernel8(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int)
+
+// winoGradInput writes the transform A·e·Aᵀ of one 2×2 output-gradient tile
+// (pixel (p, s) at dy + p·yrs + s·ys bytes) for chunks×16 channels: plane ξ at
+// w + ξ·ws bytes. AVX-512.
+//
+//go:noescape
+func winoGradInput(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws int)
+
+// winoGradKernel writes the 3×3 kernel gradient Gᵀ·Z·G of one input channel
+// from its 16 planes (plane ξ at z + ξ·zs bytes) for chunks×16 output
+// channels: tap t at dk + t·dks bytes. AVX-512.
+//
+//go:noescape
+func winoGradKernel(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int)

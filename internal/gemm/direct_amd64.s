@@ -903,3 +903,132 @@ wino8KChunk:
 	JNZ  wino8KChunk
 	VZEROUPPER
 	RET
+
+// WINOGROW stores (u0, u0+u1, u0−u1, −u1) to the 4 planes at R14 (Z31 = 0).
+#define WINOGROW(u0, u1) \
+	VADDPS u1, u0, Z12; \
+	VSUBPS u1, u0, Z13; \
+	VSUBPS u1, Z31, Z14; \
+	VMOVUPS u0, (R14); \
+	VMOVUPS Z12, (R14)(BX*1); \
+	VMOVUPS Z13, (R14)(BX*2); \
+	VMOVUPS Z14, (R14)(AX*1)
+
+// func winoGradInput(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws int)
+//
+// For a 2×2 tile e of an output gradient (pixel (p, s) at dy + p·yrs + s·ys
+// bytes) it writes the 16 planes of A·e·Aᵀ (A = [1 0; 1 1; 1 −1; 0 −1]),
+// plane 4r+q at w + (4r+q)·ws bytes, for chunks×16 channels.
+TEXT ·winoGradInput(SB), NOSPLIT, $0-48
+	MOVQ dy+0(FP), SI
+	MOVQ ys+8(FP), DX
+	MOVQ yrs+16(FP), R9
+	MOVQ chunks+24(FP), R12
+	MOVQ w+32(FP), DI
+	MOVQ ws+40(FP), BX
+	LEAQ (BX)(BX*2), AX          // 3·ws
+	VXORPS Z31, Z31, Z31
+
+winoGInChunk:
+	VMOVUPS (SI), Z0             // e00
+	VMOVUPS (SI)(DX*1), Z1       // e01
+	LEAQ (SI)(R9*1), R8
+	VMOVUPS (R8), Z2             // e10
+	VMOVUPS (R8)(DX*1), Z3       // e11
+	// Rows of A·e, per column s: (e0, e0+e1, e0−e1, −e1); row r in Z(4+2r), Z(5+2r).
+	VMOVAPS Z0, Z4
+	VMOVAPS Z1, Z5
+	VADDPS Z2, Z0, Z6
+	VADDPS Z3, Z1, Z7
+	VSUBPS Z2, Z0, Z8
+	VSUBPS Z3, Z1, Z9
+	VSUBPS Z2, Z31, Z10
+	VSUBPS Z3, Z31, Z11
+	MOVQ DI, R14
+	WINOGROW(Z4, Z5)
+	LEAQ (R14)(BX*4), R14
+	WINOGROW(Z6, Z7)
+	LEAQ (R14)(BX*4), R14
+	WINOGROW(Z8, Z9)
+	LEAQ (R14)(BX*4), R14
+	WINOGROW(Z10, Z11)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ R12
+	JNZ  winoGInChunk
+	VZEROUPPER
+	RET
+
+// WINOGKCOL computes (z0 + ½(z1+z2), ½(z1−z2), ½(z1+z2) + z3) into o0, o1, o2
+// (Z31 = 0.5; Z28, Z29 are scratch).
+#define WINOGKCOL(z0, z1, z2, z3, o0, o1, o2) \
+	VADDPS z2, z1, Z28; \
+	VSUBPS z2, z1, Z29; \
+	VMULPS Z31, Z28, Z28; \
+	VMULPS Z31, Z29, o1; \
+	VADDPS Z28, z0, o0; \
+	VADDPS z3, Z28, o2
+
+// func winoGradKernel(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int)
+//
+// For one input channel of the 16 planes Z of a Winograd kernel gradient
+// (plane 4a+b at z + (4a+b)·zs bytes) it writes the 3×3 kernel gradient
+// Gᵀ·Z·G, tap 3i+j at dk + (3i+j)·dks bytes, for chunks×16 output channels.
+TEXT ·winoGradKernel(SB), NOSPLIT, $0-40
+	MOVQ z+0(FP), SI
+	MOVQ zs+8(FP), BX
+	MOVQ chunks+16(FP), R12
+	MOVQ dk+24(FP), DI
+	MOVQ dks+32(FP), DX
+	LEAQ (BX)(BX*2), AX          // 3·zs
+	LEAQ (DX)(DX*2), R9          // 3·dks
+	MOVL $0x3f000000, CX         // 0.5
+	VPBROADCASTD CX, Z31
+
+winoGKChunk:
+	MOVQ SI, R14
+	VMOVUPS (R14), Z0
+	VMOVUPS (R14)(BX*1), Z1
+	VMOVUPS (R14)(BX*2), Z2
+	VMOVUPS (R14)(AX*1), Z3
+	LEAQ (R14)(BX*4), R14
+	VMOVUPS (R14), Z4
+	VMOVUPS (R14)(BX*1), Z5
+	VMOVUPS (R14)(BX*2), Z6
+	VMOVUPS (R14)(AX*1), Z7
+	LEAQ (R14)(BX*4), R14
+	VMOVUPS (R14), Z8
+	VMOVUPS (R14)(BX*1), Z9
+	VMOVUPS (R14)(BX*2), Z10
+	VMOVUPS (R14)(AX*1), Z11
+	LEAQ (R14)(BX*4), R14
+	VMOVUPS (R14), Z12
+	VMOVUPS (R14)(BX*1), Z13
+	VMOVUPS (R14)(BX*2), Z14
+	VMOVUPS (R14)(AX*1), Z15
+	// Rows of Gᵀ·Z per column b (Z[a][b] in Z(4a+b)); (Gᵀ·Z)[i][b] in Z(16+3b+i).
+	WINOGKCOL(Z0, Z4, Z8, Z12, Z16, Z17, Z18)
+	WINOGKCOL(Z1, Z5, Z9, Z13, Z19, Z20, Z21)
+	WINOGKCOL(Z2, Z6, Z10, Z14, Z22, Z23, Z24)
+	WINOGKCOL(Z3, Z7, Z11, Z15, Z25, Z26, Z27)
+	// Columns (·G) per row i; dK[i][j] in Z(3i+j).
+	WINOGKCOL(Z16, Z19, Z22, Z25, Z0, Z1, Z2)
+	WINOGKCOL(Z17, Z20, Z23, Z26, Z3, Z4, Z5)
+	WINOGKCOL(Z18, Z21, Z24, Z27, Z6, Z7, Z8)
+	MOVQ DI, R14
+	VMOVUPS Z0, (R14)
+	VMOVUPS Z1, (R14)(DX*1)
+	VMOVUPS Z2, (R14)(DX*2)
+	VMOVUPS Z3, (R14)(R9*1)
+	LEAQ (R14)(DX*4), R14
+	VMOVUPS Z4, (R14)
+	VMOVUPS Z5, (R14)(DX*1)
+	VMOVUPS Z6, (R14)(DX*2)
+	VMOVUPS Z7, (R14)(R9*1)
+	VMOVUPS Z8, (R14)(DX*4)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ R12
+	JNZ  winoGKChunk
+	VZEROUPPER
+	RET

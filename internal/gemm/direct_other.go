@@ -52,3 +52,11 @@ func winoOutput8(m unsafe.Pointer, ms, chunks int, y unsafe.Pointer, ys, yrs int
 func winoKernel8(k unsafe.Pointer, ks, chunks int, u unsafe.Pointer, us int) {
 	panic("gemm: internal error: Winograd transform called on a build without it")
 }
+
+func winoGradInput(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}
+
+func winoGradKernel(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}

@@ -125,6 +125,7 @@ type state struct {
 	winoK      winoKernelJob
 	kflip      []float32 // flipped kernel of a Winograd input gradient
 	wino       winoJob
+	winoGrad   winoGradJob
 	noWinograd bool // Options.NoWinograd
 	next       atomic.Int64
 	closed     bool

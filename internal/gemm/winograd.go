@@ -186,13 +186,7 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 				wj.dk.winoIn(src, c*4, wj.w*c*4, c, dst, vPlane*4)
 				continue
 			}
-			clear(patch)
-			for r := max(0, -r0); r < min(4, wj.h-r0); r++ {
-				q1, q2 := max(0, -q0), min(4, wj.w-q0)
-				if q1 < q2 {
-					copy(patch[(4*r+q1)*c:(4*r+q2)*c], wj.x[((b*wj.h+r0+r)*wj.w+q0+q1)*c:])
-				}
-			}
+			fillPatch(patch, wj.x, b, r0, q0, wj.h, wj.w, c)
 			wj.dk.winoIn(unsafe.Pointer(&patch[0]), c*4, 4*c*4, c, dst, vPlane*4)
 		}
 		// The 16 products M[ξ] = V[ξ]·U[ξ], (n × c) by (c × coutP).
@@ -239,5 +233,148 @@ func (d *directKernel) winoK(k unsafe.Pointer, ks, n int, u unsafe.Pointer, us i
 		winoKernel(k, ks, n/16, u, us)
 	} else {
 		winoKernel8(k, ks, n/8, u, us)
+	}
+}
+
+// winoGradBlockBytes bounds the V and W buffers of one block of tiles of a
+// Winograd kernel gradient.
+const winoGradBlockBytes = 512 << 10
+
+// winogradKernelGradOK reports whether the kernel gradient of s runs in the
+// Winograd form (AVX-512 only: its transforms have no AVX2 version).
+func (st *state) winogradKernelGradOK(s ConvShape) bool {
+	ho, wo := s.OutSize()
+	return st.dk != nil && st.dk.avx512 && st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout)
+}
+
+// conv2DKernelGradWinograd is Conv2DKernelGrad of a 3×3 convolution in the
+// Winograd form, the transpose of the forward one: for each 2×2 tile e of the
+// output gradient and its 4×4 input tile d, V = Bᵀ·d·B and W = A·e·Aᵀ
+// (A = [1 0; 1 1; 1 −1; 0 −1]); the 16 planes Z[ξ] = Σ_tiles V[ξ]ᵀ·W[ξ]
+// (Cin × Cout) give dK = Gᵀ·Z·G. The tiles are split into one fixed range per
+// worker; each worker transforms its range block by block (V and W stay in
+// its L2 cache) and sums the products into its own Z with the
+// kernel-gradient tiles. The workers' Zs are then added in worker order, and
+// transformed, split over input channels: the result does not depend on
+// timing.
+func (w *Workspace) conv2DKernelGradWinograd(s ConvShape, x, dy, dk []float32) {
+	st := w.st
+	ho, wo := s.OutSize()
+	c, cout := s.Cin, s.Cout
+	coutP := roundUp(cout, st.dk.cols)
+	zPlane := planeStride(c * coutP)
+	tiles := s.Batch * (ho / 2) * (wo / 2)
+	parts := w.parallelism()
+	if tiles*16*c*cout < serialMACs {
+		parts = 1
+	}
+	parts = max(1, min(parts, tiles))
+	if need := parts * 16 * zPlane; len(st.kacc) < need {
+		st.kacc = make([]float32, need)
+	}
+	gj := &st.winoGrad
+	*gj = winoGradJob{x: x, h: s.H, w: s.W, c: c, pads: directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight},
+		dy: dy, ho: ho, wo: wo, cout: cout, coutP: coutP, zPlane: zPlane, z: st.kacc[:parts*16*zPlane],
+		out: dk, tiles: tiles, zParts: parts, dk: st.dk}
+	gj.block = min(tiles, max(1, winoGradBlockBytes/(16*(c+coutP)*4)))
+	gj.parts = parts
+	st.parallel(gj, gj.parts)
+	gj.final = true
+	gj.parts = max(1, min(w.parallelism(), c))
+	st.parallel(gj, gj.parts)
+}
+
+// winoGradJob is conv2DKernelGradWinograd's work: first each part sums its
+// range of tiles into its own Z; then (final) the parts' Zs are added and
+// transformed into dK, split over input channels.
+type winoGradJob struct {
+	x            []float32 // input [batch][h][w][c], unpadded
+	h, w, c      int
+	pads         directPads
+	dy           []float32 // output gradient [batch][ho][wo][cout]
+	ho, wo       int
+	cout, coutP  int
+	z            []float32 // zParts × Z [16][c][coutP], planes zPlane apart
+	zPlane       int
+	out          []float32 // dK [3][3][c][cout]
+	tiles, block int
+	zParts       int
+	final        bool
+	dk           *directKernel
+	parts        int
+}
+
+func (gj *winoGradJob) runPart(wk *worker, part int) {
+	c, coutP, cout := gj.c, gj.coutP, gj.cout
+	zLen := 16 * gj.zPlane
+	if gj.final {
+		z0 := gj.z[:zLen]
+		lo, hi := split(c, gj.parts, part)
+		for ci := lo; ci < hi; ci++ {
+			for p := 1; p < gj.zParts; p++ {
+				zp := gj.z[p*zLen:]
+				for xi := 0; xi < 16; xi++ {
+					off := xi*gj.zPlane + ci*coutP
+					wk.kern.add(z0[off:off+cout], zp[off:])
+				}
+			}
+			winoGradKernel(unsafe.Pointer(&z0[ci*coutP]), gj.zPlane*4, cout/16,
+				unsafe.Pointer(&gj.out[ci*cout]), c*cout*4)
+		}
+		return
+	}
+	z := gj.z[part*zLen:][:zLen]
+	clear(z)
+	vPlane, wPlane := planeStride(gj.block*c), planeStride(gj.block*coutP)
+	if need := 16 * vPlane; len(wk.cols) < need {
+		wk.cols = make([]float32, need)
+	}
+	if need := 16 * wPlane; len(wk.acc) < need {
+		wk.acc = make([]float32, need)
+	}
+	if need := 16 * c; len(wk.packA) < need {
+		wk.packA = make([]float32, need)
+	}
+	v, wv, patch := wk.cols[:16*vPlane], wk.acc[:16*wPlane], wk.packA[:16*c]
+	tw, th := gj.wo/2, gj.ho/2
+	tr, tc := gj.dk.rows, gj.dk.cols
+	lo, hi := split(gj.tiles, gj.parts, part)
+	for t0 := lo; t0 < hi; t0 += gj.block {
+		n := min(gj.block, hi-t0)
+		for i := 0; i < n; i++ {
+			t := t0 + i
+			b, ti, tj := t/(th*tw), t/tw%th, t%tw
+			r0, q0 := 2*ti-gj.pads[0], 2*tj-gj.pads[2]
+			dst := unsafe.Pointer(&v[i*c])
+			if r0 >= 0 && q0 >= 0 && r0+4 <= gj.h && q0+4 <= gj.w {
+				winoInput(unsafe.Pointer(&gj.x[((b*gj.h+r0)*gj.w+q0)*c]), c*4, gj.w*c*4, c/16, dst, vPlane*4)
+			} else {
+				fillPatch(patch, gj.x, b, r0, q0, gj.h, gj.w, c)
+				winoInput(unsafe.Pointer(&patch[0]), c*4, 4*c*4, c/16, dst, vPlane*4)
+			}
+			e := unsafe.Pointer(&gj.dy[((b*gj.ho+2*ti)*gj.wo+2*tj)*cout])
+			winoGradInput(e, cout*4, gj.wo*cout*4, cout/16, unsafe.Pointer(&wv[i*coutP]), wPlane*4)
+		}
+		for xi := 0; xi < 16; xi++ {
+			for cg := 0; cg < c; cg += tr {
+				for s := 0; s < coutP; s += tc {
+					gj.dk.kgrad(unsafe.Pointer(&v[xi*vPlane+cg]), c*4, 0, unsafe.Pointer(&wv[xi*wPlane+s]), coutP*4, 0,
+						n, 1, unsafe.Pointer(&z[xi*gj.zPlane+cg*coutP+s]), coutP*4)
+				}
+			}
+		}
+	}
+}
+
+// fillPatch copies the 4×4 pixels of image b starting at row r0 and column q0
+// of x [batch][h][w][c] into patch [4][4][c], zero where outside the image.
+func fillPatch(patch, x []float32, b, r0, q0, h, w, c int) {
+	clear(patch)
+	q1, q2 := max(0, -q0), min(4, w-q0)
+	if q1 >= q2 {
+		return
+	}
+	for r := max(0, -r0); r < min(4, h-r0); r++ {
+		copy(patch[(4*r+q1)*c:(4*r+q2)*c], x[((b*h+r0+r)*w+q0+q1)*c:])
 	}
 }
