@@ -323,3 +323,43 @@ func TestConvWinograd(t *testing.T) {
 		}
 	}
 }
+
+// TestConvSameResultWithAnyWorkerCount checks that the convolutions give
+// bit-identical results with 1, 2 or 3 goroutines (training resumes and
+// repeated runs must match exactly).
+func TestConvSameResultWithAnyWorkerCount(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	shapes := []ConvShape{
+		{Batch: 4, H: 16, W: 16, Cin: 32, KH: 3, KW: 3, Cout: 32, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 3, H: 9, W: 11, Cin: 5, KH: 3, KW: 3, Cout: 7, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+		{Batch: 2, H: 8, W: 8, Cin: 64, KH: 1, KW: 1, Cout: 48},
+	}
+	for _, s := range shapes {
+		nx, nk, ny := s.Sizes()
+		x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+		var first [3][]float32
+		for _, par := range []int{1, 2, 3} {
+			ws := NewWorkspace(Options{Parallelism: par})
+			got := [3][]float32{make([]float32, ny), make([]float32, nx), make([]float32, nk)}
+			for i, err := range []error{ws.Conv2D(s, x, k, got[0]), ws.Conv2DInputGrad(s, dy, k, got[1]),
+				ws.Conv2DKernelGrad(s, x, dy, got[2])} {
+				if err != nil {
+					t.Fatalf("%+v, form %d: %v", s, i, err)
+				}
+			}
+			ws.Close()
+			if par == 1 {
+				first = got
+				continue
+			}
+			for i, name := range []string{"y", "dx", "dk"} {
+				for j := range got[i] {
+					if got[i][j] != first[i][j] {
+						t.Errorf("%+v %s: %d goroutines give %v at %d, 1 gives %v", s, name, par, got[i][j], j, first[i][j])
+						break
+					}
+				}
+			}
+		}
+	}
+}

@@ -240,6 +240,12 @@ func (d *directKernel) winoK(k unsafe.Pointer, ks, n int, u unsafe.Pointer, us i
 // Winograd kernel gradient.
 const winoGradBlockBytes = 512 << 10
 
+// winoGradParts is the number of tile ranges a Winograd kernel gradient sums
+// separately (each into its own Z, added in order at the end): fixed, so that
+// the result does not depend on the number of workers, and small, so that
+// adding the Zs stays cheap. It is also the most workers the sums can use.
+const winoGradParts = 2
+
 // winogradKernelGradOK reports whether the kernel gradient of s runs in the
 // Winograd form (AVX-512 only: its transforms have no AVX2 version).
 func (st *state) winogradKernelGradOK(s ConvShape) bool {
@@ -251,12 +257,12 @@ func (st *state) winogradKernelGradOK(s ConvShape) bool {
 // Winograd form, the transpose of the forward one: for each 2×2 tile e of the
 // output gradient and its 4×4 input tile d, V = Bᵀ·d·B and W = A·e·Aᵀ
 // (A = [1 0; 1 1; 1 −1; 0 −1]); the 16 planes Z[ξ] = Σ_tiles V[ξ]ᵀ·W[ξ]
-// (Cin × Cout) give dK = Gᵀ·Z·G. The tiles are split into one fixed range per
-// worker; each worker transforms its range block by block (V and W stay in
-// its L2 cache) and sums the products into its own Z with the
-// kernel-gradient tiles. The workers' Zs are then added in worker order, and
-// transformed, split over input channels: the result does not depend on
-// timing.
+// (Cin × Cout) give dK = Gᵀ·Z·G. The tiles are split into winoGradParts fixed
+// ranges; a worker transforms a range block by block (V and W stay in its L2
+// cache) and sums the products into the range's own Z with the
+// kernel-gradient tiles. The Zs are then added in range order and
+// transformed, split over input channels: the result depends neither on
+// timing nor on the number of workers.
 func (w *Workspace) conv2DKernelGradWinograd(s ConvShape, x, dy, dk []float32) {
 	st := w.st
 	ho, wo := s.OutSize()
@@ -264,18 +270,19 @@ func (w *Workspace) conv2DKernelGradWinograd(s ConvShape, x, dy, dk []float32) {
 	coutP := roundUp(cout, st.dk.cols)
 	zPlane := planeStride(c * coutP)
 	tiles := s.Batch * (ho / 2) * (wo / 2)
+	zParts := min(winoGradParts, tiles)
 	parts := w.parallelism()
 	if tiles*16*c*cout < serialMACs {
 		parts = 1
 	}
-	parts = max(1, min(parts, tiles))
-	if need := parts * 16 * zPlane; len(st.kacc) < need {
+	parts = max(1, min(parts, zParts))
+	if need := zParts * 16 * zPlane; len(st.kacc) < need {
 		st.kacc = make([]float32, need)
 	}
 	gj := &st.winoGrad
 	*gj = winoGradJob{x: x, h: s.H, w: s.W, c: c, pads: directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight},
-		dy: dy, ho: ho, wo: wo, cout: cout, coutP: coutP, zPlane: zPlane, z: st.kacc[:parts*16*zPlane],
-		out: dk, tiles: tiles, zParts: parts, dk: st.dk}
+		dy: dy, ho: ho, wo: wo, cout: cout, coutP: coutP, zPlane: zPlane, z: st.kacc[:zParts*16*zPlane],
+		out: dk, tiles: tiles, zParts: zParts, dk: st.dk}
 	gj.block = min(tiles, max(1, winoGradBlockBytes/(16*(c+coutP)*4)))
 	gj.parts = parts
 	st.parallel(gj, gj.parts)
@@ -285,7 +292,7 @@ func (w *Workspace) conv2DKernelGradWinograd(s ConvShape, x, dy, dk []float32) {
 }
 
 // winoGradJob is conv2DKernelGradWinograd's work: first each part sums its
-// range of tiles into its own Z; then (final) the parts' Zs are added and
+// ranges of tiles into their Zs; then (final) the Zs are added and
 // transformed into dK, split over input channels.
 type winoGradJob struct {
 	x            []float32 // input [batch][h][w][c], unpadded
@@ -295,10 +302,10 @@ type winoGradJob struct {
 	ho, wo       int
 	cout, coutP  int
 	z            []float32 // zParts × Z [16][c][coutP], planes zPlane apart
+	zParts       int       // tile ranges, each summed into its own Z
 	zPlane       int
 	out          []float32 // dK [3][3][c][cout]
 	tiles, block int
-	zParts       int
 	final        bool
 	dk           *directKernel
 	parts        int
@@ -323,7 +330,17 @@ func (gj *winoGradJob) runPart(wk *worker, part int) {
 		}
 		return
 	}
-	z := gj.z[part*zLen:][:zLen]
+	for zp := part; zp < gj.zParts; zp += gj.parts {
+		gj.sumRange(wk, zp)
+	}
+}
+
+// sumRange sums the products of range zp of the tiles (of gj.zParts equal
+// ranges) into the zp-th Z.
+func (gj *winoGradJob) sumRange(wk *worker, zp int) {
+	c, coutP, cout := gj.c, gj.coutP, gj.cout
+	zLen := 16 * gj.zPlane
+	z := gj.z[zp*zLen:][:zLen]
 	clear(z)
 	vPlane, wPlane := planeStride(gj.block*c), planeStride(gj.block*coutP)
 	if need := 16 * vPlane; len(wk.cols) < need {
@@ -338,7 +355,7 @@ func (gj *winoGradJob) runPart(wk *worker, part int) {
 	v, wv, patch := wk.cols[:16*vPlane], wk.acc[:16*wPlane], wk.packA[:16*c]
 	tw, th := gj.wo/2, gj.ho/2
 	tr, tc := gj.dk.rows, gj.dk.cols
-	lo, hi := split(gj.tiles, gj.parts, part)
+	lo, hi := split(gj.tiles, gj.zParts, zp)
 	for t0 := lo; t0 < hi; t0 += gj.block {
 		n := min(gj.block, hi-t0)
 		for i := 0; i < n; i++ {
