@@ -19,13 +19,19 @@ import (
 //	G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 //	Aᵀ = [1 1 1 0; 0 1 −1 −1]
 //
-// The transforms (direct_amd64.s) work on 16 (AVX-512) or 8 (AVX2) channels
-// at a time; Cin and Cout must be multiples of 16. Tiles are processed in blocks small enough
-// that V and M stay in the L2 cache between the transforms and the products;
-// workers take blocks from a counter, and each output is written by exactly
-// one block, so the result does not depend on scheduling. The transforms add
-// a few float32 roundings: results differ from the direct form by about
-// 1e-6 relative.
+// The input-gradient convolution is the same with the kernel flipped and its
+// channels swapped; the kernel gradient is the transposed algorithm (see
+// conv2DKernelGradWinograd). The transforms (direct_amd64.s) work on 16
+// (AVX-512) or 8 (AVX2) channels at a time; Cin and Cout must be multiples of
+// 16, and the output's height and width even. The input is read in place;
+// tiles that reach into the padding go through a small zero-filled copy.
+// Tiles are processed in blocks small enough that V and M stay in the L2
+// cache between the transforms and the products; workers take blocks from a
+// counter and each output is written by exactly one block, so the result
+// does not depend on scheduling. The transforms add a few float32 roundings:
+// results differ from the direct form by about 1e-6 relative. Transform
+// planes are padded by a cache line (planeStride): 16 streams 4 KiB apart
+// would otherwise fight over the same L1 sets.
 
 // winoBlockBytes bounds the V and M buffers of one block of tiles.
 const winoBlockBytes = 512 << 10
@@ -36,9 +42,9 @@ const winoBlockBytes = 512 << 10
 // sizes are often multiples of 4 KiB).
 func planeStride(n int) int { return n + 16 }
 
-// winogradOK reports whether the forward-form convolution of a padded input
-// (output ho×wo, c input and cout output channels, kh×kw kernel) runs as
-// Winograd F(2×2, 3×3).
+// winogradOK reports whether a forward-form convolution (output ho×wo, c input
+// and cout output channels, kh×kw kernel, stride 1) runs as Winograd
+// F(2×2, 3×3).
 func (st *state) winogradOK(kh, kw, ho, wo, c, cout int) bool {
 	return st.dk != nil && !st.noWinograd && kh == 3 && kw == 3 &&
 		ho%2 == 0 && wo%2 == 0 && c%16 == 0 && cout%16 == 0
@@ -46,9 +52,10 @@ func (st *state) winogradOK(kh, kw, ho, wo, c, cout int) bool {
 
 // winoKernel transforms the 3×3 kernel k [3][3][c][cout] into U[ξ][c][coutP]
 // (coutP = cout rounded up to the tile width, zero-filled; planes
-// planeStride(c·coutP) apart) in the Workspace's buffer. With flip it transforms the input-gradient kernel instead,
-// K'[i][j][o][ci] = K[2−i][2−j][ci][o] (k then has c output and cout input
-// channels), which is first gathered into a scratch buffer.
+// planeStride(c·coutP) apart) in the Workspace's buffer. With flip it
+// transforms the input-gradient kernel instead, K'[i][j][o][ci] =
+// K[2−i][2−j][ci][o] (k then has c output and cout input channels), which is
+// first gathered into a scratch buffer.
 func (w *Workspace) winoKernel(k []float32, c, cout int, flip bool) (u []float32, coutP int) {
 	st := w.st
 	coutP = roundUp(cout, st.dk.cols)
