@@ -299,9 +299,6 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			stack = stack[:len(stack)-1]
 			for _, x := range m.inputs {
 				x = throughReshapes(x)
-				if recompute[m.idx] && !recompute[x.idx] {
-					continue // a recomputed value's other operands are leaves
-				}
 				if inS[x.idx] || assigned[x.idx] || !needed[x.idx] || !isFusable(x) || x.shape.Size() != r.shape.Size() {
 					continue
 				}
