@@ -223,16 +223,18 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 	// recompute marks cheap values that every group reading them computes itself from their
 	// operands instead of reading them, so they are never materialised (GroupNorm's centred
 	// values, x/std, scale and shift, read by the forward pass and by several gradient passes):
-	// a fusable op whose uses are all fusable (onlyFusedUses) with at most one operand of its
-	// size (the others broadcast), that operand being materialised anyway (not fusable, or
-	// with a use that is not) or itself recomputed. A group reading such a value reads that
-	// operand instead (the same traffic) and the value's write is saved. needMaterial marks a
-	// recomputed value some group could not take in (it reads it as a leaf): it then gets its
-	// own group as usual.
+	// an arithmetic op (binary, Neg or Abs: recomputing SiLU's sigmoid in each gradient pass
+	// cost more than storing it) whose uses are all fusable (onlyFusedUses) with at most one
+	// operand of its size (the others broadcast), that operand being materialised anyway (not
+	// fusable, or with a use that is not) or itself recomputed. A group reading such a value
+	// reads that operand instead (the same traffic) and the value's write is saved.
+	// needMaterial marks a recomputed value some group could not take in (it reads it as a
+	// leaf): it then gets its own group as usual.
 	recompute := make([]bool, len(nodes))
 	needMaterial := make([]bool, len(nodes))
 	for _, x := range nodes {
-		if !needed[x.idx] || !isFusable(x) || !onlyFusedUses(x) {
+		cheap := fusableBinary[x.op] || x.op == backends.OpTypeNeg || x.op == backends.OpTypeAbs
+		if !needed[x.idx] || !isFusable(x) || !cheap || !onlyFusedUses(x) {
 			continue
 		}
 		full, ok := 0, true
