@@ -16,9 +16,7 @@
 //     as one blocked pass (fusion.go: broadcast operands and channel Slices are read through
 //     strides, members may read each other through Reshapes (the group iterates over dims
 //     refining both shapes), members used elsewhere are written in the same pass, a group
-//     feeding a ReduceSum is summed block by block, and cheap values whose every use is fused
-//     (GroupNorm's centred values, x/std, scale and shift) are recomputed by each group that
-//     reads them instead of being stored), and computes each buffer's last use.
+//     feeding a ReduceSum is summed block by block), and computes each buffer's last use.
 //     Steps read their inputs' root buffers (Reshape steps only alias), so a group may write a
 //     Reshape's input after the Reshape's own step.
 //   - Execute (exec.go) runs the steps in order. Buffers come from a size-keyed free list owned

@@ -146,8 +146,7 @@ func isFusable(n *node) bool {
 // same shape, or of the same size read through Reshapes. A member with uses outside the group is
 // exported (also written to its own buffer) provided all those uses come after r (a use by a
 // group formed earlier comes at that group's step); otherwise it is left out, with anything
-// that only fed it. Recomputed values (see recompute) join every group that reads them and are
-// never exported.
+// that only fed it.
 func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 	consumers := make([][]*node, len(nodes))
 	for _, n := range nodes {
@@ -205,48 +204,6 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		}
 		return cs, escapes
 	}
-	// onlyFusedUses: every use of x is a fusable node of its size (directly or through
-	// Reshapes, of shapes refineDims relates to x's).
-	onlyFusedUses := func(x *node) bool {
-		cs, escapes := effConsumers(x)
-		if escapes || uses[x.idx] != len(consumers[x.idx]) || len(cs) == 0 {
-			return false
-		}
-		for _, c := range cs {
-			if _, refines := refineDims(c.shape.Dimensions, x.shape.Dimensions); !isFusable(c) ||
-				c.shape.Size() != x.shape.Size() || !refines {
-				return false
-			}
-		}
-		return true
-	}
-	// recompute marks cheap values that every group reading them computes itself from their
-	// operands instead of reading them, so they are never materialised (GroupNorm's centred
-	// values, x/std, scale and shift, read by the forward pass and by several gradient passes):
-	// an arithmetic op (binary, Neg or Abs: recomputing SiLU's sigmoid in each gradient pass
-	// cost more than storing it) whose uses are all fusable (onlyFusedUses) with at most one
-	// operand of its size (the others broadcast), that operand being materialised anyway (not
-	// fusable, or with a use that is not) or itself recomputed. A group reading such a value
-	// reads that operand instead (the same traffic) and the value's write is saved.
-	// needMaterial marks a recomputed value some group could not take in (it reads it as a
-	// leaf): it then gets its own group as usual.
-	recompute := make([]bool, len(nodes))
-	needMaterial := make([]bool, len(nodes))
-	for _, x := range nodes {
-		cheap := fusableBinary[x.op] || x.op == backends.OpTypeNeg || x.op == backends.OpTypeAbs
-		if !needed[x.idx] || !isFusable(x) || !cheap || !onlyFusedUses(x) {
-			continue
-		}
-		full, ok := 0, true
-		for _, in := range x.inputs {
-			if in.shape.Size() == x.shape.Size() {
-				y := throughReshapes(in)
-				full++
-				ok = ok && (recompute[y.idx] || !isFusable(y) || !onlyFusedUses(y))
-			}
-		}
-		recompute[x.idx] = ok && full <= 1
-	}
 	groups := make(map[int]*fusedGroup)
 	assigned := make([]bool, len(nodes))
 	// runsAt is, for a node assigned to a group, the index of the node whose step runs the
@@ -259,35 +216,9 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		}
 		return c.idx
 	}
-	// usesOf splits m's effective consumers into those in the group inS (counted) and those
-	// outside it. A recomputed consumer in the group also reads m wherever its own consumers
-	// outside the group recompute it; one outside the group reads m at its own position (a
-	// conservative bound: its consumers come later). escapes: m is a graph output.
-	var usesOf func(m *node, inS map[int]bool) (inside int, outside []*node, escapes bool)
-	usesOf = func(m *node, inS map[int]bool) (inside int, outside []*node, escapes bool) {
-		cs, escapes := effConsumers(m)
-		escapes = escapes || uses[m.idx] > len(consumers[m.idx])
-		for _, c := range cs {
-			switch {
-			case !inS[c.idx]:
-				outside = append(outside, c)
-			case recompute[c.idx]:
-				inside++
-				_, out, _ := usesOf(c, inS)
-				outside = append(outside, out...)
-			default:
-				inside++
-			}
-		}
-		return inside, outside, escapes
-	}
 	for i := len(nodes) - 1; i >= 0; i-- {
 		r := nodes[i]
 		if !needed[r.idx] || !isFusable(r) || assigned[r.idx] {
-			continue
-		}
-		if recompute[r.idx] && !needMaterial[r.idx] {
-			groups[r.idx] = nil // computed inside every group that reads it
 			continue
 		}
 		// Phase 1: candidates reachable backwards through fusable nodes of r's shape, or of
@@ -324,11 +255,14 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 				if idx == r.idx {
 					continue
 				}
-				inside, outside, _ := usesOf(nodes[idx], inS)
-				early := false
-				for _, c := range outside {
-					// A recomputed member is computed here, whoever else reads it.
-					early = early || (at(c) < r.idx && !recompute[idx])
+				inside, early := 0, false
+				cs, _ := effConsumers(nodes[idx])
+				for _, c := range cs {
+					if inS[c.idx] {
+						inside++
+					} else if at(c) < r.idx {
+						early = true
+					}
 				}
 				if early || inside == 0 {
 					delete(inS, idx)
@@ -362,9 +296,6 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			}
 			if i, ok := leafOf[key]; ok {
 				return fusedOperand{leaf: i}
-			}
-			if recompute[throughReshapes(src).idx] {
-				needMaterial[throughReshapes(src).idx] = true
 			}
 			l := fusedLeaf{n: src}
 			switch {
@@ -410,9 +341,13 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 			if len(in) == 2 {
 				ins.b = in[1]
 			}
-			if m != r && !recompute[m.idx] {
-				_, outside, escapes := usesOf(m, inS)
-				if escapes || len(outside) > 0 {
+			if m != r {
+				cs, escapes := effConsumers(m)
+				outside := escapes || uses[m.idx] > len(consumers[m.idx]) // a graph output
+				for _, c := range cs {
+					outside = outside || !inS[c.idx]
+				}
+				if outside {
 					ins.export = len(g.exports)
 					g.exports = append(g.exports, m)
 				}
@@ -423,19 +358,16 @@ func findFusions(nodes []*node, needed []bool, uses []int) map[int]*fusedGroup {
 		g.fuseMulAdd()
 		g.chooseBlock()
 		for _, m := range members {
+			assigned[m.idx] = true
+			runsAt[m.idx] = r.idx
 			if m != r {
 				groups[m.idx] = nil
 			}
-			if recompute[m.idx] && m != r {
-				continue // other groups may compute it too; never materialised unless needMaterial
-			}
-			assigned[m.idx] = true
-			runsAt[m.idx] = r.idx
 		}
 		// A single-use final node feeding a ReduceSum is reduced block by block, never
 		// materialised, if no exported value is needed before the ReduceSum runs.
 		if cs := consumers[r.idx]; len(cs) == 1 && uses[r.idx] == 1 && cs[0].op == backends.OpTypeReduceSum &&
-			cs[0].shape.DType == dtypes.Float32 && exportsUsedAfter(g, usesOf, at, inS, cs[0].idx) {
+			cs[0].shape.DType == dtypes.Float32 && exportsUsedAfter(g, effConsumers, at, inS, cs[0].idx) {
 			for _, m := range members {
 				runsAt[m.idx] = cs[0].idx
 			}
@@ -663,12 +595,12 @@ func (g *fusedGroup) setupRows() {
 
 // exportsUsedAfter tells whether every use of the group's exported values outside the group
 // comes after node index pos (at gives the position at which a consumer is computed).
-func exportsUsedAfter(g *fusedGroup, usesOf func(*node, map[int]bool) (int, []*node, bool), at func(*node) int,
+func exportsUsedAfter(g *fusedGroup, effConsumers func(*node) ([]*node, bool), at func(*node) int,
 	inS map[int]bool, pos int) bool {
 	for _, x := range g.exports {
-		_, outside, _ := usesOf(x, inS)
-		for _, c := range outside {
-			if at(c) < pos {
+		cs, _ := effConsumers(x)
+		for _, c := range cs {
+			if !inS[c.idx] && at(c) < pos {
 				return false
 			}
 		}

@@ -328,14 +328,13 @@ func TestShapeOps(t *testing.T) {
 			return []*Node{Add(early, Mul(stat, d))}
 		}, ex, ey)
 	}
-	// Cheap values recomputed by every group that reads them (chains of single ops with one
-	// full-size operand), read through Reshapes, by reductions, with a value that is also a
-	// graph output (materialised) and one read by an unfused op.
+	// GroupNorm-like chains read by several groups through Reshapes and by reductions, with a
+	// value that is also a graph output and one read by an unfused op.
 	for _, dims := range [][]int{{3, 5, 7, 16}, {2, 17, 9, 40}, {8, 32, 32, 8}} {
 		rx, ry := randTensor(rng, dims...), randTensor(rng, dims...)
 		b, h, w, c := dims[0], dims[1], dims[2], dims[3]
 		rg := randTensor(rng, 1, 1, 1, c)
-		compare(t, "Recompute", fast, sg, 1e-4, func(in []*Node) []*Node {
+		compare(t, "SharedChains", fast, sg, 1e-4, func(in []*Node) []*Node {
 			g := Reshape(in[0], b, h*w, 4, c/4)
 			mean := ReduceAndKeep(g, ReduceMean, 1, 3)
 			cen := Sub(g, mean)
