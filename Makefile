@@ -14,11 +14,11 @@ BIN := bin
 export GOEXPERIMENT ?= simd
 
 # The demo's model and budget (override on the command line, e.g.
-# make demo DEMO_STEPS=3000).
+# make demo DEMO_STEPS=8000).
 DEMO_DATA  ?= demo/emoji-faces
 DEMO_ARCH  ?= small
 DEMO_SIZE  ?= 32
-DEMO_STEPS ?= 1500
+DEMO_STEPS ?= 4000
 DEMO_BATCH ?= 16
 DEMO_LR    ?= 1e-3
 DEMO_OUT   ?= out/demo
