@@ -165,9 +165,22 @@ func nearestMSE(t *testing.T, data *flow.Dataset, img []float32) float64 {
 // An interrupted run resumed from its checkpoint ends with the same weights
 // as an uninterrupted one with the same seed.
 func TestInterruptAndResumeMatchesUninterrupted(t *testing.T) {
+	withDropout := tinyModel(t)
+	withDropout.Config.Dropout = 0.2 // in-graph randomness: its state must be checkpointed too
+	for _, tc := range []struct {
+		name  string
+		model unet.Model
+	}{{"plain", tinyModel(t)}, {"dropout", withDropout}} {
+		t.Run(tc.name, func(t *testing.T) { testInterruptAndResume(t, tc.model) })
+	}
+}
+
+// testInterruptAndResume trains model for 8 steps in one run, and again with an
+// interruption after step 3 and a resume from the checkpoint; the final checkpoints must be
+// byte-identical.
+func testInterruptAndResume(t *testing.T, model unet.Model) {
 	backend := testBackend(t)
 	data := loadData(t, writeSyntheticImages(t, 3))
-	model := tinyModel(t)
 	cfg := flow.TrainConfig{Steps: 8, BatchSize: 4, Seed: 5, CheckpointEvery: -1, LearningRate: 1e-3}
 
 	full := t.TempDir()

@@ -47,6 +47,10 @@
 // internal/gemm picks its micro-kernel (AVX2/FMA with GOEXPERIMENT=simd, portable otherwise) at
 // run time; this package builds and runs either way.
 //
+// Random bits (RNGBitGenerator, for dropout) come from a counter-based SplitMix64 stream
+// keyed by the [3]uint64 state (rng.go): reproducible for a given state, whatever the number
+// of goroutines, but not the same stream as XLA's or simplego's Philox.
+//
 // Dtypes: float32 for everything heavy; float64 and the integer types GoMLX uses for indices and
 // counters are supported by the generic kernels; bool for comparisons and Where.
 package fastcpu

@@ -81,6 +81,8 @@ var implementedOps = map[backends.OpType]kernelFn{
 	backends.OpTypeReduceMin: execReduce, backends.OpTypeReduceProduct: execReduce,
 
 	backends.OpTypeDotGeneral: execDot, backends.OpTypeConvGeneral: execConv,
+
+	backends.OpTypeRNGBitGenerator: execRNG,
 }
 
 // step is one node to run.
