@@ -363,3 +363,68 @@ func TestConvSameResultWithAnyWorkerCount(t *testing.T) {
 		}
 	}
 }
+
+// TestConvFastFormsRandomShapes draws stride-1 convolutions with channel counts
+// that reach the direct, Winograd and narrow-output forms (multiples of 16,
+// odd counts, 1-4 outputs), odd and even sizes and random paddings, and checks
+// every form against the float64 reference.
+func TestConvFastFormsRandomShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	chans := []int{1, 3, 4, 5, 17, 16, 16, 32, 32, 48}
+	n := 200
+	if testing.Short() {
+		n = 60
+	}
+	ws := NewWorkspace(Options{Parallelism: 2})
+	defer ws.Close()
+	tried, winograd := 0, 0
+	for it := 0; it < n; it++ {
+		k := 1 + 2*r.IntN(2) // 1 or 3
+		s := ConvShape{Batch: 1 + r.IntN(3), H: 2 + r.IntN(10), W: 2 + r.IntN(10),
+			Cin: chans[r.IntN(len(chans))], KH: k, KW: k, Cout: chans[r.IntN(len(chans))],
+			PadTop: r.IntN(k), PadBottom: r.IntN(k), PadLeft: r.IntN(k), PadRight: r.IntN(k)}
+		if it%4 == 0 {
+			// A shape for the Winograd form: 3×3, channels multiples of 16, even
+			// output (paddings of the same parity on both sides).
+			pad := func() (int, int) {
+				lo := r.IntN(3)
+				return lo, lo%2 + 2*r.IntN(2-lo%2)
+			}
+			s = ConvShape{Batch: 1 + r.IntN(3), H: 2 * (1 + r.IntN(5)), W: 2 * (1 + r.IntN(5)),
+				Cin: 16 * (1 + r.IntN(3)), KH: 3, KW: 3, Cout: 16 * (1 + r.IntN(3))}
+			s.PadTop, s.PadBottom = pad()
+			s.PadLeft, s.PadRight = pad()
+		}
+		if s.check(1<<30, 1<<30, 1<<30) != nil {
+			continue
+		}
+		tried++
+		if ho, wo := s.OutSize(); ws.st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout) {
+			winograd++
+		}
+		nx, nk, ny := s.Sizes()
+		x, kk, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+		wy, wdx, wdk := naiveConv(s, x, kk, dy)
+		y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
+		name := fmt.Sprintf("%s/%+v", ConvKernels(), s)
+		if err := ws.Conv2D(s, x, kk, y); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
+		if err := ws.Conv2DInputGrad(s, dy, kk, dx); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
+		if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, name+" dk", dk, wdk, ny)
+	}
+	if tried < n/2 {
+		t.Errorf("only %d of %d random shapes were valid", tried, n)
+	}
+	if ws.st.dk != nil && winograd < 3 {
+		t.Errorf("only %d of %d random shapes used the Winograd form", winograd, tried)
+	}
+	t.Logf("%d shapes, %d in the Winograd form", tried, winograd)
+}
