@@ -76,6 +76,7 @@ func (c *GRPCClient) Generate(ctx context.Context, req GenerateRequest, progress
 		ModelDir: req.ModelDir, N: int32(req.N), Steps: int32(req.Steps), Seed: req.Seed, Sampler: req.Sampler,
 		Label: req.Label, Guidance: req.Guidance, InitPng: req.InitPNG, Strength: req.Strength,
 		Interpolate: req.Interpolate, InterpolateSeed: req.InterpolateSeed,
+		PreviewEvery: int32(req.PreviewEvery),
 	})
 	if err != nil {
 		return nil, c.rpcErr(ctx, err)
@@ -93,7 +94,10 @@ func (c *GRPCClient) Generate(ctx context.Context, req GenerateRequest, progress
 		switch e := ev.GetEvent().(type) {
 		case *fmimagepb.GenerateEvent_Progress:
 			if progress != nil {
-				progress(GenerateProgress{Step: int(e.Progress.GetStep()), TotalSteps: int(e.Progress.GetTotalSteps())})
+				progress(GenerateProgress{
+					Step: int(e.Progress.GetStep()), TotalSteps: int(e.Progress.GetTotalSteps()),
+					Previews: previewsFromPB(e.Progress.GetPreviews(), req.N),
+				})
 			}
 		case *fmimagepb.GenerateEvent_Chunk:
 			ch := e.Chunk
@@ -133,6 +137,21 @@ func (c *GRPCClient) Generate(ctx context.Context, req GenerateRequest, progress
 	}
 	sort.Slice(images, func(i, j int) bool { return images[i].Index < images[j].Index })
 	return images, nil
+}
+
+// previewsFromPB converts the previews of a progress event, skipping any
+// with an index outside the batch of n images or no data.
+func previewsFromPB(in []*fmimagepb.Preview, n int) []Image {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]Image, 0, len(in))
+	for _, p := range in {
+		if idx := int(p.GetIndex()); idx >= 0 && idx < n && len(p.GetPng()) > 0 {
+			out = append(out, Image{Index: idx, Width: int(p.GetWidth()), Height: int(p.GetHeight()), PNG: p.GetPng()})
+		}
+	}
+	return out
 }
 
 // Info implements Generator.

@@ -164,6 +164,7 @@ func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Ge
 		Seed: in.GetSeed(), Sampler: in.GetSampler(), Label: in.GetLabel(), Guidance: in.GetGuidance(),
 		InitPNG: in.GetInitPng(), Strength: in.GetStrength(),
 		Interpolate: in.GetInterpolate(), InterpolateSeed: in.GetInterpolateSeed(),
+		PreviewEvery: int(in.GetPreviewEvery()),
 	}
 	if err := req.Validate(); err != nil {
 		return toStatus(err)
@@ -174,7 +175,9 @@ func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Ge
 	out := &streamSender[*fmimagepb.GenerateEvent]{send: stream.Send}
 	images, err := s.impl.Generate(ctx, req, func(p GenerateProgress) {
 		if err := out.Send(&fmimagepb.GenerateEvent{Event: &fmimagepb.GenerateEvent_Progress{
-			Progress: &fmimagepb.GenerateProgress{Step: int32(p.Step), TotalSteps: int32(p.TotalSteps)},
+			Progress: &fmimagepb.GenerateProgress{
+				Step: int32(p.Step), TotalSteps: int32(p.TotalSteps), Previews: s.previewsToPB(p.Previews),
+			},
 		}}); err != nil {
 			s.logger.Debug("generate progress dropped", "error", err)
 		}
@@ -204,6 +207,28 @@ func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Ge
 	}
 	s.logger.Info("generate finished", "n", len(images), "steps", req.Steps, "elapsed", time.Since(start))
 	return nil
+}
+
+// previewsToPB converts the previews of a progress event, keeping at most
+// MaxPreviewImages of them and MaxPreviewBytes of PNG in all, so that the
+// message stays well under gRPC's limit whatever the implementation sends.
+func (s *GRPCServer) previewsToPB(previews []Image) []*fmimagepb.Preview {
+	if len(previews) == 0 {
+		return nil
+	}
+	out := make([]*fmimagepb.Preview, 0, min(len(previews), MaxPreviewImages))
+	total := 0
+	for _, p := range previews {
+		if len(out) == MaxPreviewImages || total+len(p.PNG) > MaxPreviewBytes {
+			s.logger.Debug("generate previews dropped", "sent", len(out), "of", len(previews))
+			break
+		}
+		total += len(p.PNG)
+		out = append(out, &fmimagepb.Preview{
+			Index: int32(p.Index), Width: int32(p.Width), Height: int32(p.Height), Png: p.PNG,
+		})
+	}
+	return out
 }
 
 // Info implements the Info RPC.

@@ -94,7 +94,7 @@ func TestGenerateLargeBatchAndInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(steps) != 3 || steps[2] != (sdk.GenerateProgress{Step: 3, TotalSteps: 3}) {
+	if len(steps) != 3 || !reflect.DeepEqual(steps[2], sdk.GenerateProgress{Step: 3, TotalSteps: 3}) {
 		t.Errorf("progress = %+v", steps)
 	}
 	total := 0

@@ -128,6 +128,11 @@ type GenerateRequest struct {
 	Interpolate bool
 	// InterpolateSeed is the seed of the path's last image (with Interpolate).
 	InterpolateSeed int64
+	// PreviewEvery asks for intermediate previews (0 = none, the default):
+	// after every PreviewEvery-th integration step, except the last, the
+	// progress event carries GenerateProgress.Previews, the current estimate
+	// of the final images. Previews never change the final images.
+	PreviewEvery int
 }
 
 // GenerateProgress reports one finished integration step.
@@ -136,6 +141,13 @@ type GenerateProgress struct {
 	Step int
 	// TotalSteps is the number of integration steps requested.
 	TotalSteps int
+	// Previews, on the steps that GenerateRequest.PreviewEvery asks for, are
+	// small PNGs of the current estimate of the final images being
+	// integrated (for flow matching the clean-image prediction
+	// x_t + (1−t)·v): at most MaxPreviewImages of them, each at most
+	// MaxPreviewSide pixels on a side, Index being the image's position in
+	// the batch. Nil on other steps.
+	Previews []Image
 }
 
 // Image is one generated image.

@@ -34,6 +34,18 @@ const (
 	MaxGuidance = 50.0
 	// MaxLabelLength bounds GenerateRequest.Label.
 	MaxLabelLength = 256
+	// MaxPreviewEvery bounds GenerateRequest.PreviewEvery (0 = no previews).
+	MaxPreviewEvery = MaxGenerateSteps
+	// MaxPreviewImages is the most previews one progress event carries: the
+	// first MaxPreviewImages of the images being integrated at that step.
+	MaxPreviewImages = 16
+	// MaxPreviewSide bounds the width and height of a preview; larger images
+	// are downscaled by a whole factor for their previews.
+	MaxPreviewSide = 128
+	// MaxPreviewBytes bounds the total PNG bytes of the previews of one
+	// progress event (well under gRPC's 4 MiB message limit); the plugin's
+	// adapter drops previews beyond it.
+	MaxPreviewBytes = 2 << 20
 	// MaxInitImageBytes bounds the encoded images sent to the plugin
 	// (GenerateRequest.InitPNG, InvertRequest.ImagePNG).
 	MaxInitImageBytes = 32 << 20
@@ -152,6 +164,13 @@ func (r GenerateRequest) Validate() error {
 	}
 	if r.Interpolate && len(r.InitPNG) > 0 {
 		return invalid("interpolate", "cannot be combined with an init image")
+	}
+	if err := checkRange("preview-every", r.PreviewEvery, 0, MaxPreviewEvery); err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			ve.Problem += " (0 = no previews)"
+		}
+		return err
 	}
 	return nil
 }

@@ -53,6 +53,12 @@ func TestGenerateRequestValidate(t *testing.T) {
 		{"steps zero", func(r *GenerateRequest) { r.Steps = 0 }, "invalid steps: must be in 1..10000, got 0"},
 		{"steps too big", func(r *GenerateRequest) { r.Steps = 10001 }, "invalid steps"},
 		{"bad sampler", func(r *GenerateRequest) { r.Sampler = "ddim" }, `invalid sampler: must be one of euler, heun, midpoint, rk4, got "ddim"`},
+		{"previews every step", func(r *GenerateRequest) { r.PreviewEvery = 1 }, ""},
+		{"previews at the cap", func(r *GenerateRequest) { r.PreviewEvery = MaxPreviewEvery }, ""},
+		{"negative preview-every", func(r *GenerateRequest) { r.PreviewEvery = -1 },
+			"invalid preview-every: must be in 0..10000, got -1 (0 = no previews)"},
+		{"preview-every too big", func(r *GenerateRequest) { r.PreviewEvery = MaxPreviewEvery + 1 },
+			"invalid preview-every: must be in 0..10000, got 10001"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

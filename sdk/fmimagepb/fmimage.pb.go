@@ -265,8 +265,10 @@ type GenerateRequest struct {
 	Strength        float64                `protobuf:"fixed64,9,opt,name=strength,proto3" json:"strength,omitempty"`
 	Interpolate     bool                   `protobuf:"varint,10,opt,name=interpolate,proto3" json:"interpolate,omitempty"`
 	InterpolateSeed int64                  `protobuf:"varint,11,opt,name=interpolate_seed,json=interpolateSeed,proto3" json:"interpolate_seed,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Send previews with every preview_every-th progress event (0 = none).
+	PreviewEvery  int32 `protobuf:"varint,12,opt,name=preview_every,json=previewEvery,proto3" json:"preview_every,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerateRequest) Reset() {
@@ -372,6 +374,13 @@ func (x *GenerateRequest) GetInterpolate() bool {
 func (x *GenerateRequest) GetInterpolateSeed() int64 {
 	if x != nil {
 		return x.InterpolateSeed
+	}
+	return 0
+}
+
+func (x *GenerateRequest) GetPreviewEvery() int32 {
+	if x != nil {
+		return x.PreviewEvery
 	}
 	return 0
 }
@@ -611,9 +620,12 @@ func (*GenerateEvent_Progress) isGenerateEvent_Event() {}
 func (*GenerateEvent_Chunk) isGenerateEvent_Event() {}
 
 type GenerateProgress struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Step          int32                  `protobuf:"varint,1,opt,name=step,proto3" json:"step,omitempty"`
-	TotalSteps    int32                  `protobuf:"varint,2,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Step       int32                  `protobuf:"varint,1,opt,name=step,proto3" json:"step,omitempty"`
+	TotalSteps int32                  `protobuf:"varint,2,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
+	// Intermediate previews, when the request asked for them (small PNGs,
+	// at most 2 MiB in all per event).
+	Previews      []*Preview `protobuf:"bytes,3,rep,name=previews,proto3" json:"previews,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -662,6 +674,82 @@ func (x *GenerateProgress) GetTotalSteps() int32 {
 	return 0
 }
 
+func (x *GenerateProgress) GetPreviews() []*Preview {
+	if x != nil {
+		return x.Previews
+	}
+	return nil
+}
+
+// Preview is a small PNG of the current estimate of one image of the batch.
+type Preview struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Width         int32                  `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
+	Height        int32                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	Png           []byte                 `protobuf:"bytes,4,opt,name=png,proto3" json:"png,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Preview) Reset() {
+	*x = Preview{}
+	mi := &file_fmimage_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Preview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Preview) ProtoMessage() {}
+
+func (x *Preview) ProtoReflect() protoreflect.Message {
+	mi := &file_fmimage_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Preview.ProtoReflect.Descriptor instead.
+func (*Preview) Descriptor() ([]byte, []int) {
+	return file_fmimage_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Preview) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *Preview) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *Preview) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Preview) GetPng() []byte {
+	if x != nil {
+		return x.Png
+	}
+	return nil
+}
+
 // ImageChunk carries part of one PNG. The chunks of an image arrive in order
 // and contiguously; the one with last = true completes the image.
 type ImageChunk struct {
@@ -679,7 +767,7 @@ type ImageChunk struct {
 
 func (x *ImageChunk) Reset() {
 	*x = ImageChunk{}
-	mi := &file_fmimage_proto_msgTypes[7]
+	mi := &file_fmimage_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +779,7 @@ func (x *ImageChunk) String() string {
 func (*ImageChunk) ProtoMessage() {}
 
 func (x *ImageChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[7]
+	mi := &file_fmimage_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +792,7 @@ func (x *ImageChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageChunk.ProtoReflect.Descriptor instead.
 func (*ImageChunk) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{7}
+	return file_fmimage_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ImageChunk) GetIndex() int32 {
@@ -758,7 +846,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_fmimage_proto_msgTypes[8]
+	mi := &file_fmimage_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +858,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[8]
+	mi := &file_fmimage_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +871,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{8}
+	return file_fmimage_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *InfoRequest) GetModelDir() string {
@@ -812,7 +900,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_fmimage_proto_msgTypes[9]
+	mi := &file_fmimage_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +912,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[9]
+	mi := &file_fmimage_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +925,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{9}
+	return file_fmimage_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ModelInfo) GetModelDir() string {
@@ -925,7 +1013,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_fmimage_proto_msgTypes[10]
+	mi := &file_fmimage_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1025,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[10]
+	mi := &file_fmimage_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1038,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{10}
+	return file_fmimage_proto_rawDescGZIP(), []int{11}
 }
 
 type DrainResponse struct {
@@ -963,7 +1051,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_fmimage_proto_msgTypes[11]
+	mi := &file_fmimage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1063,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fmimage_proto_msgTypes[11]
+	mi := &file_fmimage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1076,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_fmimage_proto_rawDescGZIP(), []int{11}
+	return file_fmimage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DrainResponse) GetInFlight() int32 {
@@ -1029,7 +1117,7 @@ const file_fmimage_proto_rawDesc = "" +
 	"\n" +
 	"checkpoint\x18\x06 \x01(\tR\n" +
 	"checkpoint\x12\x18\n" +
-	"\amessage\x18\a \x01(\tR\amessage\"\xb6\x02\n" +
+	"\amessage\x18\a \x01(\tR\amessage\"\xdb\x02\n" +
 	"\x0fGenerateRequest\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\f\n" +
 	"\x01n\x18\x02 \x01(\x05R\x01n\x12\x14\n" +
@@ -1042,7 +1130,8 @@ const file_fmimage_proto_rawDesc = "" +
 	"\bstrength\x18\t \x01(\x01R\bstrength\x12 \n" +
 	"\vinterpolate\x18\n" +
 	" \x01(\bR\vinterpolate\x12)\n" +
-	"\x10interpolate_seed\x18\v \x01(\x03R\x0finterpolateSeed\"y\n" +
+	"\x10interpolate_seed\x18\v \x01(\x03R\x0finterpolateSeed\x12#\n" +
+	"\rpreview_every\x18\f \x01(\x05R\fpreviewEvery\"y\n" +
 	"\rInvertRequest\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x1b\n" +
 	"\timage_png\x18\x02 \x01(\fR\bimagePng\x12\x14\n" +
@@ -1058,11 +1147,17 @@ const file_fmimage_proto_rawDesc = "" +
 	"\rGenerateEvent\x12:\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1c.fmimage.v1.GenerateProgressH\x00R\bprogress\x12.\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x16.fmimage.v1.ImageChunkH\x00R\x05chunkB\a\n" +
-	"\x05event\"G\n" +
+	"\x05event\"x\n" +
 	"\x10GenerateProgress\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x05R\x04step\x12\x1f\n" +
 	"\vtotal_steps\x18\x02 \x01(\x05R\n" +
-	"totalSteps\"\x90\x01\n" +
+	"totalSteps\x12/\n" +
+	"\bpreviews\x18\x03 \x03(\v2\x13.fmimage.v1.PreviewR\bpreviews\"_\n" +
+	"\aPreview\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x14\n" +
+	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\x12\x10\n" +
+	"\x03png\x18\x04 \x01(\fR\x03png\"\x90\x01\n" +
 	"\n" +
 	"ImageChunk\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x14\n" +
@@ -1110,7 +1205,7 @@ func file_fmimage_proto_rawDescGZIP() []byte {
 	return file_fmimage_proto_rawDescData
 }
 
-var file_fmimage_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_fmimage_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_fmimage_proto_goTypes = []any{
 	(*TrainRequest)(nil),     // 0: fmimage.v1.TrainRequest
 	(*TrainEvent)(nil),       // 1: fmimage.v1.TrainEvent
@@ -1119,30 +1214,32 @@ var file_fmimage_proto_goTypes = []any{
 	(*InvertResponse)(nil),   // 4: fmimage.v1.InvertResponse
 	(*GenerateEvent)(nil),    // 5: fmimage.v1.GenerateEvent
 	(*GenerateProgress)(nil), // 6: fmimage.v1.GenerateProgress
-	(*ImageChunk)(nil),       // 7: fmimage.v1.ImageChunk
-	(*InfoRequest)(nil),      // 8: fmimage.v1.InfoRequest
-	(*ModelInfo)(nil),        // 9: fmimage.v1.ModelInfo
-	(*DrainRequest)(nil),     // 10: fmimage.v1.DrainRequest
-	(*DrainResponse)(nil),    // 11: fmimage.v1.DrainResponse
+	(*Preview)(nil),          // 7: fmimage.v1.Preview
+	(*ImageChunk)(nil),       // 8: fmimage.v1.ImageChunk
+	(*InfoRequest)(nil),      // 9: fmimage.v1.InfoRequest
+	(*ModelInfo)(nil),        // 10: fmimage.v1.ModelInfo
+	(*DrainRequest)(nil),     // 11: fmimage.v1.DrainRequest
+	(*DrainResponse)(nil),    // 12: fmimage.v1.DrainResponse
 }
 var file_fmimage_proto_depIdxs = []int32{
 	6,  // 0: fmimage.v1.GenerateEvent.progress:type_name -> fmimage.v1.GenerateProgress
-	7,  // 1: fmimage.v1.GenerateEvent.chunk:type_name -> fmimage.v1.ImageChunk
-	0,  // 2: fmimage.v1.Generator.Train:input_type -> fmimage.v1.TrainRequest
-	2,  // 3: fmimage.v1.Generator.Generate:input_type -> fmimage.v1.GenerateRequest
-	8,  // 4: fmimage.v1.Generator.Info:input_type -> fmimage.v1.InfoRequest
-	3,  // 5: fmimage.v1.Generator.Invert:input_type -> fmimage.v1.InvertRequest
-	10, // 6: fmimage.v1.Generator.Drain:input_type -> fmimage.v1.DrainRequest
-	1,  // 7: fmimage.v1.Generator.Train:output_type -> fmimage.v1.TrainEvent
-	5,  // 8: fmimage.v1.Generator.Generate:output_type -> fmimage.v1.GenerateEvent
-	9,  // 9: fmimage.v1.Generator.Info:output_type -> fmimage.v1.ModelInfo
-	4,  // 10: fmimage.v1.Generator.Invert:output_type -> fmimage.v1.InvertResponse
-	11, // 11: fmimage.v1.Generator.Drain:output_type -> fmimage.v1.DrainResponse
-	7,  // [7:12] is the sub-list for method output_type
-	2,  // [2:7] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	8,  // 1: fmimage.v1.GenerateEvent.chunk:type_name -> fmimage.v1.ImageChunk
+	7,  // 2: fmimage.v1.GenerateProgress.previews:type_name -> fmimage.v1.Preview
+	0,  // 3: fmimage.v1.Generator.Train:input_type -> fmimage.v1.TrainRequest
+	2,  // 4: fmimage.v1.Generator.Generate:input_type -> fmimage.v1.GenerateRequest
+	9,  // 5: fmimage.v1.Generator.Info:input_type -> fmimage.v1.InfoRequest
+	3,  // 6: fmimage.v1.Generator.Invert:input_type -> fmimage.v1.InvertRequest
+	11, // 7: fmimage.v1.Generator.Drain:input_type -> fmimage.v1.DrainRequest
+	1,  // 8: fmimage.v1.Generator.Train:output_type -> fmimage.v1.TrainEvent
+	5,  // 9: fmimage.v1.Generator.Generate:output_type -> fmimage.v1.GenerateEvent
+	10, // 10: fmimage.v1.Generator.Info:output_type -> fmimage.v1.ModelInfo
+	4,  // 11: fmimage.v1.Generator.Invert:output_type -> fmimage.v1.InvertResponse
+	12, // 12: fmimage.v1.Generator.Drain:output_type -> fmimage.v1.DrainResponse
+	8,  // [8:13] is the sub-list for method output_type
+	3,  // [3:8] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_fmimage_proto_init() }
@@ -1160,7 +1257,7 @@ func file_fmimage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fmimage_proto_rawDesc), len(file_fmimage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
