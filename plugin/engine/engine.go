@@ -250,10 +250,25 @@ func (e *Engine) Generate(ctx context.Context, req sdk.GenerateRequest, progress
 				flow.GaussianNoise(req.Seed, first+i, row)
 			}
 		}
-		opts := flow.SampleOptions{Method: method, Steps: req.Steps, OnStep: func(step, steps int, _ float32, _ []float32) {
-			if progress != nil {
-				progress(sdk.GenerateProgress{Step: ci*steps + step, TotalSteps: chunks * steps})
+		chunkField := field
+		var rec *velocityRecorder
+		if req.PreviewEvery > 0 && progress != nil {
+			rec = &velocityRecorder{Field: field}
+			chunkField = rec
+		}
+		opts := flow.SampleOptions{Method: method, Steps: req.Steps, OnStep: func(step, steps int, t float32, x []float32) {
+			if progress == nil {
+				return
 			}
+			p := sdk.GenerateProgress{Step: ci*steps + step, TotalSteps: chunks * steps}
+			if rec != nil && step%req.PreviewEvery == 0 && step < steps {
+				previews, err := encodePreviews(x, rec.v, t, first, n, h, w)
+				if err != nil {
+					e.logger.Warn("generate: previews skipped", "step", p.Step, "error", err)
+				}
+				p.Previews = previews
+			}
+			progress(p)
 		}}
 		integrate := true
 		if initImg != nil {
@@ -265,7 +280,7 @@ func (e *Engine) Generate(ctx context.Context, req sdk.GenerateRequest, progress
 			integrate = t0 < 1 // strength 0: the image itself
 		}
 		if integrate {
-			if err := flow.Integrate(ctx, field, xs, n, opts); err != nil {
+			if err := flow.Integrate(ctx, chunkField, xs, n, opts); err != nil {
 				return nil, fmt.Errorf("generate from %s: %w", req.ModelDir, err)
 			}
 		}
@@ -278,6 +293,91 @@ func (e *Engine) Generate(ctx context.Context, req sdk.GenerateRequest, progress
 		}
 	}
 	return images, nil
+}
+
+// velocityRecorder is a flow.Field that keeps a copy of the last velocity
+// its field computed, for previews. It passes every call through unchanged,
+// so the integration (and the final images) are the same with or without it.
+type velocityRecorder struct {
+	flow.Field
+	v []float32 // the last velocity computed (nil before the first)
+}
+
+// Velocity implements flow.Field.
+func (r *velocityRecorder) Velocity(ctx context.Context, x, t, dst []float32) error {
+	if err := r.Field.Velocity(ctx, x, t, dst); err != nil {
+		return err
+	}
+	r.v = append(r.v[:0], dst...)
+	return nil
+}
+
+// encodePreviews encodes previews of the first sdk.MaxPreviewImages of the
+// n images in x (the state at time t, [n, h, w, 3]), the first of which is
+// image number first of the request. Each shows the clean-image prediction
+// x̂1 = x + (1 − t)·v with v the last velocity computed (in the last stage
+// of the step just finished: exact for Euler, close for the other methods),
+// or x itself when v does not match x. Images larger than
+// sdk.MaxPreviewSide are downscaled by a whole factor.
+func encodePreviews(x, v []float32, t float32, first, n, h, w int) ([]sdk.Image, error) {
+	dim := h * w * 3
+	if len(x) < n*dim {
+		return nil, fmt.Errorf("preview: state has %d floats, want %d", len(x), n*dim)
+	}
+	if len(v) != len(x) {
+		v = nil
+	}
+	factor := (max(h, w) + sdk.MaxPreviewSide - 1) / sdk.MaxPreviewSide
+	ph, pw := max(1, h/factor), max(1, w/factor)
+	est := make([]float32, dim)
+	small := make([]float32, ph*pw*3)
+	previews := make([]sdk.Image, 0, min(n, sdk.MaxPreviewImages))
+	for i := range min(n, sdk.MaxPreviewImages) {
+		row := x[i*dim : (i+1)*dim]
+		if v != nil {
+			vrow := v[i*dim : (i+1)*dim]
+			for j := range est {
+				est[j] = row[j] + (1-t)*vrow[j]
+			}
+		} else {
+			copy(est, row)
+		}
+		img := est
+		if factor > 1 {
+			boxDownscale(est, h, w, factor, small, ph, pw)
+			img = small
+		}
+		data, err := encodePNG(img, ph, pw)
+		if err != nil {
+			return previews, fmt.Errorf("preview of image %d: %w", first+i, err)
+		}
+		previews = append(previews, sdk.Image{Index: first + i, Width: pw, Height: ph, PNG: data})
+	}
+	return previews, nil
+}
+
+// boxDownscale averages factor×factor blocks of src ([h, w, 3]) into dst
+// ([ph, pw, 3], ph = h/factor, pw = w/factor, at least 1).
+func boxDownscale(src []float32, h, w, factor int, dst []float32, ph, pw int) {
+	for py := range ph {
+		for px := range pw {
+			var sum [3]float32
+			cnt := 0
+			for y := py * factor; y < min(h, (py+1)*factor); y++ {
+				for x := px * factor; x < min(w, (px+1)*factor); x++ {
+					o := (y*w + x) * 3
+					sum[0] += src[o]
+					sum[1] += src[o+1]
+					sum[2] += src[o+2]
+					cnt++
+				}
+			}
+			o := (py*pw + px) * 3
+			for c := range 3 {
+				dst[o+c] = sum[c] / float32(max(cnt, 1))
+			}
+		}
+	}
 }
 
 // decodeToModel decodes an encoded image and fits it to the model's size:
