@@ -27,6 +27,9 @@ type generateRequest struct {
 	Seed *int64 `json:"seed"`
 	// N is the number of images, 1..Config.MaxImages.
 	N int `json:"n"`
+	// Preview asks for a preview event every Preview integration steps,
+	// 0..MaxSteps (0 or absent = no previews).
+	Preview int `json:"preview"`
 }
 
 // The events of a generate response, one JSON object per line
@@ -50,6 +53,23 @@ type (
 		Type  string `json:"type"` // "progress"
 		Step  int    `json:"step"`
 		Steps int    `json:"steps"`
+	}
+	// previewEvent carries small PNGs of the current estimate of the
+	// images (the first sdk.MaxPreviewImages of those being integrated),
+	// after the progress event of the same step. The images events replace
+	// them.
+	previewEvent struct {
+		Type   string         `json:"type"` // "preview"
+		Step   int            `json:"step"`
+		Steps  int            `json:"steps"`
+		Images []previewImage `json:"images"`
+	}
+	// previewImage is one preview; PNG is base64 in JSON.
+	previewImage struct {
+		Index  int    `json:"index"`
+		Width  int    `json:"width"`
+		Height int    `json:"height"`
+		PNG    []byte `json:"png"`
 	}
 	// imageEvent carries one finished image; PNG is base64 in JSON.
 	imageEvent struct {
@@ -90,6 +110,10 @@ func (r generateRequest) toSDK(dir string, maxImages int) (sdk.GenerateRequest, 
 	if r.N < 1 || r.N > maxImages {
 		return sdk.GenerateRequest{}, errorf(http.StatusBadRequest, "invalid number of images %d: want 1..%d", r.N, maxImages)
 	}
+	if r.Preview < 0 || r.Preview > MaxSteps {
+		return sdk.GenerateRequest{}, errorf(http.StatusBadRequest,
+			"invalid preview %d: want 0..%d (steps between previews, 0 = none)", r.Preview, MaxSteps)
+	}
 	var seed int64
 	if r.Seed == nil {
 		seed = rand.Int64N(MaxSeed + 1)
@@ -99,7 +123,7 @@ func (r generateRequest) toSDK(dir string, maxImages int) (sdk.GenerateRequest, 
 	if seed < 0 || seed > MaxSeed {
 		return sdk.GenerateRequest{}, errorf(http.StatusBadRequest, "invalid seed %d: want 0..%d", seed, int64(MaxSeed))
 	}
-	req := sdk.GenerateRequest{ModelDir: dir, N: r.N, Steps: r.Steps, Seed: seed, Sampler: r.Sampler}
+	req := sdk.GenerateRequest{ModelDir: dir, N: r.N, Steps: r.Steps, Seed: seed, Sampler: r.Sampler, PreviewEvery: r.Preview}
 	if err := req.Validate(); err != nil {
 		return sdk.GenerateRequest{}, &httpError{status: http.StatusBadRequest, err: err}
 	}
@@ -142,6 +166,13 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	images, err := s.gen.Generate(ctx, req, func(p sdk.GenerateProgress) {
 		st.send(progressEvent{Type: "progress", Step: p.Step, Steps: p.TotalSteps})
+		if len(p.Previews) > 0 {
+			ev := previewEvent{Type: "preview", Step: p.Step, Steps: p.TotalSteps, Images: make([]previewImage, len(p.Previews))}
+			for i, img := range p.Previews {
+				ev.Images[i] = previewImage{Index: img.Index, Width: img.Width, Height: img.Height, PNG: img.PNG}
+			}
+			st.send(ev)
+		}
 	})
 	if err != nil {
 		if ctx.Err() == nil {

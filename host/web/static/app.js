@@ -69,7 +69,7 @@ async function readLines(resp, onLine) {
 }
 
 // generate runs one POST /api/generate, calling the handlers for its events.
-async function generate(req, { onStart, onQueued, onProgress, onImage }, signal) {
+async function generate(req, { onStart, onQueued, onProgress, onPreview, onImage }, signal) {
   const resp = await request('/api/generate', req, signal);
   let finished = false;
   await readLines(resp, (line) => {
@@ -78,6 +78,7 @@ async function generate(req, { onStart, onQueued, onProgress, onImage }, signal)
       case 'start': onStart?.(ev); break;
       case 'queued': onQueued?.(); break;
       case 'progress': onProgress?.(ev.step, ev.steps); break;
+      case 'preview': onPreview?.(ev); break;
       case 'image': onImage?.(ev); break;
       case 'done': finished = true; break;
       case 'error': throw new Error(ev.error);
@@ -108,6 +109,9 @@ function downloadLink(src, filename) {
 }
 
 const pngURL = (b64) => `data:image/png;base64,${b64}`;
+
+// previewEvery is how many steps apart to ask for previews: 2 to 5.
+const previewEvery = (steps) => Math.min(5, Math.max(2, Math.ceil(steps / 10)));
 
 // ---- generate panel ----
 
@@ -148,6 +152,7 @@ async function onGenerate(ev) {
   let req;
   try {
     req = { model, sampler: $('sampler').value, steps: Number($('steps').value), seed: seedValue(), n: Number($('n').value) };
+    req.preview = previewEvery(req.steps);
   } catch (e) { showError(e); return; }
   genAbort = new AbortController();
   $('gen-go').disabled = true;
@@ -157,6 +162,9 @@ async function onGenerate(ev) {
   bar.value = 0;
   status.textContent = 'starting…';
   let started = null;
+  // Placeholders showing the latest preview of each pending image, by index;
+  // each is replaced by its final image.
+  const pending = new Map();
   try {
     await generate(req, {
       onStart: (s) => {
@@ -170,11 +178,31 @@ async function onGenerate(ev) {
         bar.value = step;
         status.textContent = `step ${step}/${steps} · seed ${started.seed}`;
       },
+      onPreview: (ev) => {
+        for (const p of ev.images) {
+          let fig = pending.get(p.index);
+          if (!fig) {
+            fig = figure('', `preview #${p.index}`);
+            fig.classList.add('preview');
+            pending.set(p.index, fig);
+            $('gallery').prepend(fig);
+          }
+          fig.querySelector('img').src = pngURL(p.png);
+          fig.querySelector('figcaption').textContent = `preview · step ${ev.step}/${ev.steps} · #${p.index}`;
+        }
+      },
       onImage: (img) => {
         const s = started;
         const src = pngURL(img.png);
-        $('gallery').prepend(figure(src, `${s.model} · ${s.sampler} · ${s.steps} steps · seed ${s.seed} · #${img.index}`,
-          `${s.model}-${s.sampler}-${s.steps}steps-seed${s.seed}-${img.index}.png`));
+        const fig = figure(src, `${s.model} · ${s.sampler} · ${s.steps} steps · seed ${s.seed} · #${img.index}`,
+          `${s.model}-${s.sampler}-${s.steps}steps-seed${s.seed}-${img.index}.png`);
+        const placeholder = pending.get(img.index);
+        if (placeholder) {
+          placeholder.replaceWith(fig);
+          pending.delete(img.index);
+        } else {
+          $('gallery').prepend(fig);
+        }
       },
     }, genAbort.signal);
     status.textContent = `done: ${req.n} image(s), ${started.steps} steps, seed ${started.seed}`;
@@ -182,6 +210,7 @@ async function onGenerate(ev) {
     if (e.name === 'AbortError') status.textContent = 'cancelled';
     else { status.textContent = 'failed'; showError(e); }
   } finally {
+    for (const fig of pending.values()) fig.remove(); // cancelled or failed
     $('gen-go').disabled = false;
     $('gen-cancel').disabled = true;
   }
@@ -220,8 +249,9 @@ async function onStrip(ev) {
     fig.append(bar);
     strip.append(fig);
     try {
-      await generate({ model, sampler, steps: n, seed, n: 1 }, {
+      await generate({ model, sampler, steps: n, seed, n: 1, preview: previewEvery(n) }, {
         onProgress: (step) => { bar.value = step; },
+        onPreview: (ev) => { if (ev.images.length) fig.querySelector('img').src = pngURL(ev.images[0].png); },
         onImage: (img) => {
           const src = pngURL(img.png);
           fig.querySelector('img').src = src;
