@@ -53,7 +53,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	_, ts := newTestServer(t, client, newFixture(t), Config{SampleImages: 4, SampleSteps: 2})
+	// The fake plugin sends no previews; previewing adds some.
+	_, ts := newTestServer(t, &previewing{Generator: client}, newFixture(t), Config{SampleImages: 4, SampleSteps: 2})
 
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
@@ -134,12 +135,17 @@ func TestBrowser(t *testing.T) {
 	step("generate at 3 steps",
 		eval(setForm(3)),
 		chromedp.Click(chromedp.CSS("#gen-go")),
-		waitFor(allShown("#gallery img", 2)),
+		waitFor(allShown("#gallery figure:not(.preview) img", 2)),
 	)
 	step("generate at 9 steps",
 		eval(setForm(9)),
+		// Note whether a preview placeholder ever showed an image.
+		eval(`window.sawPreview = false; new MutationObserver(() => {
+			if (document.querySelector('#gallery figure.preview img[src^="data:"]')) window.sawPreview = true;
+		}).observe(document.getElementById('gallery'), { childList: true, subtree: true, attributes: true })`),
 		chromedp.Click(chromedp.CSS("#gen-go")),
-		waitFor(allShown("#gallery img", 4)),
+		waitFor(allShown("#gallery figure:not(.preview) img", 4)),
+		waitFor(`window.sawPreview === true && !document.querySelector('#gallery figure.preview')`),
 	)
 	captions, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
 		`[...document.querySelectorAll('#gallery figcaption')].map((c) => c.textContent)`))

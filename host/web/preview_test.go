@@ -15,10 +15,11 @@ import (
 	"github.com/fm-image/fm-image/sdk"
 )
 
-// previewing is the fake generator plus previews: on every PreviewEvery-th
-// step but the last, its progress carries the fake's noise for each image.
+// previewing adds previews to a Generator (normally the fake): on every
+// PreviewEvery-th step but the last, its progress carries the fake's noise
+// for each image.
 type previewing struct {
-	fakegen.Generator
+	sdk.Generator
 	mu    sync.Mutex
 	every []int // PreviewEvery of each request
 }
@@ -52,7 +53,7 @@ type previewEventJSON struct {
 }
 
 func TestGeneratePreviewStream(t *testing.T) {
-	gen := &previewing{}
+	gen := &previewing{Generator: &fakegen.Generator{}}
 	_, ts := newTestServer(t, gen, newFixture(t), Config{})
 
 	t.Run("previews every 2 steps", func(t *testing.T) {
