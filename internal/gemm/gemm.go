@@ -15,8 +15,8 @@
 // Convolutions with stride 1 and no dilation run without im2col on amd64, in
 // assembly that needs no build flag (direct.go, winograd.go): direct 8×32
 // (AVX-512) or 6×16 (AVX2) register tiles, and the Winograd F(2×2, 3×3) form
-// for 3×3 forward and input-gradient convolutions whose channel counts are
-// multiples of 16. Other convolutions use im2col and the
+// for 3×3 forward and input-gradient convolutions (and, on AVX-512, kernel
+// gradients) whose channel counts are multiples of 16. Other convolutions use im2col and the
 // GEMM (conv.go). ConvKernels describes the choice; Options.NoDirectConv and
 // Options.NoWinograd turn the faster forms off.
 //
