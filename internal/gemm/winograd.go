@@ -131,7 +131,7 @@ func (w *Workspace) winogradForward(x []float32, batch, h, wd, c int, p directPa
 	tiles := batch * (ho / 2) * (wo / 2)
 	block = min(block, roundUp(tiles, tr))
 	wj := &st.wino
-	*wj = winoJob{x: x, h: h, w: wd, c: c, pads: p, ho: ho, wo: wo, u: u, coutP: coutP, cout: cout, y: y,
+	*wj = winoJob{src: winoSource{x: x, h: h, w: wd, c: c, pads: p, ho: ho, wo: wo}, u: u, coutP: coutP, cout: cout, y: y,
 		tiles: tiles, block: block, dk: st.dk, next: &st.next}
 	blocks := (tiles + block - 1) / block
 	par := w.parallelism()
@@ -145,10 +145,7 @@ func (w *Workspace) winogradForward(x []float32, batch, h, wd, c int, p directPa
 
 // winoJob is winogradForward split over blocks of tiles.
 type winoJob struct {
-	x            []float32 // input [batch][h][w][c], unpadded
-	h, w, c      int
-	pads         directPads
-	ho, wo       int
+	src          winoSource
 	u            []float32
 	coutP, cout  int
 	y            []float32
@@ -159,7 +156,7 @@ type winoJob struct {
 }
 
 func (wj *winoJob) runPart(wk *worker, _ int) {
-	c, coutP := wj.c, wj.coutP
+	c, coutP, wo := wj.src.c, wj.coutP, wj.src.wo
 	vPlane, mPlane := planeStride(wj.block*c), planeStride(wj.block*coutP)
 	if need := 16 * vPlane; len(wk.cols) < need {
 		wk.cols = make([]float32, need)
@@ -168,11 +165,7 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 		wk.acc = make([]float32, need)
 	}
 	v, m := wk.cols[:16*vPlane], wk.acc[:16*mPlane]
-	if need := 16 * c; len(wk.packA) < need {
-		wk.packA = make([]float32, need)
-	}
-	patch := wk.packA[:16*c] // a border tile's 4×4 pixels, zero-padded
-	tw, th := wj.wo/2, wj.ho/2
+	patch := wj.src.patch(wk)
 	tr, tc := wj.dk.rows, wj.dk.cols
 	zeroTap := 0
 	for {
@@ -183,18 +176,7 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 		n := min(wj.block, wj.tiles-t0)
 		// Input transform of the block's tiles: V[ξ][tile][c].
 		for i := 0; i < n; i++ {
-			t := t0 + i
-			b, ti, tj := t/(th*tw), t/tw%th, t%tw
-			// The tile's input rows r0..r0+3 and columns q0..q0+3.
-			r0, q0 := 2*ti-wj.pads[0], 2*tj-wj.pads[2]
-			dst := unsafe.Pointer(&v[i*c])
-			if r0 >= 0 && q0 >= 0 && r0+4 <= wj.h && q0+4 <= wj.w {
-				src := unsafe.Pointer(&wj.x[((b*wj.h+r0)*wj.w+q0)*c])
-				wj.dk.winoIn(src, c*4, wj.w*c*4, c, dst, vPlane*4)
-				continue
-			}
-			fillPatch(patch, wj.x, b, r0, q0, wj.h, wj.w, c)
-			wj.dk.winoIn(unsafe.Pointer(&patch[0]), c*4, 4*c*4, c, dst, vPlane*4)
+			wj.src.transform(wj.dk, t0+i, patch, unsafe.Pointer(&v[i*c]), vPlane*4)
 		}
 		// The 16 products M[ξ] = V[ξ]·U[ξ], (n × c) by (c × coutP).
 		rows := roundUp(n, tr)
@@ -209,10 +191,8 @@ func (wj *winoJob) runPart(wk *worker, _ int) {
 		}
 		// Output transform: Y = Aᵀ·M·A, 2×2 outputs per tile.
 		for i := 0; i < n; i++ {
-			t := t0 + i
-			b, ti, tj := t/(th*tw), t/tw%th, t%tw
-			dst := unsafe.Pointer(&wj.y[((b*wj.ho+2*ti)*wj.wo+2*tj)*wj.cout])
-			wj.dk.winoOut(unsafe.Pointer(&m[i*coutP]), mPlane*4, wj.cout, dst, wj.cout*4, wj.wo*wj.cout*4)
+			dst := unsafe.Pointer(&wj.y[wj.src.outOffset(t0+i)*wj.cout])
+			wj.dk.winoOut(unsafe.Pointer(&m[i*coutP]), mPlane*4, wj.cout, dst, wj.cout*4, wo*wj.cout*4)
 		}
 	}
 }
@@ -287,8 +267,9 @@ func (w *Workspace) conv2DKernelGradWinograd(s ConvShape, x, dy, dk []float32) {
 		st.kacc = make([]float32, need)
 	}
 	gj := &st.winoGrad
-	*gj = winoGradJob{x: x, h: s.H, w: s.W, c: c, pads: directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight},
-		dy: dy, ho: ho, wo: wo, cout: cout, coutP: coutP, zPlane: zPlane, z: st.kacc[:zParts*16*zPlane],
+	*gj = winoGradJob{src: winoSource{x: x, h: s.H, w: s.W, c: c, ho: ho, wo: wo,
+		pads: directPads{s.PadTop, s.PadBottom, s.PadLeft, s.PadRight}},
+		dy: dy, cout: cout, coutP: coutP, zPlane: zPlane, z: st.kacc[:zParts*16*zPlane],
 		out: dk, tiles: tiles, zParts: zParts, dk: st.dk}
 	gj.block = min(tiles, max(1, winoGradBlockBytes/(16*(c+coutP)*4)))
 	gj.parts = parts
@@ -302,11 +283,8 @@ func (w *Workspace) conv2DKernelGradWinograd(s ConvShape, x, dy, dk []float32) {
 // ranges of tiles into their Zs; then (final) the Zs are added and
 // transformed into dK, split over input channels.
 type winoGradJob struct {
-	x            []float32 // input [batch][h][w][c], unpadded
-	h, w, c      int
-	pads         directPads
+	src          winoSource
 	dy           []float32 // output gradient [batch][ho][wo][cout]
-	ho, wo       int
 	cout, coutP  int
 	z            []float32 // zParts × Z [16][c][coutP], planes zPlane apart
 	zParts       int       // tile ranges, each summed into its own Z
@@ -319,7 +297,7 @@ type winoGradJob struct {
 }
 
 func (gj *winoGradJob) runPart(wk *worker, part int) {
-	c, coutP, cout := gj.c, gj.coutP, gj.cout
+	c, coutP, cout := gj.src.c, gj.coutP, gj.cout
 	zLen := 16 * gj.zPlane
 	if gj.final {
 		z0 := gj.z[:zLen]
@@ -345,7 +323,7 @@ func (gj *winoGradJob) runPart(wk *worker, part int) {
 // sumRange sums the products of range zp of the tiles (of gj.zParts equal
 // ranges) into the zp-th Z.
 func (gj *winoGradJob) sumRange(wk *worker, zp int) {
-	c, coutP, cout := gj.c, gj.coutP, gj.cout
+	c, coutP, cout := gj.src.c, gj.coutP, gj.cout
 	zLen := 16 * gj.zPlane
 	z := gj.z[zp*zLen:][:zLen]
 	clear(z)
@@ -356,28 +334,15 @@ func (gj *winoGradJob) sumRange(wk *worker, zp int) {
 	if need := 16 * wPlane; len(wk.acc) < need {
 		wk.acc = make([]float32, need)
 	}
-	if need := 16 * c; len(wk.packA) < need {
-		wk.packA = make([]float32, need)
-	}
-	v, wv, patch := wk.cols[:16*vPlane], wk.acc[:16*wPlane], wk.packA[:16*c]
-	tw, th := gj.wo/2, gj.ho/2
+	v, wv, patch := wk.cols[:16*vPlane], wk.acc[:16*wPlane], gj.src.patch(wk)
 	tr, tc := gj.dk.rows, gj.dk.cols
 	lo, hi := split(gj.tiles, gj.zParts, zp)
 	for t0 := lo; t0 < hi; t0 += gj.block {
 		n := min(gj.block, hi-t0)
 		for i := 0; i < n; i++ {
-			t := t0 + i
-			b, ti, tj := t/(th*tw), t/tw%th, t%tw
-			r0, q0 := 2*ti-gj.pads[0], 2*tj-gj.pads[2]
-			dst := unsafe.Pointer(&v[i*c])
-			if r0 >= 0 && q0 >= 0 && r0+4 <= gj.h && q0+4 <= gj.w {
-				winoInput(unsafe.Pointer(&gj.x[((b*gj.h+r0)*gj.w+q0)*c]), c*4, gj.w*c*4, c/16, dst, vPlane*4)
-			} else {
-				fillPatch(patch, gj.x, b, r0, q0, gj.h, gj.w, c)
-				winoInput(unsafe.Pointer(&patch[0]), c*4, 4*c*4, c/16, dst, vPlane*4)
-			}
-			e := unsafe.Pointer(&gj.dy[((b*gj.ho+2*ti)*gj.wo+2*tj)*cout])
-			winoGradInput(e, cout*4, gj.wo*cout*4, cout/16, unsafe.Pointer(&wv[i*coutP]), wPlane*4)
+			gj.src.transform(gj.dk, t0+i, patch, unsafe.Pointer(&v[i*c]), vPlane*4)
+			e := unsafe.Pointer(&gj.dy[gj.src.outOffset(t0+i)*cout])
+			winoGradInput(e, cout*4, gj.src.wo*cout*4, cout/16, unsafe.Pointer(&wv[i*coutP]), wPlane*4)
 		}
 		for xi := 0; xi < 16; xi++ {
 			for cg := 0; cg < c; cg += tr {
@@ -390,15 +355,49 @@ func (gj *winoGradJob) sumRange(wk *worker, zp int) {
 	}
 }
 
-// fillPatch copies the 4×4 pixels of image b starting at row r0 and column q0
-// of x [batch][h][w][c] into patch [4][4][c], zero where outside the image.
-func fillPatch(patch, x []float32, b, r0, q0, h, w, c int) {
-	clear(patch)
-	q1, q2 := max(0, -q0), min(4, w-q0)
-	if q1 >= q2 {
+// winoSource is the input of a Winograd convolution, read in place as 4×4
+// tiles: an unpadded tensor x [batch][h][w][c] with zero padding pads, whose
+// output is ho×wo (both even; tile (ti, tj) of an image gives output pixels
+// 2ti..2ti+1 × 2tj..2tj+1).
+type winoSource struct {
+	x       []float32
+	h, w, c int
+	pads    directPads
+	ho, wo  int
+}
+
+// outOffset returns the pixel index of tile t's top-left output pixel in the
+// [batch][ho][wo] output (tiles numbered image by image, row by row).
+func (s *winoSource) outOffset(t int) int {
+	tw, th := s.wo/2, s.ho/2
+	b, ti, tj := t/(th*tw), t/tw%th, t%tw
+	return (b*s.ho+2*ti)*s.wo + 2*tj
+}
+
+// patch returns the worker's buffer for one border tile (4×4×c values).
+func (s *winoSource) patch(wk *worker) []float32 {
+	if need := 16 * s.c; len(wk.packA) < need {
+		wk.packA = make([]float32, need)
+	}
+	return wk.packA[:16*s.c]
+}
+
+// transform writes the input transform of tile t (planes vs bytes apart from
+// v). A tile inside the image is read in place; one that reaches into the
+// padding is first copied into patch, zero where outside the image.
+func (s *winoSource) transform(d *directKernel, t int, patch []float32, v unsafe.Pointer, vs int) {
+	c := s.c
+	out := s.outOffset(t)
+	b, r0, q0 := out/(s.ho*s.wo), out/s.wo%s.ho-s.pads[0], out%s.wo-s.pads[2]
+	if r0 >= 0 && q0 >= 0 && r0+4 <= s.h && q0+4 <= s.w {
+		d.winoIn(unsafe.Pointer(&s.x[((b*s.h+r0)*s.w+q0)*c]), c*4, s.w*c*4, c, v, vs)
 		return
 	}
-	for r := max(0, -r0); r < min(4, h-r0); r++ {
-		copy(patch[(4*r+q1)*c:(4*r+q2)*c], x[((b*h+r0+r)*w+q0+q1)*c:])
+	clear(patch)
+	if q1, q2 := max(0, -q0), min(4, s.w-q0); q1 < q2 {
+		for r := max(0, -r0); r < min(4, s.h-r0); r++ {
+			copy(patch[(4*r+q1)*c:(4*r+q2)*c], s.x[((b*s.h+r0+r)*s.w+q0+q1)*c:])
+		}
 	}
+	d.winoIn(unsafe.Pointer(&patch[0]), c*4, 4*c*4, c, v, vs)
 }
