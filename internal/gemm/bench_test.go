@@ -83,21 +83,7 @@ func BenchmarkConv(b *testing.B) {
 			ws := NewWorkspace(o)
 			for _, op := range []string{"forward", "inputgrad", "kernelgrad"} {
 				b.Run(fmt.Sprintf("%s/%s/p%d", op, bk.name, par), func(b *testing.B) {
-					for b.Loop() {
-						var err error
-						switch op {
-						case "forward":
-							err = ws.Conv2D(s, x, k, y)
-						case "inputgrad":
-							err = ws.Conv2DInputGrad(s, y, k, dx)
-						default:
-							err = ws.Conv2DKernelGrad(s, x, y, dk)
-						}
-						if err != nil {
-							b.Fatal(err)
-						}
-					}
-					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					benchConvForm(b, ws, op, s, x, k, y, dx, dk, flops)
 				})
 			}
 			ws.Close()
@@ -159,22 +145,29 @@ func BenchmarkConvUNet(b *testing.B) {
 				}
 			}
 			b.Run(c.name+"/"+op, func(b *testing.B) {
-				for b.Loop() {
-					var err error
-					switch strings.TrimSuffix(op, "-direct") {
-					case "forward":
-						err = ws.Conv2D(s, x, k, y)
-					case "inputgrad":
-						err = ws.Conv2DInputGrad(s, y, k, dx)
-					default:
-						err = ws.Conv2DKernelGrad(s, x, y, dk)
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				benchConvForm(b, ws, strings.TrimSuffix(op, "-direct"), s, x, k, y, dx, dk, flops)
 			})
 		}
 	}
+}
+
+// benchConvForm times one convolution form ("forward", "inputgrad" or
+// "kernelgrad") of s on ws, with y doubling as the output gradient, and
+// reports GFLOP/s for flops per call.
+func benchConvForm(b *testing.B, ws *Workspace, form string, s ConvShape, x, k, y, dx, dk []float32, flops float64) {
+	for b.Loop() {
+		var err error
+		switch form {
+		case "forward":
+			err = ws.Conv2D(s, x, k, y)
+		case "inputgrad":
+			err = ws.Conv2DInputGrad(s, y, k, dx)
+		default:
+			err = ws.Conv2DKernelGrad(s, x, y, dk)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -44,6 +44,39 @@ func naiveConv(s ConvShape, x, k, dy []float32) (y, dx, dk []float64) {
 	return y, dx, dk
 }
 
+// runConvForms runs the forward, input-gradient and kernel-gradient
+// convolutions of s on ws. The outputs start as random values, so elements a
+// form fails to write show up.
+func runConvForms(t *testing.T, r *rand.Rand, ws *Workspace, s ConvShape, x, k, dy []float32) (y, dx, dk []float32) {
+	t.Helper()
+	nx, nk, ny := s.Sizes()
+	y, dx, dk = randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
+	if err := ws.Conv2D(s, x, k, y); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
+		t.Fatal(err)
+	}
+	return y, dx, dk
+}
+
+// checkConvForms runs the three forms of s on ws with random data and
+// compares them with naiveConv; it returns the data and the results.
+func checkConvForms(t *testing.T, r *rand.Rand, ws *Workspace, s ConvShape, name string) (x, k, dy, y, dx, dk []float32) {
+	t.Helper()
+	nx, nk, ny := s.Sizes()
+	x, k, dy = randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
+	wy, wdx, wdk := naiveConv(s, x, k, dy)
+	y, dx, dk = runConvForms(t, r, ws, s, x, k, dy)
+	compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
+	compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
+	compare(t, name+" dk", dk, wdk, ny)
+	return x, k, dy, y, dx, dk
+}
+
 func TestConv(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	shapes := []ConvShape{
@@ -66,22 +99,7 @@ func TestConv(t *testing.T) {
 			ws := NewWorkspace(o)
 			for _, s := range shapes {
 				name := fmt.Sprintf("%s/p%d/%+v", ws.Kernel(), par, s)
-				nx, nk, ny := s.Sizes()
-				x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
-				wy, wdx, wdk := naiveConv(s, x, k, dy)
-				y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
-				if err := ws.Conv2D(s, x, k, y); err != nil {
-					t.Fatal(err)
-				}
-				compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
-				if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
-					t.Fatal(err)
-				}
-				compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
-				if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
-					t.Fatal(err)
-				}
-				compare(t, name+" dk", dk, wdk, ny)
+				checkConvForms(t, r, ws, s, name)
 			}
 			ws.Close()
 		}
@@ -135,18 +153,9 @@ func TestConvRandomShapes(t *testing.T) {
 			name := fmt.Sprintf("%s/%+v", ws.Kernel(), s)
 			x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
 			wy, wdx, wdk := naiveConv(s, x, k, dy)
-			y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
-			if err := ws.Conv2D(s, x, k, y); err != nil {
-				t.Fatal(err)
-			}
+			y, dx, dk := runConvForms(t, r, ws, s, x, k, dy)
 			compare(t, name+" y", y, wy, nk)
-			if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
-				t.Fatal(err)
-			}
 			compare(t, name+" dx", dx, wdx, nk)
-			if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
-				t.Fatal(err)
-			}
 			compare(t, name+" dk", dk, wdk, ny)
 		}
 		t.Logf("%s: %d of 150 random shapes valid", ws.Kernel(), valid)
@@ -220,22 +229,7 @@ func TestConvDirect(t *testing.T) {
 					t.Fatalf("%+v: not run as a direct convolution with the %s tiles", s, kn)
 				}
 				name := fmt.Sprintf("direct-%s/p%d/%+v", kn, par, s)
-				nx, nk, ny := s.Sizes()
-				x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
-				wy, wdx, wdk := naiveConv(s, x, k, dy)
-				y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
-				if err := ws.Conv2D(s, x, k, y); err != nil {
-					t.Fatal(err)
-				}
-				compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
-				if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
-					t.Fatal(err)
-				}
-				compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
-				if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
-					t.Fatal(err)
-				}
-				compare(t, name+" dk", dk, wdk, ny)
+				checkConvForms(t, r, ws, s, name)
 			}
 			ws.Close()
 		}
@@ -277,33 +271,9 @@ func TestConvWinograd(t *testing.T) {
 					t.Fatalf("%+v: not run in the Winograd form with the %s tiles", s, kn)
 				}
 				name := fmt.Sprintf("winograd-%s/p%d/%+v", kn, par, s)
-				nx, nk, ny := s.Sizes()
-				x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
-				wy, wdx, wdk := naiveConv(s, x, k, dy)
-				y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
-				if err := ws.Conv2D(s, x, k, y); err != nil {
-					t.Fatal(err)
-				}
-				compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
-				if err := ws.Conv2DInputGrad(s, dy, k, dx); err != nil {
-					t.Fatal(err)
-				}
-				compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
-				if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
-					t.Fatal(err)
-				}
-				compare(t, name+" dk", dk, wdk, ny)
+				x, k, dy, y, dx, dk := checkConvForms(t, r, ws, s, name)
 				// Against the direct tiles, element by element.
-				y2, dx2, dk2 := make([]float32, ny), make([]float32, nx), make([]float32, nk)
-				if err := ref.Conv2DKernelGrad(s, x, dy, dk2); err != nil {
-					t.Fatal(err)
-				}
-				if err := ref.Conv2D(s, x, k, y2); err != nil {
-					t.Fatal(err)
-				}
-				if err := ref.Conv2DInputGrad(s, dy, k, dx2); err != nil {
-					t.Fatal(err)
-				}
+				y2, dx2, dk2 := runConvForms(t, r, ref, s, x, k, dy)
 				for _, c := range []struct {
 					what string
 					a, b []float32
@@ -340,13 +310,8 @@ func TestConvSameResultWithAnyWorkerCount(t *testing.T) {
 		var first [3][]float32
 		for _, par := range []int{1, 2, 3} {
 			ws := NewWorkspace(Options{Parallelism: par})
-			got := [3][]float32{make([]float32, ny), make([]float32, nx), make([]float32, nk)}
-			for i, err := range []error{ws.Conv2D(s, x, k, got[0]), ws.Conv2DInputGrad(s, dy, k, got[1]),
-				ws.Conv2DKernelGrad(s, x, dy, got[2])} {
-				if err != nil {
-					t.Fatalf("%+v, form %d: %v", s, i, err)
-				}
-			}
+			var got [3][]float32
+			got[0], got[1], got[2] = runConvForms(t, r, ws, s, x, k, dy)
 			ws.Close()
 			if par == 1 {
 				first = got
@@ -402,23 +367,7 @@ func TestConvFastFormsRandomShapes(t *testing.T) {
 		if ho, wo := s.OutSize(); ws.st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout) {
 			winograd++
 		}
-		nx, nk, ny := s.Sizes()
-		x, kk, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
-		wy, wdx, wdk := naiveConv(s, x, kk, dy)
-		y, dx, dk := randSlice(r, ny), randSlice(r, nx), randSlice(r, nk)
-		name := fmt.Sprintf("%s/%+v", ConvKernels(), s)
-		if err := ws.Conv2D(s, x, kk, y); err != nil {
-			t.Fatal(err)
-		}
-		compare(t, name+" y", y, wy, s.KH*s.KW*s.Cin)
-		if err := ws.Conv2DInputGrad(s, dy, kk, dx); err != nil {
-			t.Fatal(err)
-		}
-		compare(t, name+" dx", dx, wdx, s.KH*s.KW*s.Cout)
-		if err := ws.Conv2DKernelGrad(s, x, dy, dk); err != nil {
-			t.Fatal(err)
-		}
-		compare(t, name+" dk", dk, wdk, ny)
+		checkConvForms(t, r, ws, s, fmt.Sprintf("%s/%+v", ConvKernels(), s))
 	}
 	if tried < n/2 {
 		t.Errorf("only %d of %d random shapes were valid", tried, n)
