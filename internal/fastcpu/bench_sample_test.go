@@ -2,11 +2,7 @@ package fastcpu_test
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/fm-image/fm-image/flow"
 	"github.com/fm-image/fm-image/internal/fastcpu"
@@ -55,18 +51,5 @@ func BenchmarkRefUNet32Sample(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	prof := backend.(*fastcpu.Backend).Profile()
-	names := make([]string, 0, len(prof))
-	var total [2]time.Duration
-	for k, v := range prof {
-		names = append(names, k)
-		total[0] += v[0]
-		total[1] += v[1]
-	}
-	slices.SortFunc(names, func(x, y string) int { return int(prof[y][0] - prof[x][0]) })
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
-	fmt.Fprintf(os.Stderr, "%8.2f ms/eval cpu %8.2f wall  total of the ops\n", ms(total[1]), ms(total[0]))
-	for _, k := range names {
-		fmt.Fprintf(os.Stderr, "%8.2f ms/eval cpu %8.2f wall  %s\n", ms(prof[k][1]), ms(prof[k][0]), k)
-	}
+	printProfile(backend.(*fastcpu.Backend), b.N, "eval")
 }

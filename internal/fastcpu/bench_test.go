@@ -43,20 +43,24 @@ func BenchmarkRefUNet32Train(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	prof := backend.(*fastcpu.Backend).Profile()
+	printProfile(backend.(*fastcpu.Backend), b.N, "step")
+}
+
+// printProfile prints to stderr the per-op times the backend's "profile" option collected over
+// n runs, per run (unit names a run), largest CPU time first, after their total.
+func printProfile(backend *fastcpu.Backend, n int, unit string) {
+	prof := backend.Profile()
 	names := make([]string, 0, len(prof))
-	for k := range prof {
+	var total [2]time.Duration
+	for k, v := range prof {
 		names = append(names, k)
+		total[0] += v[0]
+		total[1] += v[1]
 	}
 	slices.SortFunc(names, func(x, y string) int { return int(prof[y][1] - prof[x][1]) })
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
-	var total [2]time.Duration
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(n) }
+	fmt.Fprintf(os.Stderr, "%8.2f ms/%s cpu %8.2f wall  total of the ops\n", ms(total[1]), unit, ms(total[0]))
 	for _, k := range names {
-		total[0] += prof[k][0]
-		total[1] += prof[k][1]
-	}
-	fmt.Fprintf(os.Stderr, "%8.1f ms/step cpu %8.1f wall  total of the ops\n", ms(total[1]), ms(total[0]))
-	for _, k := range names {
-		fmt.Fprintf(os.Stderr, "%8.1f ms/step cpu %8.1f wall  %s\n", ms(prof[k][1]), ms(prof[k][0]), k)
+		fmt.Fprintf(os.Stderr, "%8.2f ms/%s cpu %8.2f wall  %s\n", ms(prof[k][1]), unit, ms(prof[k][0]), k)
 	}
 }
