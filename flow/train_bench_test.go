@@ -6,6 +6,7 @@ import (
 
 	"github.com/fm-image/fm-image/flow"
 	"github.com/fm-image/fm-image/unet"
+	"github.com/gomlx/gomlx/backends"
 )
 
 // BenchmarkTrainStepRefUNet32 times training steps of ref-unet-32 at batch 16
@@ -14,16 +15,8 @@ import (
 //
 //	go test ./flow/ -run '^$' -bench TrainStepRefUNet32 -benchtime 5x
 func BenchmarkTrainStepRefUNet32(b *testing.B) {
-	cfg, err := unet.Preset("ref-unet-32")
-	if err != nil {
-		b.Fatal(err)
-	}
 	const batch = 16
-	backend := testBackend(b)
-	tr, err := flow.NewTrainer(backend, unet.Model{Config: cfg}, flow.TrainConfig{Steps: 1_000_000, BatchSize: batch, Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, _, tr := refUNet32Trainer(b, batch)
 	x1 := make([]float32, batch*32*32*3)
 	for i := range x1 {
 		x1[i] = float32(i%17)/8 - 1
@@ -48,16 +41,8 @@ func BenchmarkTrainStepRefUNet32(b *testing.B) {
 //
 //	go test ./flow/ -run '^$' -bench SampleRefUNet32 -benchtime 3x
 func BenchmarkSampleRefUNet32(b *testing.B) {
-	cfg, err := unet.Preset("ref-unet-32")
-	if err != nil {
-		b.Fatal(err)
-	}
 	const batch = 16
-	backend := testBackend(b)
-	tr, err := flow.NewTrainer(backend, unet.Model{Config: cfg}, flow.TrainConfig{Steps: 10, BatchSize: batch, Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, backend, tr := refUNet32Trainer(b, batch)
 	x := make([]float32, batch*32*32*3)
 	if _, _, err := tr.TrainStep(x, batch); err != nil { // creates the weights
 		b.Fatal(err)
@@ -84,4 +69,19 @@ func BenchmarkSampleRefUNet32(b *testing.B) {
 		}
 	}
 	b.ReportMetric(batch*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// refUNet32Trainer returns ref-unet-32's configuration, the test backend and
+// a trainer of the model on it.
+func refUNet32Trainer(b *testing.B, batch int) (unet.Config, backends.Backend, *flow.Trainer) {
+	cfg, err := unet.Preset("ref-unet-32")
+	if err != nil {
+		b.Fatal(err)
+	}
+	backend := testBackend(b)
+	tr, err := flow.NewTrainer(backend, unet.Model{Config: cfg}, flow.TrainConfig{Steps: 1_000_000, BatchSize: batch, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg, backend, tr
 }
