@@ -123,14 +123,14 @@ type convJob struct {
 // Conv2D computes y = conv(x, k) for the shape s (see ConvShape), overwriting y.
 // y must not overlap x or k (the same holds for the gradient helpers' outputs).
 func (w *Workspace) Conv2D(s ConvShape, x, k, y []float32) error {
-	cj, err := w.convJob(s, x, k, y)
-	if err != nil {
+	if err := w.checkConv(s, len(x), len(k), len(y)); err != nil {
 		return err
 	}
 	if w.st.directOK(s) {
 		w.conv2DDirect(s, x, k, y)
 		return nil
 	}
+	cj := w.convJob(s, x, k, y)
 	w.st.parallel(cj, cj.parts)
 	return nil
 }
@@ -140,14 +140,14 @@ func (w *Workspace) Conv2D(s ConvShape, x, k, y []float32) error {
 // j·sw−pl+kw·dw, c] · dy[b, i, j, o] (xd as in ConvShape), given the input x and
 // the output gradient dy; it overwrites dk.
 func (w *Workspace) Conv2DKernelGrad(s ConvShape, x, dy, dk []float32) error {
-	cj, err := w.convJob(s, x, dk, dy)
-	if err != nil {
+	if err := w.checkConv(s, len(x), len(dk), len(dy)); err != nil {
 		return err
 	}
 	if w.st.directOK(s) {
 		w.conv2DKernelGradDirect(s, x, dy, dk)
 		return nil
 	}
+	cj := w.convJob(s, x, dk, dy)
 	cj.kernelGrad = true
 	cj.kern = w.st.pick(cj.kdim)
 	w.st.parallel(cj, cj.parts)
@@ -172,16 +172,20 @@ func (w *Workspace) Conv2DKernelGrad(s ConvShape, x, dy, dk []float32) error {
 	return nil
 }
 
-func (w *Workspace) convJob(s ConvShape, x, k, y []float32) (*convJob, error) {
+// checkConv verifies the Workspace and the convolution s with slices of nx,
+// nk and ny values for its input, kernel and output.
+func (w *Workspace) checkConv(s ConvShape, nx, nk, ny int) error {
 	if w == nil || w.st == nil {
-		return nil, errors.New("gemm: nil or uninitialised Workspace (use NewWorkspace)")
+		return errors.New("gemm: nil or uninitialised Workspace (use NewWorkspace)")
 	}
 	if w.st.closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
-	if err := s.check(len(x), len(k), len(y)); err != nil {
-		return nil, err
-	}
+	return s.check(nx, nk, ny)
+}
+
+// convJob sets up the im2col job of s in the Workspace (arguments already checked).
+func (w *Workspace) convJob(s ConvShape, x, k, y []float32) *convJob {
 	cj := &w.st.conv
 	ho, wo := s.OutSize()
 	ah, aw := s.axes()
@@ -197,7 +201,7 @@ func (w *Workspace) convJob(s ConvShape, x, k, y []float32) (*convJob, error) {
 	cj.next = &w.st.next
 	cj.kern = w.st.pick(s.Cout) // forward: n = Cout; fixed up for the kernel gradient
 	cj.next.Store(0)
-	return cj, nil
+	return cj
 }
 
 // parallelism is the number of goroutines a call may use.
@@ -309,13 +313,7 @@ func (s ConvShape) x(x []float32, b, h, w int) []float32 {
 // output gradient dy and the kernel k; it overwrites dx. It runs as a GEMM (dy·kᵀ, per group of images)
 // followed by a gather into dx split over input rows.
 func (w *Workspace) Conv2DInputGrad(s ConvShape, dy, k, dx []float32) error {
-	if w == nil || w.st == nil {
-		return errors.New("gemm: nil or uninitialised Workspace (use NewWorkspace)")
-	}
-	if w.st.closed {
-		return ErrClosed
-	}
-	if err := s.check(len(dx), len(k), len(dy)); err != nil {
+	if err := w.checkConv(s, len(dx), len(k), len(dy)); err != nil {
 		return err
 	}
 	if w.st.directOK(s) && w.conv2DInputGradDirect(s, dy, k, dx) {
