@@ -1,8 +1,41 @@
 #include "textflag.h"
 
-// AVX-512 tiles of the direct convolutions (direct.go). Both compute an 8×32
-// float32 tile in Z0-Z15 (row r in Z(2r), Z(2r+1)), with the two 16-lane
-// vectors of B in Z16-Z17 and the eight broadcast A values in Z18-Z25.
+// The direct-convolution tiles (direct.go) and the Winograd transforms
+// (winograd.go), for AVX-512 and AVX2. The shared macros come first.
+
+// STOREROW stores the accumulators a and b (one row of a tile) at (AX) and
+// off(AX), then moves AX on by stride.
+#define STOREROW(a, b, off, stride) \
+	VMOVUPS a, (AX); \
+	VMOVUPS b, off(AX); \
+	ADDQ stride, AX
+
+// ADDSTOREROW adds the row at (AX), off(AX) into the accumulators a and b,
+// stores them back, and moves AX on by stride.
+#define ADDSTOREROW(a, b, off, stride) \
+	VADDPS (AX), a, a; \
+	VADDPS off(AX), b, b; \
+	VMOVUPS a, (AX); \
+	VMOVUPS b, off(AX); \
+	ADDQ stride, AX
+
+// STORE4 and LOAD4 store or load four consecutive transform planes at R14
+// (planes BX bytes apart, AX = 3·BX).
+#define STORE4(a, b, c, d) \
+	VMOVUPS a, (R14); \
+	VMOVUPS b, (R14)(BX*1); \
+	VMOVUPS c, (R14)(BX*2); \
+	VMOVUPS d, (R14)(AX*1)
+
+#define LOAD4(a, b, c, d) \
+	VMOVUPS (R14), a; \
+	VMOVUPS (R14)(BX*1), b; \
+	VMOVUPS (R14)(BX*2), c; \
+	VMOVUPS (R14)(AX*1), d
+
+// AVX-512 tiles of the direct convolutions. Both compute an 8×32 float32 tile
+// in Z0-Z15 (row r in Z(2r), Z(2r+1)), with the two 16-lane vectors of B in
+// Z16-Z17 and the eight broadcast A values in Z18-Z25.
 
 // ZERO16 clears the accumulators.
 #define ZERO16 \
@@ -67,29 +100,14 @@ ch:
 
 	MOVQ c+56(FP), AX
 	MOVQ ldc+64(FP), R10
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	ADDQ R10, AX
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, 64(AX)
-	ADDQ R10, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, 64(AX)
-	ADDQ R10, AX
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, 64(AX)
-	ADDQ R10, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, 64(AX)
-	ADDQ R10, AX
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, 64(AX)
-	ADDQ R10, AX
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, 64(AX)
-	ADDQ R10, AX
-	VMOVUPS Z14, (AX)
-	VMOVUPS Z15, 64(AX)
+	STOREROW(Z0, Z1, 64, R10)
+	STOREROW(Z2, Z3, 64, R10)
+	STOREROW(Z4, Z5, 64, R10)
+	STOREROW(Z6, Z7, 64, R10)
+	STOREROW(Z8, Z9, 64, R10)
+	STOREROW(Z10, Z11, 64, R10)
+	STOREROW(Z12, Z13, 64, R10)
+	STOREROW(Z14, Z15, 64, R10)
 	VZEROUPPER
 	RET
 
@@ -136,45 +154,14 @@ pix:
 
 	MOVQ acc+64(FP), AX
 	MOVQ lda+72(FP), R12
-	VADDPS (AX), Z0, Z0
-	VADDPS 64(AX), Z1, Z1
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Z2, Z2
-	VADDPS 64(AX), Z3, Z3
-	VMOVUPS Z2, (AX)
-	VMOVUPS Z3, 64(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Z4, Z4
-	VADDPS 64(AX), Z5, Z5
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, 64(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Z6, Z6
-	VADDPS 64(AX), Z7, Z7
-	VMOVUPS Z6, (AX)
-	VMOVUPS Z7, 64(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Z8, Z8
-	VADDPS 64(AX), Z9, Z9
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, 64(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Z10, Z10
-	VADDPS 64(AX), Z11, Z11
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, 64(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Z12, Z12
-	VADDPS 64(AX), Z13, Z13
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, 64(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Z14, Z14
-	VADDPS 64(AX), Z15, Z15
-	VMOVUPS Z14, (AX)
-	VMOVUPS Z15, 64(AX)
+	ADDSTOREROW(Z0, Z1, 64, R12)
+	ADDSTOREROW(Z2, Z3, 64, R12)
+	ADDSTOREROW(Z4, Z5, 64, R12)
+	ADDSTOREROW(Z6, Z7, 64, R12)
+	ADDSTOREROW(Z8, Z9, 64, R12)
+	ADDSTOREROW(Z10, Z11, 64, R12)
+	ADDSTOREROW(Z12, Z13, 64, R12)
+	ADDSTOREROW(Z14, Z15, 64, R12)
 	VZEROUPPER
 	RET
 
@@ -241,23 +228,12 @@ ch2:
 
 	MOVQ c+56(FP), AX
 	MOVQ ldc+64(FP), R10
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ R10, AX
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ R10, AX
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ R10, AX
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ R10, AX
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
-	ADDQ R10, AX
-	VMOVUPS Y10, (AX)
-	VMOVUPS Y11, 32(AX)
+	STOREROW(Y0, Y1, 32, R10)
+	STOREROW(Y2, Y3, 32, R10)
+	STOREROW(Y4, Y5, 32, R10)
+	STOREROW(Y6, Y7, 32, R10)
+	STOREROW(Y8, Y9, 32, R10)
+	STOREROW(Y10, Y11, 32, R10)
 	VZEROUPPER
 	RET
 
@@ -315,35 +291,12 @@ pix2:
 
 	MOVQ acc+64(FP), AX
 	MOVQ lda+72(FP), R12
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 32(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Y2, Y2
-	VADDPS 32(AX), Y3, Y3
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y3, 32(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Y4, Y4
-	VADDPS 32(AX), Y5, Y5
-	VMOVUPS Y4, (AX)
-	VMOVUPS Y5, 32(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Y6, Y6
-	VADDPS 32(AX), Y7, Y7
-	VMOVUPS Y6, (AX)
-	VMOVUPS Y7, 32(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Y8, Y8
-	VADDPS 32(AX), Y9, Y9
-	VMOVUPS Y8, (AX)
-	VMOVUPS Y9, 32(AX)
-	ADDQ R12, AX
-	VADDPS (AX), Y10, Y10
-	VADDPS 32(AX), Y11, Y11
-	VMOVUPS Y10, (AX)
-	VMOVUPS Y11, 32(AX)
+	ADDSTOREROW(Y0, Y1, 32, R12)
+	ADDSTOREROW(Y2, Y3, 32, R12)
+	ADDSTOREROW(Y4, Y5, 32, R12)
+	ADDSTOREROW(Y6, Y7, 32, R12)
+	ADDSTOREROW(Y8, Y9, 32, R12)
+	ADDSTOREROW(Y10, Y11, 32, R12)
 	VZEROUPPER
 	RET
 
@@ -546,25 +499,13 @@ winoInChunk:
 	VSUBPS Z23, Z27, Z14
 	VSUBPS Z31, Z23, Z15
 	MOVQ DI, R14
-	VMOVUPS Z0, (R14)
-	VMOVUPS Z1, (R14)(BX*1)
-	VMOVUPS Z2, (R14)(BX*2)
-	VMOVUPS Z3, (R14)(AX*1)
+	STORE4(Z0, Z1, Z2, Z3)
 	LEAQ (R14)(BX*4), R14
-	VMOVUPS Z4, (R14)
-	VMOVUPS Z5, (R14)(BX*1)
-	VMOVUPS Z6, (R14)(BX*2)
-	VMOVUPS Z7, (R14)(AX*1)
+	STORE4(Z4, Z5, Z6, Z7)
 	LEAQ (R14)(BX*4), R14
-	VMOVUPS Z8, (R14)
-	VMOVUPS Z9, (R14)(BX*1)
-	VMOVUPS Z10, (R14)(BX*2)
-	VMOVUPS Z11, (R14)(AX*1)
+	STORE4(Z8, Z9, Z10, Z11)
 	LEAQ (R14)(BX*4), R14
-	VMOVUPS Z12, (R14)
-	VMOVUPS Z13, (R14)(BX*1)
-	VMOVUPS Z14, (R14)(BX*2)
-	VMOVUPS Z15, (R14)(AX*1)
+	STORE4(Z12, Z13, Z14, Z15)
 	ADDQ $64, SI
 	ADDQ $64, DI
 	DECQ R12
@@ -589,25 +530,13 @@ TEXT ·winoOutput(SB), NOSPLIT, $0-48
 winoOutChunk:
 	// Z(4r+q) = m[r][q].
 	MOVQ SI, R14
-	VMOVUPS (R14), Z0
-	VMOVUPS (R14)(BX*1), Z1
-	VMOVUPS (R14)(BX*2), Z2
-	VMOVUPS (R14)(AX*1), Z3
+	LOAD4(Z0, Z1, Z2, Z3)
 	LEAQ (R14)(BX*4), R14
-	VMOVUPS (R14), Z4
-	VMOVUPS (R14)(BX*1), Z5
-	VMOVUPS (R14)(BX*2), Z6
-	VMOVUPS (R14)(AX*1), Z7
+	LOAD4(Z4, Z5, Z6, Z7)
 	LEAQ (R14)(BX*4), R14
-	VMOVUPS (R14), Z8
-	VMOVUPS (R14)(BX*1), Z9
-	VMOVUPS (R14)(BX*2), Z10
-	VMOVUPS (R14)(AX*1), Z11
+	LOAD4(Z8, Z9, Z10, Z11)
 	LEAQ (R14)(BX*4), R14
-	VMOVUPS (R14), Z12
-	VMOVUPS (R14)(BX*1), Z13
-	VMOVUPS (R14)(BX*2), Z14
-	VMOVUPS (R14)(AX*1), Z15
+	LOAD4(Z12, Z13, Z14, Z15)
 	// Per row r: s[r][0] = m0 + m1 + m2, s[r][1] = m1 − m2 − m3; Z(16+2r+j) = s[r][j].
 	VADDPS Z1, Z0, Z16
 	VADDPS Z2, Z16, Z16
@@ -987,25 +916,13 @@ TEXT ·winoGradKernel(SB), NOSPLIT, $0-40
 
 winoGKChunk:
 	MOVQ SI, R14
-	VMOVUPS (R14), Z0
-	VMOVUPS (R14)(BX*1), Z1
-	VMOVUPS (R14)(BX*2), Z2
-	VMOVUPS (R14)(AX*1), Z3
+	LOAD4(Z0, Z1, Z2, Z3)
 	LEAQ (R14)(BX*4), R14
-	VMOVUPS (R14), Z4
-	VMOVUPS (R14)(BX*1), Z5
-	VMOVUPS (R14)(BX*2), Z6
-	VMOVUPS (R14)(AX*1), Z7
+	LOAD4(Z4, Z5, Z6, Z7)
 	LEAQ (R14)(BX*4), R14
-	VMOVUPS (R14), Z8
-	VMOVUPS (R14)(BX*1), Z9
-	VMOVUPS (R14)(BX*2), Z10
-	VMOVUPS (R14)(AX*1), Z11
+	LOAD4(Z8, Z9, Z10, Z11)
 	LEAQ (R14)(BX*4), R14
-	VMOVUPS (R14), Z12
-	VMOVUPS (R14)(BX*1), Z13
-	VMOVUPS (R14)(BX*2), Z14
-	VMOVUPS (R14)(AX*1), Z15
+	LOAD4(Z12, Z13, Z14, Z15)
 	// Rows of Gᵀ·Z per column b (Z[a][b] in Z(4a+b)); (Gᵀ·Z)[i][b] in Z(16+3b+i).
 	WINOGKCOL(Z0, Z4, Z8, Z12, Z16, Z17, Z18)
 	WINOGKCOL(Z1, Z5, Z9, Z13, Z19, Z20, Z21)
