@@ -2,7 +2,6 @@ package fastcpu
 
 import (
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -66,47 +65,36 @@ func execRNG(ec *execCtx, n *node, out any, ins []any) error {
 	base := rngMix(state[0]) ^ state[2]*rngGamma
 	counter := state[1]
 	draw := func(i int) uint64 { return rngMix(base + (counter+uint64(i))*rngGamma) }
-	fill := func(lo, hi int) {
-		switch dst := out.(type) {
-		case []uint64:
-			for i := lo; i < hi; i++ {
-				dst[i] = draw(i)
-			}
-		case []int64:
-			for i := lo; i < hi; i++ {
-				dst[i] = int64(draw(i))
-			}
-		case []uint32:
-			for i := lo; i < hi; i++ {
-				dst[i] = uint32(draw(i) >> 32)
-			}
-		case []int32:
-			for i := lo; i < hi; i++ {
-				dst[i] = int32(draw(i) >> 32)
-			}
-		case []uint16:
-			for i := lo; i < hi; i++ {
-				dst[i] = uint16(draw(i) >> 48)
-			}
-		case []int16:
-			for i := lo; i < hi; i++ {
-				dst[i] = int16(draw(i) >> 48)
-			}
-		case []uint8:
-			for i := lo; i < hi; i++ {
-				dst[i] = uint8(draw(i) >> 56)
-			}
-		case []int8:
-			for i := lo; i < hi; i++ {
-				dst[i] = int8(draw(i) >> 56)
-			}
-		}
-	}
-	switch n.shape.DType {
-	case dtypes.Uint64, dtypes.Int64, dtypes.Uint32, dtypes.Int32, dtypes.Uint16, dtypes.Int16, dtypes.Uint8, dtypes.Int8:
+	var fill func(lo, hi int)
+	switch dst := out.(type) {
+	case []uint64:
+		fill = func(lo, hi int) { fillBits(dst, lo, hi, draw, 0) }
+	case []int64:
+		fill = func(lo, hi int) { fillBits(dst, lo, hi, draw, 0) }
+	case []uint32:
+		fill = func(lo, hi int) { fillBits(dst, lo, hi, draw, 32) }
+	case []int32:
+		fill = func(lo, hi int) { fillBits(dst, lo, hi, draw, 32) }
+	case []uint16:
+		fill = func(lo, hi int) { fillBits(dst, lo, hi, draw, 48) }
+	case []int16:
+		fill = func(lo, hi int) { fillBits(dst, lo, hi, draw, 48) }
+	case []uint8:
+		fill = func(lo, hi int) { fillBits(dst, lo, hi, draw, 56) }
+	case []int8:
+		fill = func(lo, hi int) { fillBits(dst, lo, hi, draw, 56) }
 	default:
 		return errorf(n.op, "random bits of dtype %s not implemented", n.shape.DType)
 	}
 	ec.parallelFor(size, size*8, fill)
 	return nil
+}
+
+// fillBits sets dst[i] for i in [lo, hi) to the top bits of draw(i) (the draw
+// shifted right by shift, truncated to T).
+func fillBits[T uint8 | uint16 | uint32 | uint64 | int8 | int16 | int32 | int64](dst []T, lo, hi int,
+	draw func(int) uint64, shift uint) {
+	for i := lo; i < hi; i++ {
+		dst[i] = T(draw(i) >> shift)
+	}
 }

@@ -7,6 +7,7 @@ package fmbench
 
 import (
 	"bufio"
+	"cmp"
 	stdcontext "context"
 	"fmt"
 	"io"
@@ -201,7 +202,7 @@ func medians(all []Result) []Result {
 	out := make([]Result, 0, len(order))
 	for _, k := range order {
 		g := groups[k]
-		slices.SortFunc(g, func(a, b Result) int { return cmpFloat(a.SecPerStep, b.SecPerStep) })
+		slices.SortFunc(g, func(a, b Result) int { return cmp.Compare(a.SecPerStep, b.SecPerStep) })
 		m := g[len(g)/2]
 		samples := make([]float64, 0, len(g))
 		for _, r := range g {
@@ -216,16 +217,6 @@ func medians(all []Result) []Result {
 		out = append(out, m)
 	}
 	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func fmtOpt(v float64) string {
