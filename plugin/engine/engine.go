@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"image/color"
 	"image/png"
 	"math"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/disintegration/imaging"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/hashicorp/go-hclog"
 
@@ -330,7 +332,6 @@ func encodePreviews(x, v []float32, t float32, first, n, h, w int) ([]sdk.Image,
 	factor := (max(h, w) + sdk.MaxPreviewSide - 1) / sdk.MaxPreviewSide
 	ph, pw := max(1, h/factor), max(1, w/factor)
 	est := make([]float32, dim)
-	small := make([]float32, ph*pw*3)
 	previews := make([]sdk.Image, 0, min(n, sdk.MaxPreviewImages))
 	for i := range min(n, sdk.MaxPreviewImages) {
 		row := x[i*dim : (i+1)*dim]
@@ -342,42 +343,20 @@ func encodePreviews(x, v []float32, t float32, first, n, h, w int) ([]sdk.Image,
 		} else {
 			copy(est, row)
 		}
-		img := est
-		if factor > 1 {
-			boxDownscale(est, h, w, factor, small, ph, pw)
-			img = small
+		img, err := flow.ToImage(est, h, w)
+		if err != nil {
+			return previews, fmt.Errorf("preview of image %d: %w", first+i, err)
 		}
-		data, err := encodePNG(img, ph, pw)
+		if factor > 1 {
+			img = imaging.Resize(img, pw, ph, imaging.Box)
+		}
+		data, err := encodeImagePNG(img)
 		if err != nil {
 			return previews, fmt.Errorf("preview of image %d: %w", first+i, err)
 		}
 		previews = append(previews, sdk.Image{Index: first + i, Width: pw, Height: ph, PNG: data})
 	}
 	return previews, nil
-}
-
-// boxDownscale averages factor×factor blocks of src ([h, w, 3]) into dst
-// ([ph, pw, 3], ph = h/factor, pw = w/factor, at least 1).
-func boxDownscale(src []float32, h, w, factor int, dst []float32, ph, pw int) {
-	for py := range ph {
-		for px := range pw {
-			var sum [3]float32
-			cnt := 0
-			for y := py * factor; y < min(h, (py+1)*factor); y++ {
-				for x := px * factor; x < min(w, (px+1)*factor); x++ {
-					o := (y*w + x) * 3
-					sum[0] += src[o]
-					sum[1] += src[o+1]
-					sum[2] += src[o+2]
-					cnt++
-				}
-			}
-			o := (py*pw + px) * 3
-			for c := range 3 {
-				dst[o+c] = sum[c] / float32(max(cnt, 1))
-			}
-		}
-	}
 }
 
 // decodeToModel decodes an encoded image and fits it to the model's size:
@@ -400,6 +379,11 @@ func encodePNG(hwc []float32, h, w int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return encodeImagePNG(img)
+}
+
+// encodeImagePNG encodes img as PNG.
+func encodeImagePNG(img image.Image) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return nil, fmt.Errorf("encode PNG: %w", err)
