@@ -152,25 +152,29 @@ func (pj *padJob) runPart(_ *worker, part int) {
 // tiles into the Workspace's buffer and returns it: strips of C output
 // channels (C the tile's columns), [strip][tap][cin][C], zero past the last
 // channel. With flip, it packs K' of the input gradient instead (taps
-// reversed, Cin and Cout swapped). Large kernels are packed in parallel.
+// reversed, Cin and Cout swapped).
 func (w *Workspace) packDirectKernel(s ConvShape, k []float32, flip bool) []float32 {
+	return w.packKernel(&w.st.kpack, s, k, flip, w.st.dk.cols)
+}
+
+// packKernel is packDirectKernel with strips of tc columns, into *buf (grown
+// as needed). Large kernels are packed in parallel.
+func (w *Workspace) packKernel(buf *[]float32, s ConvShape, k []float32, flip bool, tc int) []float32 {
 	taps := s.KH * s.KW
 	cin, cout := s.Cin, s.Cout
 	if flip {
 		cin, cout = cout, cin
 	}
-	st := w.st
-	tc := st.dk.cols
 	strips := (cout + tc - 1) / tc
 	need := strips * taps * cin * tc
-	if len(st.kpack) < need {
-		st.kpack = make([]float32, need)
+	if len(*buf) < need {
+		*buf = make([]float32, need)
 	}
-	pj := &st.kpackJob
-	*pj = packJob{s: s, k: k, kp: st.kpack[:need], flip: flip, taps: taps, cin: cin, cout: cout, tc: tc,
+	pj := &w.st.kpackJob
+	*pj = packJob{s: s, k: k, kp: (*buf)[:need], flip: flip, taps: taps, cin: cin, cout: cout, tc: tc,
 		units: strips * taps}
 	pj.parts = max(1, min(w.parallelism(), pj.units, need/(1<<15)))
-	st.parallel(pj, pj.parts)
+	w.st.parallel(pj, pj.parts)
 	return pj.kp
 }
 

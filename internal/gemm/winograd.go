@@ -58,6 +58,10 @@ func (st *state) winogradOK(kh, kw, ho, wo, c, cout int) bool {
 // first gathered into a scratch buffer.
 func (w *Workspace) winoKernel(k []float32, c, cout int, flip bool) (u []float32, coutP int) {
 	st := w.st
+	if flip {
+		// K' laid out [3][3][c][cout]: packKernel's flipped form in one strip.
+		k = w.packKernel(&st.kflip, ConvShape{KH: 3, KW: 3, Cin: cout, Cout: c}, k, true, cout)
+	}
 	coutP = roundUp(cout, st.dk.cols)
 	need := 16 * planeStride(c*coutP)
 	if len(st.kpack) < need {
@@ -65,48 +69,22 @@ func (w *Workspace) winoKernel(k []float32, c, cout int, flip bool) (u []float32
 	}
 	wk := &st.winoK
 	*wk = winoKernelJob{k: k, u: st.kpack[:need], c: c, cout: cout, coutP: coutP, dk: st.dk}
-	if flip {
-		if len(st.kflip) < 9*c*cout {
-			st.kflip = make([]float32, 9*c*cout)
-		}
-		wk.flipped = st.kflip[:9*c*cout]
-	}
 	wk.parts = max(1, min(w.parallelism(), c, need/(1<<14)))
-	if flip {
-		wk.phase = 0 // gather K' first
-		st.parallel(wk, wk.parts)
-		wk.k = wk.flipped
-	}
-	wk.phase = 1
 	st.parallel(wk, wk.parts)
 	return wk.u, coutP
 }
 
-// winoKernelJob is winoKernel split over input channels: phase 0 gathers the
-// flipped kernel, phase 1 transforms.
+// winoKernelJob is winoKernel split over input channels.
 type winoKernelJob struct {
-	k, u, flipped  []float32
+	k, u           []float32
 	dk             *directKernel
 	c, cout, coutP int
-	phase, parts   int
+	parts          int
 }
 
 func (wk *winoKernelJob) runPart(_ *worker, part int) {
 	lo, hi := split(wk.c, wk.parts, part)
 	c, cout := wk.c, wk.cout
-	if wk.phase == 0 {
-		// flipped[t][ci][co] = k[8−t][co][ci], k being [3][3][cout][c].
-		for t := 0; t < 9; t++ {
-			src := wk.k[(8-t)*c*cout:]
-			for ci := lo; ci < hi; ci++ {
-				row := wk.flipped[(t*c+ci)*cout:][:cout]
-				for co := range row {
-					row[co] = src[co*c+ci]
-				}
-			}
-		}
-		return
-	}
 	plane := planeStride(c * wk.coutP)
 	for ci := lo; ci < hi; ci++ {
 		wk.dk.winoK(unsafe.Pointer(&wk.k[ci*cout]), c*cout*4, cout, unsafe.Pointer(&wk.u[ci*wk.coutP]), plane*4)
