@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fm-image/fm-image/internal/fakegen"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // Binaries built by TestMain.
@@ -40,10 +40,10 @@ func runTests(m *testing.M) int {
 	real := filepath.Join(dir, "real")
 	for _, b := range []struct{ dir, name, pkg string }{
 		{dir, "fm-image", "github.com/fm-image/fm-image/cmd/fm-image"},
-		{dir, "fm-image-plugin", fakegen.PluginPackage},
+		{dir, "fm-image-plugin", sdktest.PluginPackage},
 		{real, "fm-image-plugin", "github.com/fm-image/fm-image/cmd/fm-image-plugin"},
 	} {
-		if _, err := fakegen.Build(b.dir, b.name, b.pkg); err != nil {
+		if _, err := sdktest.Build(b.dir, b.name, b.pkg); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -144,7 +144,7 @@ func TestInterruptTrain(t *testing.T) {
 		!strings.Contains(stderr.String(), "checkpoint saved in "+model+": continue with --resume") {
 		t.Errorf("stderr lacks the interrupt message:\n%s", stderr)
 	}
-	info, err := (&fakegen.Generator{}).Info(context.Background(), model)
+	info, err := (&sdktest.Generator{}).Info(context.Background(), model)
 	if err != nil || info.Step == 0 {
 		t.Errorf("no checkpoint after Ctrl-C: %+v, %v", info, err)
 	}

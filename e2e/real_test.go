@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/plugin/modeldir"
 )
 
 // These tests run the real plugin (the U-Net on the project's CPU backend)
@@ -188,10 +188,10 @@ func TestRealKilledPluginKeepsCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	plugin := pluginOf(t, cmd.Process.Pid)
-	ckpt := filepath.Join(model, flow.CheckpointFile)
+	ckpt := filepath.Join(model, modeldir.CheckpointFile)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if ck, err := flow.LoadCheckpoint(model); err == nil && ck.Step >= 4 {
+		if ck, err := modeldir.LoadCheckpoint(model); err == nil && ck.Step >= 4 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -213,7 +213,7 @@ func TestRealKilledPluginKeepsCheckpoint(t *testing.T) {
 	if !strings.Contains(stderr.String(), "plugin") {
 		t.Errorf("train error does not mention the plugin:\n%s", stderr)
 	}
-	ck, err := flow.LoadCheckpoint(model)
+	ck, err := modeldir.LoadCheckpoint(model)
 	if err != nil {
 		t.Fatalf("checkpoint after kill -9: %v", err)
 	}
@@ -222,7 +222,7 @@ func TestRealKilledPluginKeepsCheckpoint(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("resume exited %d: %s", code, serr)
 	}
-	after, err := flow.LoadCheckpoint(model)
+	after, err := modeldir.LoadCheckpoint(model)
 	if err != nil || after.Step != target {
 		t.Fatalf("after resume: step %v, err %v; want %d", after.Step, err, target)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/plugin/modeldir"
 	"github.com/fm-image/fm-image/sdk"
 )
 
@@ -35,7 +35,7 @@ func trainTiny(t *testing.T, steps int) (dir, data, model string) {
 // is reported, and the previous checkpoint stays intact and loadable.
 func TestRealFailedCheckpointWriteKeepsPrevious(t *testing.T) {
 	_, data, model := trainTiny(t, 4)
-	before, err := os.ReadFile(filepath.Join(model, flow.CheckpointFile))
+	before, err := os.ReadFile(filepath.Join(model, modeldir.CheckpointFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,14 +54,14 @@ func TestRealFailedCheckpointWriteKeepsPrevious(t *testing.T) {
 	if msg := stderr.String(); !strings.Contains(msg, "save checkpoint") || !strings.Contains(msg, "file too large") {
 		t.Errorf("error does not say the checkpoint could not be written:\n%s", msg)
 	}
-	after, err := os.ReadFile(filepath.Join(model, flow.CheckpointFile))
+	after, err := os.ReadFile(filepath.Join(model, modeldir.CheckpointFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(before, after) {
 		t.Errorf("the previous checkpoint changed after a failed write")
 	}
-	ck, err := flow.LoadCheckpoint(model)
+	ck, err := modeldir.LoadCheckpoint(model)
 	if err != nil || ck.Step != 4 {
 		t.Fatalf("checkpoint after the failed write: step %v, err %v; want step 4", ck.Step, err)
 	}
@@ -173,7 +173,7 @@ func TestRealSIGTERMSavesCheckpoint(t *testing.T) {
 	if cmd.ProcessState.ExitCode() == 0 {
 		t.Error("train exited 0 after its plugin was terminated")
 	}
-	ck, err := flow.LoadCheckpoint(model)
+	ck, err := modeldir.LoadCheckpoint(model)
 	if err != nil {
 		t.Fatalf("no checkpoint after SIGTERM: %v\n%s", err, stderr.String())
 	}

@@ -1,7 +1,11 @@
-// Package flow implements flow-matching training, samplers and the image data
-// it trains on.
+// Package flow holds the plain-Go mathematics of flow-matching sampling: the
+// velocity field seen as an interface, the ODE integrators that turn noise
+// into images, the seeded Gaussian noise every image starts from, and the
+// mixing used by image-to-image and interpolation. It does not depend on
+// GoMLX: samplers are tested on analytic fields, and the model is plugged in
+// by package training's ModelField.
 //
-// Conventions shared by the whole package:
+// Conventions shared with the rest of the project:
 //
 //   - Images are float32 tensors in HWC layout (NHWC when batched): row-major,
 //     height, then width, then 3 interleaved RGB channels, with values in
@@ -10,6 +14,5 @@
 //     the model regresses the velocity v(x_t, t) onto x1 - x0 along the path
 //     x_t = (1-t) x0 + t x1. Sampling integrates dx/dt = v(x, t) from t = 0
 //     to t = 1 (see [Integrate]).
-//   - The model is reached only through the [Field] interface, so samplers can
-//     be tested on analytic velocity fields.
+//   - The model is reached only through the [Field] interface.
 package flow

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/imageset"
 	"github.com/fm-image/fm-image/quality"
 	"github.com/fm-image/fm-image/sdk"
 )
@@ -433,7 +434,7 @@ func decodeGenerated(images []sdk.Image, h, w int) (quality.Set, error) {
 			return s, fmt.Errorf("decode generated image %d: %w", im.Index, err)
 		}
 		dst := make([]float32, h*w*3)
-		if err := flow.FromImage(m, h, w, nil, dst); err != nil {
+		if err := imageset.FromImage(m, h, w, nil, dst); err != nil {
 			return s, fmt.Errorf("convert generated image %d: %w", im.Index, err)
 		}
 		s.Images = append(s.Images, dst)
@@ -449,7 +450,7 @@ func loadReference(ctx context.Context, ref string, h, w int) (quality.Set, []st
 		return quality.Set{}, nil, usagef("--ref %s: cannot read it (%v)", ref, err)
 	}
 	if dir {
-		data, err := flow.LoadFolder(ctx, ref, flow.LoadOptions{Height: h, Width: w})
+		data, err := imageset.LoadFolder(ctx, ref, imageset.LoadOptions{Height: h, Width: w})
 		if err != nil {
 			return quality.Set{}, nil, fmt.Errorf("eval: load --ref folder: %w", err)
 		}
@@ -465,12 +466,12 @@ func loadReference(ctx context.Context, ref string, h, w int) (quality.Set, []st
 		if err := ctx.Err(); err != nil {
 			return quality.Set{}, nil, fmt.Errorf("eval: load reference images: %w", err)
 		}
-		img, err := flow.DecodeFile(f, 0)
+		img, err := imageset.DecodeFile(f, 0)
 		if err != nil {
 			return quality.Set{}, nil, usagef("--ref %s: entry %d (%s): %w", ref, i+1, f, err)
 		}
 		dst := make([]float32, h*w*3)
-		if err := flow.FromImage(img, h, w, nil, dst); err != nil {
+		if err := imageset.FromImage(img, h, w, nil, dst); err != nil {
 			return quality.Set{}, nil, usagef("--ref %s: entry %d (%s): %w", ref, i+1, f, err)
 		}
 		s.Images = append(s.Images, dst)
@@ -505,7 +506,7 @@ func readList(path string) ([]string, error) {
 }
 
 // datasetSet copies every image of d into a quality.Set.
-func datasetSet(d *flow.Dataset) (quality.Set, error) {
+func datasetSet(d *imageset.Dataset) (quality.Set, error) {
 	s := quality.Set{Height: d.Height, Width: d.Width, Images: make([][]float32, d.Len())}
 	for i := range s.Images {
 		s.Images[i] = make([]float32, d.Height*d.Width*3)
@@ -538,7 +539,7 @@ func loadTraining(ctx context.Context, ef evalFlags, refFiles []string, h, w int
 		}
 		dir = m.DataDir
 	}
-	data, err := flow.LoadFolder(ctx, dir, flow.LoadOptions{Height: h, Width: w})
+	data, err := imageset.LoadFolder(ctx, dir, imageset.LoadOptions{Height: h, Width: w})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, "", fmt.Errorf("training data %s: %w (pass --train DIR)", dir, err)

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fm-image/fm-image/flow"
-	"github.com/fm-image/fm-image/internal/fakegen"
+	"github.com/fm-image/fm-image/imageset"
 	"github.com/fm-image/fm-image/quality"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // evalFixture is a fake-trained 16x16 model whose model.json points at a
@@ -72,7 +72,7 @@ func loadSet(t *testing.T, pngs [][]byte) quality.Set {
 			t.Fatal(err)
 		}
 		dst := make([]float32, 16*16*3)
-		if err := flow.FromImage(m, 16, 16, nil, dst); err != nil {
+		if err := imageset.FromImage(m, 16, 16, nil, dst); err != nil {
 			t.Fatal(err)
 		}
 		s.Images = append(s.Images, dst)
@@ -122,7 +122,7 @@ func TestEvalTablePlotAndJSON(t *testing.T) {
 	// must be those of a direct computation.
 	var gen, ref, train [][]byte
 	for i := range 3 {
-		b, _ := fakegen.NoisePNG(16, 0, i)
+		b, _ := sdktest.NoisePNG(16, 0, i)
 		gen = append(gen, b)
 	}
 	for _, p := range f.images {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fm-image/fm-image/internal/fakegen"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // fakePlugin is the fake plugin binary built by TestMain.
@@ -30,7 +30,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if fakePlugin, err = fakegen.Build(dir, "fakeplugin", fakegen.PluginPackage); err != nil {
+	if fakePlugin, err = sdktest.Build(dir, "fakeplugin", sdktest.PluginPackage); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -164,7 +164,7 @@ func TestGenerateWritesPNGs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := fakegen.NoisePNG(16, 7, i)
+		want, _ := sdktest.NoisePNG(16, 7, i)
 		if !bytes.Equal(b, want) {
 			t.Errorf("sample %d differs from the plugin's image", i)
 		}

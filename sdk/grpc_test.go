@@ -16,9 +16,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/fm-image/fm-image/internal/fakegen"
 	"github.com/fm-image/fm-image/sdk"
 	"github.com/fm-image/fm-image/sdk/fmimagepb"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // inProcess connects a GRPCClient to a GRPCServer serving impl over a real
@@ -58,7 +58,7 @@ func trainedModel(t *testing.T, g sdk.Generator, size int) string {
 }
 
 func TestTrainProgressCrossesTheWire(t *testing.T) {
-	c := inProcess(t, &fakegen.Generator{StepDelay: time.Millisecond})
+	c := inProcess(t, &sdktest.Generator{StepDelay: time.Millisecond})
 	dir := t.TempDir()
 	var got []sdk.TrainProgress
 	err := c.Train(context.Background(), sdk.TrainRequest{
@@ -75,7 +75,7 @@ func TestTrainProgressCrossesTheWire(t *testing.T) {
 	}
 	last := got[4]
 	want := sdk.TrainProgress{Step: 4, TotalSteps: 4, Loss: 0.25, ImagesPerSec: 1000,
-		Checkpoint: filepath.Join(dir, "m", fakegen.ModelFile)}
+		Checkpoint: filepath.Join(dir, "m", sdktest.ModelFile)}
 	if last != want {
 		t.Errorf("last event = %+v, want %+v", last, want)
 	}
@@ -85,7 +85,7 @@ func TestTrainProgressCrossesTheWire(t *testing.T) {
 }
 
 func TestGenerateLargeBatchAndInfo(t *testing.T) {
-	g := &fakegen.Generator{}
+	g := &sdktest.Generator{}
 	c := inProcess(t, g)
 	model := trainedModel(t, g, 256)
 	var steps []sdk.GenerateProgress
@@ -100,7 +100,7 @@ func TestGenerateLargeBatchAndInfo(t *testing.T) {
 	total := 0
 	for i, img := range images {
 		total += len(img.PNG)
-		want, _ := fakegen.NoisePNG(256, 9, i)
+		want, _ := sdktest.NoisePNG(256, 9, i)
 		if img.Index != i || img.Width != 256 || img.Height != 256 || !bytes.Equal(img.PNG, want) {
 			t.Fatalf("image %d: index %d size %dx%d, %d bytes (want %d)", i, img.Index, img.Width, img.Height, len(img.PNG), len(want))
 		}
@@ -126,7 +126,7 @@ func TestGenerateLargeBatchAndInfo(t *testing.T) {
 }
 
 func TestErrorsMapBack(t *testing.T) {
-	g := &fakegen.Generator{}
+	g := &sdktest.Generator{}
 	c := inProcess(t, g)
 	missing := filepath.Join(t.TempDir(), "nope")
 	tests := []struct {
@@ -160,7 +160,7 @@ func TestErrorsMapBack(t *testing.T) {
 // The plugin validates requests itself, whatever the host sent.
 func TestServerValidatesRequests(t *testing.T) {
 	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
-		sdk.PluginName: &sdk.GRPCPlugin{Impl: &fakegen.Generator{}},
+		sdk.PluginName: &sdk.GRPCPlugin{Impl: &sdktest.Generator{}},
 	})
 	t.Cleanup(func() { server.Stop(); _ = client.Close() })
 	raw := fmimagepb.NewGeneratorClient(client.Conn)
@@ -179,9 +179,9 @@ func TestServerValidatesRequests(t *testing.T) {
 
 func TestCancellationReachesPlugin(t *testing.T) {
 	cancelled := make(chan string, 1)
-	g := &fakegen.Generator{StepDelay: 5 * time.Millisecond, OnCancel: func(call string) { cancelled <- call }}
+	g := &sdktest.Generator{StepDelay: 5 * time.Millisecond, OnCancel: func(call string) { cancelled <- call }}
 	c := inProcess(t, g)
-	model := trainedModel(t, &fakegen.Generator{}, 8)
+	model := trainedModel(t, &sdktest.Generator{}, 8)
 	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()
 	_, err := c.Generate(ctx, sdk.GenerateRequest{ModelDir: model, N: 1, Steps: 10000}, func(p sdk.GenerateProgress) {

@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/fm-image/fm-image/internal/fakegen"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // fakePlugin and realPlugin are the paths of the plugin binaries built by
@@ -30,11 +30,11 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if fakePlugin, err = fakegen.Build(dir, "fakeplugin", fakegen.PluginPackage); err != nil {
+	if fakePlugin, err = sdktest.Build(dir, "fakeplugin", sdktest.PluginPackage); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if realPlugin, err = fakegen.Build(dir, "fm-image-plugin", "github.com/fm-image/fm-image/cmd/fm-image-plugin"); err != nil {
+	if realPlugin, err = sdktest.Build(dir, "fm-image-plugin", "github.com/fm-image/fm-image/cmd/fm-image-plugin"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fm-image/fm-image/internal/fakegen"
 	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 func fileSHA256(t *testing.T, path string) string {
@@ -54,7 +54,7 @@ func TestOpenChecksum(t *testing.T) {
 // Through the real process (AutoMTLS, plugin->host limits), a batch over
 // 4 MiB arrives whole.
 func TestOpenGenerateOver4MiB(t *testing.T) {
-	model := trainedModel(t, &fakegen.Generator{}, 256)
+	model := trainedModel(t, &sdktest.Generator{}, 256)
 	c := open(t, sdk.Options{})
 	images, err := c.Generate(context.Background(), sdk.GenerateRequest{ModelDir: model, N: 64, Steps: 2, Seed: 3}, nil)
 	if err != nil {
@@ -62,7 +62,7 @@ func TestOpenGenerateOver4MiB(t *testing.T) {
 	}
 	total := 0
 	for i, img := range images {
-		want, _ := fakegen.NoisePNG(256, 3, i)
+		want, _ := sdktest.NoisePNG(256, 3, i)
 		if !bytes.Equal(img.PNG, want) {
 			t.Fatalf("image %d differs", i)
 		}
@@ -88,7 +88,7 @@ func TestOpenBadPath(t *testing.T) {
 
 // A plugin that dies mid-call yields a clear error quickly, not a hang.
 func TestPluginCrashDuringGenerate(t *testing.T) {
-	model := trainedModel(t, &fakegen.Generator{}, 8)
+	model := trainedModel(t, &sdktest.Generator{}, 8)
 	c := open(t, sdk.Options{Env: []string{"FMIMAGE_FAKE_CRASH_AT_STEP=5", "FMIMAGE_FAKE_STEP_DELAY=10ms"}})
 	start := time.Now()
 	_, err := c.Generate(context.Background(), sdk.GenerateRequest{ModelDir: model, N: 2, Steps: 1000}, nil)
@@ -132,7 +132,7 @@ func TestCancelTrainSavesCheckpointBeforeClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	info, err := (&fakegen.Generator{}).Info(context.Background(), model)
+	info, err := (&sdktest.Generator{}).Info(context.Background(), model)
 	if err != nil {
 		t.Fatalf("no checkpoint after cancel: %v", err)
 	}

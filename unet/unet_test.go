@@ -5,10 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fm-image/fm-image/internal/cpubackend"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/fm-image/fm-image/internal/fmcpu"
 )
 
 func TestPresetsValidate(t *testing.T) {
@@ -107,7 +108,7 @@ func TestRefUNet32FLOPs(t *testing.T) {
 // plain simplego supports).
 func runVelocity(t *testing.T, cfg Config, batch int, seed int64) ([]float32, *context.Context) {
 	t.Helper()
-	backend, err := cpubackend.New("")
+	backend, err := fmcpu.New("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/fm-image/fm-image/internal/fastcpu/fmbench"
+	"github.com/fm-image/fm-image/bench/fmbench"
 )
 
 func main() {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/fm-image/fm-image/internal/fakegen"
 	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // envChromium names the browser binary for TestBrowser; by default it is
@@ -44,7 +44,7 @@ func TestBrowser(t *testing.T) {
 	if chromium == "" {
 		t.Skipf("skipping the browser test: no Chromium found (apt-get install chromium, or set $%s)", envChromium)
 	}
-	pluginPath, err := fakegen.Build(t.TempDir(), "fakeplugin", fakegen.PluginPackage)
+	pluginPath, err := sdktest.Build(t.TempDir(), "fakeplugin", sdktest.PluginPackage)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fm-image/fm-image/internal/fakegen"
 	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // previewing adds previews to a Generator (normally the fake): on every
@@ -31,7 +31,7 @@ func (g *previewing) Generate(ctx context.Context, req sdk.GenerateRequest, prog
 	return g.Generator.Generate(ctx, req, func(p sdk.GenerateProgress) {
 		if req.PreviewEvery > 0 && p.Step%req.PreviewEvery == 0 && p.Step < p.TotalSteps {
 			for i := range min(req.N, sdk.MaxPreviewImages) {
-				data, err := fakegen.NoisePNG(8, int64(p.Step), i)
+				data, err := sdktest.NoisePNG(8, int64(p.Step), i)
 				if err != nil {
 					panic(err)
 				}
@@ -53,7 +53,7 @@ type previewEventJSON struct {
 }
 
 func TestGeneratePreviewStream(t *testing.T) {
-	gen := &previewing{Generator: &fakegen.Generator{}}
+	gen := &previewing{Generator: &sdktest.Generator{}}
 	_, ts := newTestServer(t, gen, newFixture(t), Config{})
 
 	t.Run("previews every 2 steps", func(t *testing.T) {

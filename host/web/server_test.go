@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fm-image/fm-image/internal/fakegen"
 	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // fixture is a models directory with a trained fake model "m16" (16x16)
@@ -49,11 +49,11 @@ func newFixture(t *testing.T) fixture {
 	if err := os.Symlink(outside, filepath.Join(f.data, "escape")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(f.models, "broken", fakegen.ModelFile), []byte("{"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(f.models, "broken", sdktest.ModelFile), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	req := sdk.TrainRequest{DataDir: f.data, ModelDir: filepath.Join(f.models, "m16"), Size: 16, Steps: 3}
-	if err := (&fakegen.Generator{}).Train(context.Background(), req, nil); err != nil {
+	if err := (&sdktest.Generator{}).Train(context.Background(), req, nil); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -63,7 +63,7 @@ func newFixture(t *testing.T) fixture {
 // filled in) and closes everything at the end of the test.
 func newTestServer(t *testing.T, gen sdk.Generator, f fixture, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
-	cfg.ModelsDir, cfg.DataDir, cfg.ModelFile = f.models, f.data, fakegen.ModelFile
+	cfg.ModelsDir, cfg.DataDir, cfg.ModelFile = f.models, f.data, sdktest.ModelFile
 	s, err := New(gen, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func ofType(events []genEvent, typ string) []genEvent {
 }
 
 func TestStaticPage(t *testing.T) {
-	_, ts := newTestServer(t, &fakegen.Generator{}, newFixture(t), Config{})
+	_, ts := newTestServer(t, &sdktest.Generator{}, newFixture(t), Config{})
 	tests := []struct {
 		path, contentType, contains string
 	}{
@@ -202,7 +202,7 @@ func TestStaticPage(t *testing.T) {
 }
 
 func TestConfigAndModels(t *testing.T) {
-	_, ts := newTestServer(t, &fakegen.Generator{}, newFixture(t), Config{MaxImages: 5})
+	_, ts := newTestServer(t, &sdktest.Generator{}, newFixture(t), Config{MaxImages: 5})
 	var cfg configJSON
 	decode(t, do(t, ts, "GET", "/api/config", ""), &cfg)
 	if cfg.MaxSteps != 100 || cfg.MaxImages != 5 || cfg.Samplers[0] != sdk.SamplerEuler || cfg.MaxSeed != MaxSeed {
@@ -227,7 +227,7 @@ func TestConfigAndModels(t *testing.T) {
 }
 
 func TestGenerateValidation(t *testing.T) {
-	_, ts := newTestServer(t, &fakegen.Generator{}, newFixture(t), Config{})
+	_, ts := newTestServer(t, &sdktest.Generator{}, newFixture(t), Config{})
 	tests := []struct {
 		name, method, body string
 		status             int
@@ -281,7 +281,7 @@ func TestGenerateValidation(t *testing.T) {
 }
 
 func TestGenerateStream(t *testing.T) {
-	_, ts := newTestServer(t, &fakegen.Generator{}, newFixture(t), Config{})
+	_, ts := newTestServer(t, &sdktest.Generator{}, newFixture(t), Config{})
 	tests := []struct {
 		name, body          string
 		seed                int64 // -1: random
@@ -311,7 +311,7 @@ func TestGenerateStream(t *testing.T) {
 				t.Fatalf("%d images, want %d", len(images), tt.n)
 			}
 			for i, img := range images {
-				want, err := fakegen.NoisePNG(16, seed, i)
+				want, err := sdktest.NoisePNG(16, seed, i)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -328,7 +328,7 @@ func TestGenerateStream(t *testing.T) {
 
 // failing is a Generator whose Generate fails with err.
 type failing struct {
-	fakegen.Generator
+	sdktest.Generator
 	err error
 }
 
@@ -362,7 +362,7 @@ func TestGeneratePluginErrors(t *testing.T) {
 // gated is a Generator whose Generate waits for gate (or its context) and
 // records how many calls run at once.
 type gated struct {
-	fakegen.Generator
+	sdktest.Generator
 	gate    chan struct{}
 	mu      sync.Mutex
 	running int
@@ -448,7 +448,7 @@ func TestGenerateLimitsConcurrency(t *testing.T) {
 
 func TestGenerateCancelledByClient(t *testing.T) {
 	cancelled := make(chan string, 1)
-	gen := &fakegen.Generator{StepDelay: 5 * time.Millisecond, OnCancel: func(call string) { cancelled <- call }}
+	gen := &sdktest.Generator{StepDelay: 5 * time.Millisecond, OnCancel: func(call string) { cancelled <- call }}
 	_, ts := newTestServer(t, gen, newFixture(t), Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/api/generate", strings.NewReader(`{"model":"m16","steps":100,"n":1}`))
@@ -474,7 +474,7 @@ func TestGenerateCancelledByClient(t *testing.T) {
 }
 
 func TestFolders(t *testing.T) {
-	_, ts := newTestServer(t, &fakegen.Generator{}, newFixture(t), Config{})
+	_, ts := newTestServer(t, &sdktest.Generator{}, newFixture(t), Config{})
 	tests := []struct {
 		dir     string
 		status  int

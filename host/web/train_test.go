@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fm-image/fm-image/internal/fakegen"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // readTrainEvents reads the server-sent events of model's run until the
@@ -58,7 +58,7 @@ func trainOfType(events []trainEvent, typ string) []trainEvent {
 }
 
 func TestTrainValidation(t *testing.T) {
-	_, ts := newTestServer(t, &fakegen.Generator{}, newFixture(t), Config{})
+	_, ts := newTestServer(t, &sdktest.Generator{}, newFixture(t), Config{})
 	tests := []struct {
 		name, body string
 		status     int
@@ -88,7 +88,7 @@ func TestTrainValidation(t *testing.T) {
 
 func TestTrainRun(t *testing.T) {
 	f := newFixture(t)
-	_, ts := newTestServer(t, &fakegen.Generator{StepDelay: time.Millisecond}, f, Config{SampleImages: 3, SampleSteps: 2})
+	_, ts := newTestServer(t, &sdktest.Generator{StepDelay: time.Millisecond}, f, Config{SampleImages: 3, SampleSteps: 2})
 	resp := do(t, ts, "POST", "/api/train", `{"model":"new","data":"faces","size":16,"steps":40,"checkpointEvery":10,"arch":"tiny"}`)
 	if resp.StatusCode != http.StatusAccepted {
 		wantError(t, resp, http.StatusAccepted, "")
@@ -177,7 +177,7 @@ func TestTrainRun(t *testing.T) {
 
 func TestTrainStopAndLimits(t *testing.T) {
 	f := newFixture(t)
-	gen := &fakegen.Generator{StepDelay: 2 * time.Millisecond, SaveDelay: 20 * time.Millisecond}
+	gen := &sdktest.Generator{StepDelay: 2 * time.Millisecond, SaveDelay: 20 * time.Millisecond}
 	s, ts := newTestServer(t, gen, f, Config{SampleImages: -1})
 	resp := do(t, ts, "POST", "/api/train", `{"model":"long","data":"faces","steps":1000000}`)
 	if resp.StatusCode != http.StatusAccepted {
@@ -207,7 +207,7 @@ func TestTrainStopAndLimits(t *testing.T) {
 	if last.Type != "end" || last.State != stateStopped || !strings.Contains(last.Message, "checkpoint saved") {
 		t.Fatalf("last event %+v, want stopped", last)
 	}
-	b, err := os.ReadFile(filepath.Join(f.models, "long", fakegen.ModelFile))
+	b, err := os.ReadFile(filepath.Join(f.models, "long", sdktest.ModelFile))
 	if err != nil || !strings.Contains(string(b), `"step":`) {
 		t.Fatalf("no checkpoint after stop: %v", err)
 	}
@@ -216,7 +216,7 @@ func TestTrainStopAndLimits(t *testing.T) {
 
 func TestCloseStopsTraining(t *testing.T) {
 	f := newFixture(t)
-	gen := &fakegen.Generator{StepDelay: 2 * time.Millisecond}
+	gen := &sdktest.Generator{StepDelay: 2 * time.Millisecond}
 	s, ts := newTestServer(t, gen, f, Config{})
 	if resp := do(t, ts, "POST", "/api/train", `{"model":"long","data":"faces","steps":1000000}`); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("status %d", resp.StatusCode)

@@ -9,10 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fm-image/fm-image/internal/gemm"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/pkg/errors"
+
+	"github.com/fm-image/fm-image/internal/fastcpu/kernels"
 )
 
 // Name is the name under which this backend is registered with GoMLX (usable in GOMLX_BACKEND).
@@ -27,14 +28,14 @@ func init() {
 type Backend struct {
 	parallelism int
 	noFusion    bool
-	gemmOpts    gemm.Options // kernel choices of the GEMM workspaces (Parallelism is set per workspace)
+	gemmOpts    kernels.Options // kernel choices of the GEMM workspaces (Parallelism is set per workspace)
 	pool        *bufferPool
 
 	profMu  sync.Mutex
 	profile map[string][2]time.Duration // per-op wall and CPU time, when enabled by the "profile" option
 
 	wsMu       sync.Mutex
-	workspaces []*gemm.Workspace
+	workspaces []*kernels.Workspace
 
 	team *team // helper goroutines for this package's parallel loops (nil when parallelism is 1)
 
@@ -52,7 +53,7 @@ var _ backends.Backend = (*Backend)(nil)
 //
 //   - "parallelism=N": the number of goroutines heavy ops use (default GOMAXPROCS);
 //   - "kernel=NAME": the GEMM and convolution kernels ("avx512", "avx2-fma", "portable"; see
-//     gemm.Kernels), to measure what a CPU without AVX-512 would run;
+//     kernels.Kernels), to measure what a CPU without AVX-512 would run;
 //   - "nodirectconv", "nowinograd": convolutions as im2col + GEMM, or without the Winograd form;
 //   - "nofusion": run elementwise ops one by one (for comparisons);
 //   - "profile": accumulate the time spent per op type (see Profile).
@@ -68,8 +69,8 @@ func New(config string) (backends.Backend, error) {
 			b.profile = make(map[string][2]time.Duration)
 		case strings.HasPrefix(opt, "kernel="):
 			name := strings.TrimPrefix(opt, "kernel=")
-			if !slices.Contains(gemm.Kernels(), name) {
-				return nil, errors.Errorf("fastcpu: bad option %q: kernel must be one of %v on this machine and build", opt, gemm.Kernels())
+			if !slices.Contains(kernels.Kernels(), name) {
+				return nil, errors.Errorf("fastcpu: bad option %q: kernel must be one of %v on this machine and build", opt, kernels.Kernels())
 			}
 			b.gemmOpts.Kernel = name
 			b.gemmOpts.ForcePortable = name == "portable"
@@ -101,7 +102,7 @@ func (b *Backend) String() string { return Name }
 
 // Description implements backends.Backend.
 func (b *Backend) Description() string {
-	return fmt.Sprintf("fm-image fast CPU backend (GEMM kernel %s, %d goroutines)", gemm.Kernel(), b.parallelism)
+	return fmt.Sprintf("fm-image fast CPU backend (GEMM kernel %s, %d goroutines)", kernels.Kernel(), b.parallelism)
 }
 
 // NumDevices implements backends.Backend: one device, the CPU.
@@ -150,7 +151,7 @@ func (b *Backend) IsFinalized() bool { return b.finalized }
 
 // getWorkspace takes a GEMM workspace from the backend's list (or makes one). A workspace serves
 // one Execute at a time.
-func (b *Backend) getWorkspace() *gemm.Workspace {
+func (b *Backend) getWorkspace() *kernels.Workspace {
 	b.wsMu.Lock()
 	defer b.wsMu.Unlock()
 	if n := len(b.workspaces); n > 0 {
@@ -160,11 +161,11 @@ func (b *Backend) getWorkspace() *gemm.Workspace {
 	}
 	o := b.gemmOpts
 	o.Parallelism = b.parallelism
-	return gemm.NewWorkspace(o)
+	return kernels.NewWorkspace(o)
 }
 
 // putWorkspace returns a workspace taken with getWorkspace.
-func (b *Backend) putWorkspace(w *gemm.Workspace) {
+func (b *Backend) putWorkspace(w *kernels.Workspace) {
 	b.wsMu.Lock()
 	defer b.wsMu.Unlock()
 	if b.finalized {

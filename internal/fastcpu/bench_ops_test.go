@@ -5,10 +5,11 @@ import (
 	"os"
 	"testing"
 
-	"github.com/fm-image/fm-image/internal/fastcpu"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/fm-image/fm-image/internal/fastcpu"
 )
 
 // BenchmarkGroupNormOps times the non-convolution op patterns of a ref-unet-32 GroupNorm + SiLU

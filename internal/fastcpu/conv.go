@@ -3,10 +3,11 @@ package fastcpu
 import (
 	"fmt"
 
-	"github.com/fm-image/fm-image/internal/gemm"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/shapeinference"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/fm-image/fm-image/internal/fastcpu/kernels"
 )
 
 // Convolutions (2 spatial dimensions, float32, no groups) run as im2col +
@@ -48,7 +49,7 @@ type convParams struct {
 	// channel axes swapped; it runs as internal/gemm's Conv2DInputGrad of the forward
 	// convolution igShape on K itself (the node's kernel input is K, not the Reverse).
 	inputGrad bool
-	igShape   gemm.ConvShape
+	igShape   kernels.ConvShape
 }
 
 // ConvGeneral implements backends.Builder for 2D convolutions without groups or input dilation.
@@ -140,7 +141,7 @@ func (p *convParams) matchInputGrad(kn *node, axes backends.ConvolveAxesConfig) 
 	}
 	// The forward convolution: x [N, P1, P2, O] ⊛ K [K1, K2, O, C] -> y [N, S1, S2, C], whose
 	// input gradient is this convolution's output.
-	s := gemm.ConvShape{Batch: p.n, H: p.p1, W: p.p2, Cin: p.o, KH: p.k1, KW: p.k2, Cout: p.c,
+	s := kernels.ConvShape{Batch: p.n, H: p.p1, W: p.p2, Cin: p.o, KH: p.k1, KW: p.k2, Cout: p.c,
 		PadTop: p.k1 - 1 - p.padLo[0], PadLeft: p.k2 - 1 - p.padLo[1]}
 	s.PadBottom = p.s1 - 1 + p.k1 - p.p1 - s.PadTop
 	s.PadRight = p.s2 - 1 + p.k2 - p.p2 - s.PadLeft
@@ -221,8 +222,8 @@ func execConv(ec *execCtx, n *node, out any, ins []any) error {
 // gemmShape returns the internal/gemm convolution that computes this one, if there is one: no
 // kernel dilation (form A) or no stride (form B, where the kernel dilation becomes gemm's
 // stride), and non-negative padding at both ends.
-func (p *convParams) gemmShape() (gemm.ConvShape, bool) {
-	var s gemm.ConvShape
+func (p *convParams) gemmShape() (kernels.ConvShape, bool) {
+	var s kernels.ConvShape
 	if p.inDil != [2]int{1, 1} {
 		return s, false
 	}
@@ -231,7 +232,7 @@ func (p *convParams) gemmShape() (gemm.ConvShape, bool) {
 		if p.stride != [2]int{1, 1} {
 			return s, false
 		}
-		s = gemm.ConvShape{Batch: p.c, H: p.s1, W: p.s2, Cin: p.n, KH: p.p1, KW: p.p2, Cout: p.o,
+		s = kernels.ConvShape{Batch: p.c, H: p.s1, W: p.s2, Cin: p.n, KH: p.p1, KW: p.p2, Cout: p.o,
 			StrideH: p.dil[0], StrideW: p.dil[1], PadTop: p.padLo[0], PadLeft: p.padLo[1]}
 		s.PadBottom = (p.k1-1)*p.dil[0] + p.p1 - p.s1 - p.padLo[0]
 		s.PadRight = (p.k2-1)*p.dil[1] + p.p2 - p.s2 - p.padLo[1]
@@ -242,7 +243,7 @@ func (p *convParams) gemmShape() (gemm.ConvShape, bool) {
 		if p.dil != [2]int{1, 1} {
 			return s, false
 		}
-		s = gemm.ConvShape{Batch: p.n, H: p.s1, W: p.s2, Cin: p.c, KH: p.k1, KW: p.k2, Cout: p.o,
+		s = kernels.ConvShape{Batch: p.n, H: p.s1, W: p.s2, Cin: p.c, KH: p.k1, KW: p.k2, Cout: p.o,
 			StrideH: p.stride[0], StrideW: p.stride[1], PadTop: p.padLo[0], PadLeft: p.padLo[1]}
 		s.PadBottom = (p.p1-1)*p.stride[0] + p.k1 - p.s1 - p.padLo[0]
 		s.PadRight = (p.p2-1)*p.stride[1] + p.k2 - p.s2 - p.padLo[1]
@@ -263,7 +264,7 @@ func convFormA(ec *execCtx, p *convParams, out, in, ker []float32) error {
 	if p.k1 == 1 && p.k2 == 1 && p.padLo == [2]int{} && p.stride == [2]int{1, 1} && p.inDil == [2]int{1, 1} &&
 		p.p1 == p.s1 && p.p2 == p.s2 {
 		// 1x1 convolution: the input is already the patch matrix.
-		return ec.ws.Sgemm(gemm.NoTrans, gemm.NoTrans, rows, p.o, p.c, 1, in, p.c, ker, p.o, 0, out, p.o)
+		return ec.ws.Sgemm(kernels.NoTrans, kernels.NoTrans, rows, p.o, p.c, 1, in, p.c, ker, p.o, 0, out, p.o)
 	}
 	chunk := max(64, convChunkFloats/max(rowLen, 1))
 	chunk = min(chunk, rows)
@@ -274,7 +275,7 @@ func convFormA(ec *execCtx, p *convParams, out, in, ker []float32) error {
 		parallelFor(ec.parallelism, r1-r0, (r1-r0)*rowLen, func(lo, hi int) {
 			im2colA(p, col[lo*rowLen:hi*rowLen], in, r0+lo, r0+hi)
 		})
-		if err := ec.ws.Sgemm(gemm.NoTrans, gemm.NoTrans, r1-r0, p.o, rowLen, 1, col, rowLen, ker, p.o,
+		if err := ec.ws.Sgemm(kernels.NoTrans, kernels.NoTrans, r1-r0, p.o, rowLen, 1, col, rowLen, ker, p.o,
 			0, out[r0*p.o:], p.o); err != nil {
 			return err
 		}
@@ -324,7 +325,7 @@ func convFormB(ec *execCtx, p *convParams, out, in, ker []float32) error {
 	}
 	if p.p1 == 1 && p.p2 == 1 && p.padLo == [2]int{} && p.inDil == [2]int{1, 1} && p.k1 == p.s1 && p.k2 == p.s2 {
 		// A single output position covering the whole input: the input is the patch matrix.
-		return ec.ws.Sgemm(gemm.Trans, gemm.NoTrans, rowLen, p.o, rows, 1, in, rowLen, ker, p.o, 0, out, p.o)
+		return ec.ws.Sgemm(kernels.Trans, kernels.NoTrans, rowLen, p.o, rows, 1, in, rowLen, ker, p.o, 0, out, p.o)
 	}
 	chunk := max(64, convChunkFloats/max(rowLen, 1))
 	chunk = min(chunk, rows)
@@ -339,7 +340,7 @@ func convFormB(ec *execCtx, p *convParams, out, in, ker []float32) error {
 		if r0 > 0 {
 			beta = 1
 		}
-		if err := ec.ws.Sgemm(gemm.Trans, gemm.NoTrans, rowLen, p.o, r1-r0, 1, col, rowLen, ker[r0*p.o:], p.o,
+		if err := ec.ws.Sgemm(kernels.Trans, kernels.NoTrans, rowLen, p.o, r1-r0, 1, col, rowLen, ker[r0*p.o:], p.o,
 			beta, out, p.o); err != nil {
 			return err
 		}

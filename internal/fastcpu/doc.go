@@ -1,6 +1,6 @@
 // Package fastcpu is fm-image's own GoMLX backend for CPUs, registered as "fastcpu".
 //
-// Unlike internal/cpubackend, which wraps GoMLX's pure-Go backend (simplego), fastcpu owns the
+// Unlike internal/fmcpu, which wraps GoMLX's pure-Go backend (simplego), fastcpu owns the
 // whole pipeline: it records the graph the GoMLX builder emits, plans memory at compile time and
 // runs float32 kernels written for speed.
 //

@@ -3,9 +3,10 @@ package fastcpu
 import (
 	"slices"
 
-	"github.com/fm-image/fm-image/internal/gemm"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/fm-image/fm-image/internal/fastcpu/kernels"
 )
 
 // dotParams is DotGeneral's plan, fixed at build time: the product is computed as batch GEMMs
@@ -17,7 +18,7 @@ type dotParams struct {
 	batch, m, n, k int
 	lhsPerm        []int // nil: lhs used in place
 	rhsPerm        []int // nil: rhs used in place
-	transA, transB gemm.Transpose
+	transA, transB kernels.Transpose
 }
 
 // DotGeneral implements backends.Builder: output axes are the batch axes, then lhs's free axes,
@@ -80,22 +81,22 @@ func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes [
 	// lhs: [batch, free, contract] (NoTrans) or [batch, contract, free] (Trans), else transposed.
 	switch {
 	case isIdentityPerm(concat(p.lhsBatch, lhsFree, p.lhsContract)):
-		p.transA = gemm.NoTrans
+		p.transA = kernels.NoTrans
 	case isIdentityPerm(concat(p.lhsBatch, p.lhsContract, lhsFree)):
-		p.transA = gemm.Trans
+		p.transA = kernels.Trans
 	default:
 		p.lhsPerm = concat(p.lhsBatch, lhsFree, p.lhsContract)
-		p.transA = gemm.NoTrans
+		p.transA = kernels.NoTrans
 	}
 	// rhs: [batch, contract, free] (NoTrans) or [batch, free, contract] (Trans), else transposed.
 	switch {
 	case isIdentityPerm(concat(p.rhsBatch, p.rhsContract, rhsFree)):
-		p.transB = gemm.NoTrans
+		p.transB = kernels.NoTrans
 	case isIdentityPerm(concat(p.rhsBatch, rhsFree, p.rhsContract)):
-		p.transB = gemm.Trans
+		p.transB = kernels.Trans
 	default:
 		p.rhsPerm = concat(p.rhsBatch, p.rhsContract, rhsFree)
-		p.transB = gemm.NoTrans
+		p.transB = kernels.NoTrans
 	}
 	n := b.newNode(op, shapes.Make(ls.DType, outDims...), ns[0], ns[1])
 	n.data = p

@@ -6,11 +6,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fm-image/fm-image/internal/gemm"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/pkg/errors"
+
+	"github.com/fm-image/fm-image/internal/fastcpu/kernels"
 )
 
 // kernelFn computes node n into out (a flat slice of n's shape, contents arbitrary) from its
@@ -20,7 +21,7 @@ type kernelFn func(ec *execCtx, n *node, out any, ins []any) error
 // execCtx is the state of one Execute call, passed to kernels.
 type execCtx struct {
 	parallelism int
-	ws          *gemm.Workspace
+	ws          *kernels.Workspace
 	pool        *bufferPool
 	team        *team // nil: plain goroutines
 }

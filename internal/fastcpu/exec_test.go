@@ -5,9 +5,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fm-image/fm-image/internal/fastcpu"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/fm-image/fm-image/internal/fastcpu"
 )
 
 // TestConcurrentExecute runs one compiled graph (convolution, fused elementwise chain,

@@ -1,19 +1,20 @@
 package fastcpu_test
 
 import (
-	"github.com/fm-image/fm-image/internal/fastcpu"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
-	"github.com/fm-image/fm-image/internal/cpubackend"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/fm-image/fm-image/internal/fastcpu"
+	"github.com/fm-image/fm-image/internal/fmcpu"
 )
 
 // backendsForTest returns fastcpu, plain simplego (ops_sequential) and fmcpu (simplego with
@@ -27,7 +28,7 @@ func backendsForTest(t *testing.T) (fast, sg, fm backends.Backend) {
 	if sg, err = simplego.New("ops_sequential"); err != nil {
 		t.Fatal(err)
 	}
-	if fm, err = cpubackend.New(""); err != nil {
+	if fm, err = fmcpu.New(""); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fast.Finalize(); sg.Finalize(); fm.Finalize() })

@@ -4,11 +4,12 @@ import (
 	"math"
 	"testing"
 
-	"github.com/fm-image/fm-image/internal/fastcpu"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/fm-image/fm-image/internal/fastcpu"
 )
 
 // TestRandomUniform draws uniform float32 values through RNGBitGenerator (as dropout does)

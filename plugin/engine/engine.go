@@ -1,10 +1,10 @@
 // Package engine is the fm-image model engine that the plugin serves: it
 // implements sdk.Generator with the U-Net of package unet, the flow-matching
 // trainer and samplers of package flow, and a GoMLX backend chosen by
-// package cpubackend.
+// package backend.
 //
 // A model directory holds model.json (what the model is, written once when
-// training starts) and the newest checkpoint (flow.CheckpointFile, plus the
+// training starts) and the newest checkpoint (training.CheckpointFile, plus the
 // previous one), which carries the weights, their EMA, the optimiser state
 // and the step. Generation samples with the EMA weights.
 package engine
@@ -12,13 +12,11 @@ package engine
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,8 +27,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/fm-image/fm-image/flow"
-	"github.com/fm-image/fm-image/internal/cpubackend"
+	"github.com/fm-image/fm-image/imageset"
+	"github.com/fm-image/fm-image/internal/backend"
+	"github.com/fm-image/fm-image/plugin/modeldir"
 	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/training"
 	"github.com/fm-image/fm-image/unet"
 )
 
@@ -39,7 +40,7 @@ const DefaultArch = "small"
 
 // Options configure an Engine. Zero fields take the defaults given.
 type Options struct {
-	// Backend is the GoMLX backend spec passed to cpubackend.Select ("" =
+	// Backend is the GoMLX backend spec passed to backend.Select ("" =
 	// $GOMLX_BACKEND, else the project's CPU backend).
 	Backend string
 	// MaxGeneratePixels bounds N·H·W of one Generate request (default
@@ -82,8 +83,8 @@ type Engine struct {
 type loadedModel struct {
 	stamp string // checkpoint file size and modification time
 	model unet.Model
-	ckpt  *flow.Checkpoint
-	field *flow.ModelField
+	ckpt  *training.Checkpoint
+	field *training.ModelField
 }
 
 // New returns an engine with default options. It does no work: the backend
@@ -106,7 +107,7 @@ func NewWithOptions(logger hclog.Logger, opts Options) *Engine {
 // getBackend creates the GoMLX backend once.
 func (e *Engine) getBackend() (backends.Backend, error) {
 	e.backendOnce.Do(func() {
-		e.backend, e.backendErr = cpubackend.Select(e.opts.Backend)
+		e.backend, e.backendErr = backend.Select(e.opts.Backend)
 		if e.backendErr == nil {
 			e.logger.Info("backend ready", "backend", e.backend.Name())
 		}
@@ -131,7 +132,7 @@ func (e *Engine) Info(ctx context.Context, modelDir string) (info sdk.ModelInfo,
 	if err := sdk.ValidateModelDir(modelDir); err != nil {
 		return sdk.ModelInfo{}, err
 	}
-	meta, err := readModelMeta(modelDir)
+	meta, err := modeldir.ReadMeta(modelDir)
 	if err != nil {
 		return sdk.ModelInfo{}, err
 	}
@@ -144,7 +145,7 @@ func (e *Engine) Info(ctx context.Context, modelDir string) (info sdk.ModelInfo,
 	}
 	cfgJSON, _ := meta.UNet.MarshalIndent()
 	info.ConfigJSON = string(cfgJSON)
-	ck, err := loadCheckpoint(modelDir)
+	ck, err := modeldir.LoadCheckpoint(modelDir)
 	if err != nil {
 		return sdk.ModelInfo{}, err
 	}
@@ -155,7 +156,7 @@ func (e *Engine) Info(ctx context.Context, modelDir string) (info sdk.ModelInfo,
 }
 
 // countParams counts the trained weights (the /model scope) of a checkpoint.
-func countParams(ck *flow.Checkpoint) int64 {
+func countParams(ck *training.Checkpoint) int64 {
 	var n int64
 	for _, t := range ck.Tensors {
 		if strings.HasPrefix(t.Name, "/model/") {
@@ -167,16 +168,6 @@ func countParams(ck *flow.Checkpoint) int64 {
 		}
 	}
 	return n
-}
-
-// loadCheckpoint loads a model directory's checkpoint, mapping a missing one
-// to sdk.ErrNotFound.
-func loadCheckpoint(modelDir string) (*flow.Checkpoint, error) {
-	ck, err := flow.LoadCheckpoint(modelDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %w", sdk.ErrNotFound, err)
-	}
-	return ck, err
 }
 
 // Generate implements sdk.Generator. Images are integrated in chunks of at
@@ -204,7 +195,7 @@ func (e *Engine) Generate(ctx context.Context, req sdk.GenerateRequest, progress
 	}
 	var field flow.Field = lm.field
 	if req.Label != "" {
-		label, err := flow.ClassIndex(lm.ckpt.Classes, req.Label)
+		label, err := imageset.ClassIndex(lm.ckpt.Classes, req.Label)
 		if err != nil {
 			return nil, &sdk.ValidationError{Field: "label", Problem: err.Error()}
 		}
@@ -343,7 +334,7 @@ func encodePreviews(x, v []float32, t float32, first, n, h, w int) ([]sdk.Image,
 		} else {
 			copy(est, row)
 		}
-		img, err := flow.ToImage(est, h, w)
+		img, err := imageset.ToImage(est, h, w)
 		if err != nil {
 			return previews, fmt.Errorf("preview of image %d: %w", first+i, err)
 		}
@@ -362,12 +353,12 @@ func encodePreviews(x, v []float32, t float32, first, n, h, w int) ([]sdk.Image,
 // decodeToModel decodes an encoded image and fits it to the model's size:
 // [h, w, 3] floats in [-1, 1].
 func decodeToModel(data []byte, h, w int) ([]float32, error) {
-	img, err := flow.DecodeImage(bytes.NewReader(data), flow.DefaultMaxPixels)
+	img, err := imageset.DecodeImage(bytes.NewReader(data), imageset.DefaultMaxPixels)
 	if err != nil {
 		return nil, fmt.Errorf("decode image: %w", err)
 	}
 	out := make([]float32, h*w*3)
-	if err := flow.FromImage(img, h, w, color.White, out); err != nil {
+	if err := imageset.FromImage(img, h, w, color.White, out); err != nil {
 		return nil, fmt.Errorf("fit image to %dx%d: %w", w, h, err)
 	}
 	return out, nil
@@ -375,7 +366,7 @@ func decodeToModel(data []byte, h, w int) ([]float32, error) {
 
 // encodePNG encodes one [h, w, 3] image in [-1, 1] as PNG.
 func encodePNG(hwc []float32, h, w int) ([]byte, error) {
-	img, err := flow.ToImage(hwc, h, w)
+	img, err := imageset.ToImage(hwc, h, w)
 	if err != nil {
 		return nil, err
 	}
@@ -452,18 +443,18 @@ func (e *Engine) loadModel(modelDir string) (*loadedModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model directory %s: %w", modelDir, err)
 	}
-	stamp := checkpointStamp(abs)
+	stamp := modeldir.CheckpointStamp(abs)
 	e.mu.Lock()
 	lm := e.fields[abs]
 	e.mu.Unlock()
 	if lm != nil && lm.stamp == stamp {
 		return lm, nil
 	}
-	meta, err := readModelMeta(modelDir)
+	meta, err := modeldir.ReadMeta(modelDir)
 	if err != nil {
 		return nil, err
 	}
-	ck, err := loadCheckpoint(modelDir)
+	ck, err := modeldir.LoadCheckpoint(modelDir)
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +463,7 @@ func (e *Engine) loadModel(modelDir string) (*loadedModel, error) {
 		return nil, err
 	}
 	model := unet.Model{Config: meta.UNet}
-	field, err := flow.NewModelField(backend, model, ck, true)
+	field, err := training.NewModelField(backend, model, ck, true)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", modelDir, err)
 	}
@@ -481,13 +472,4 @@ func (e *Engine) loadModel(modelDir string) (*loadedModel, error) {
 	e.fields[abs] = lm
 	e.mu.Unlock()
 	return lm, nil
-}
-
-// checkpointStamp identifies the current checkpoint file of a model directory.
-func checkpointStamp(dir string) string {
-	fi, err := os.Stat(filepath.Join(dir, flow.CheckpointFile))
-	if err != nil {
-		return ""
-	}
-	return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
 }

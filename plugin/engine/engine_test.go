@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/plugin/modeldir"
 	"github.com/fm-image/fm-image/sdk"
 )
 
@@ -58,7 +58,7 @@ func trained(t *testing.T, e *Engine) string {
 	if !strings.Contains(events[0].Message, "loaded 4 images") || !strings.Contains(events[0].Message, "1 more held out") {
 		t.Errorf("first message %q, want it to report 4 images used and 1 held out", events[0].Message)
 	}
-	held, err := os.ReadFile(filepath.Join(model, HoldoutFile))
+	held, err := os.ReadFile(filepath.Join(model, modeldir.HoldoutFile))
 	if err != nil || strings.Count(string(held), "\n") != 1 {
 		t.Errorf("holdout.txt = %q, %v; want one path", held, err)
 	}
@@ -177,14 +177,14 @@ func TestRequestsRefused(t *testing.T) {
 	if err := os.MkdirAll(newer, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(newer, MetaFile), []byte(`{"format":"fm-image-model","version":99,"arch":"tiny","data_dir":"","unet":{}}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(newer, modeldir.MetaFile), []byte(`{"format":"fm-image-model","version":99,"arch":"tiny","data_dir":"","unet":{}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	corrupt := filepath.Join(t.TempDir(), "corrupt")
 	if err := os.CopyFS(corrupt, os.DirFS(model)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(corrupt, flow.CheckpointFile), []byte("FMIMGCK1garbage"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(corrupt, modeldir.CheckpointFile), []byte("FMIMGCK1garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/imageset"
+	"github.com/fm-image/fm-image/plugin/modeldir"
 	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/training"
 	"github.com/fm-image/fm-image/unet"
 )
 
@@ -51,14 +53,14 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 	var (
 		cfg  unet.Config
 		arch string
-		ck   *flow.Checkpoint
+		ck   *training.Checkpoint
 	)
 	if req.Resume {
-		meta, err := readModelMeta(req.ModelDir)
+		meta, err := modeldir.ReadMeta(req.ModelDir)
 		if err != nil {
 			return fmt.Errorf("resume: %w", err)
 		}
-		if ck, err = loadCheckpoint(req.ModelDir); err != nil {
+		if ck, err = modeldir.LoadCheckpoint(req.ModelDir); err != nil {
 			return fmt.Errorf("resume: %w", err)
 		}
 		cfg, arch = meta.UNet, meta.Arch
@@ -69,7 +71,7 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 			return &sdk.ValidationError{Field: "size", Problem: fmt.Sprintf("the model in %s is %dx%d; a resumed run cannot change it to %d", req.ModelDir, cfg.Width, cfg.Height, req.Size)}
 		}
 	} else {
-		if err := refuseExisting(req.ModelDir); err != nil {
+		if err := modeldir.RefuseExisting(req.ModelDir); err != nil {
 			return err
 		}
 		arch = orDefault(req.Arch, DefaultArch)
@@ -84,7 +86,7 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 		}
 	}
 
-	data, err := flow.LoadFolder(ctx, req.DataDir, flow.LoadOptions{Height: cfg.Height, Width: cfg.Width, FlipHorizontal: true})
+	data, err := imageset.LoadFolder(ctx, req.DataDir, imageset.LoadOptions{Height: cfg.Height, Width: cfg.Width, FlipHorizontal: true})
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%w: %w", sdk.ErrNotFound, err)
@@ -92,7 +94,7 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 		return fmt.Errorf("load training images: %w", err)
 	}
 	if req.Labels && ck == nil || cfg.NumClasses > 0 {
-		labelled, skipped, err := flow.LabelByFolder(data, req.DataDir)
+		labelled, skipped, err := imageset.LabelByFolder(data, req.DataDir)
 		if err != nil {
 			return &sdk.ValidationError{Field: "labels", Problem: err.Error()}
 		}
@@ -106,7 +108,7 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 		cfg.NumClasses = len(data.Classes)
 		report(sdk.TrainProgress{Message: fmt.Sprintf("%d classes: %s", len(data.Classes), strings.Join(data.Classes, ", "))})
 	}
-	var holdout *flow.Dataset
+	var holdout *imageset.Dataset
 	if req.Holdout > 0 && ck == nil {
 		if data, holdout, err = data.Split(req.Holdout, req.Seed); err != nil {
 			return &sdk.ValidationError{Field: "holdout", Problem: err.Error()}
@@ -136,14 +138,14 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 		return err
 	}
 	model := unet.Model{Config: cfg}
-	var tcfg flow.TrainConfig
+	var tcfg training.TrainConfig
 	if ck != nil {
 		tcfg = ck.Train
 		tcfg.Steps = req.Steps
 	} else {
-		tcfg = flow.TrainConfig{Steps: req.Steps, BatchSize: req.Batch, LearningRate: req.LR, Seed: req.Seed, CheckpointEvery: req.CheckpointEvery}
+		tcfg = training.TrainConfig{Steps: req.Steps, BatchSize: req.Batch, LearningRate: req.LR, Seed: req.Seed, CheckpointEvery: req.CheckpointEvery}
 	}
-	tr, err := flow.NewTrainer(backend, model, tcfg)
+	tr, err := training.NewTrainer(backend, model, tcfg)
 	if err != nil {
 		return &sdk.ValidationError{Field: "train", Problem: err.Error()}
 	}
@@ -160,42 +162,20 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 		if err := os.MkdirAll(req.ModelDir, 0o755); err != nil {
 			return fmt.Errorf("create model directory: %w", err)
 		}
-		if err := writeModelMeta(req.ModelDir, modelMeta{Arch: arch, DataDir: req.DataDir, UNet: cfg}); err != nil {
+		if err := modeldir.WriteMeta(req.ModelDir, modeldir.Meta{Arch: arch, DataDir: req.DataDir, UNet: cfg}); err != nil {
 			return err
 		}
 		if holdout != nil {
-			list := strings.Join(holdout.Files, "\n") + "\n"
-			if err := writeFileAtomic(filepath.Join(req.ModelDir, HoldoutFile), []byte(list)); err != nil {
+			if err := modeldir.WriteHoldout(req.ModelDir, holdout.Files); err != nil {
 				return err
 			}
 		}
 	}
-	return tr.Run(ctx, data, flow.RunOptions{ModelDir: req.ModelDir, OnProgress: func(p flow.Progress) {
+	save := func(c *training.Checkpoint) (string, error) { return modeldir.SaveCheckpoint(req.ModelDir, c) }
+	return tr.Run(ctx, data, training.RunOptions{Save: save, OnProgress: func(p training.Progress) {
 		report(sdk.TrainProgress{
 			Step: p.Step, TotalSteps: p.TotalSteps, Loss: p.SmoothLoss, ImagesPerSec: p.ImagesPerSec,
 			ETA: p.ETA, Checkpoint: p.Checkpoint,
 		})
 	}})
-}
-
-// refuseExisting fails if dir exists and is not an empty directory.
-func refuseExisting(dir string) error {
-	fi, err := os.Stat(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("model directory %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("model directory %s exists as a file: %w", dir, sdk.ErrAlreadyExists)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("model directory %s: %w", dir, err)
-	}
-	if len(entries) > 0 {
-		return fmt.Errorf("model directory %s already exists and is not empty (use resume to continue it, or choose another directory): %w", dir, sdk.ErrAlreadyExists)
-	}
-	return nil
 }

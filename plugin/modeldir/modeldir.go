@@ -1,0 +1,258 @@
+// Package modeldir owns the layout of an fm-image model directory, the
+// folder a training run creates and every later call reads:
+//
+//	model.json            what the model is (MetaFile): preset, U-Net
+//	                      configuration, training folder; written once when
+//	                      training starts
+//	holdout.txt           the images kept out of training (HoldoutFile), one
+//	                      path per line; only when training held some out
+//	checkpoint.fmck       the newest checkpoint (CheckpointFile): weights, their
+//	                      EMA, the optimiser state, the step
+//	checkpoint.prev.fmck  the one before (PreviousCheckpointFile)
+//
+// Every file is written atomically (package atomicfile), so a reader such as
+// a Generate call during training sees a complete old or new file. Only the
+// plugin reads and writes these files; hosts learn what they need through
+// the sdk (sdk.ModelInfo).
+package modeldir
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fm-image/fm-image/internal/atomicfile"
+	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/training"
+	"github.com/fm-image/fm-image/unet"
+)
+
+// File names inside a model directory.
+const (
+	// MetaFile describes the model (see Meta).
+	MetaFile = "model.json"
+	// HoldoutFile lists the images a training run kept out of training.
+	HoldoutFile = "holdout.txt"
+	// CheckpointFile is the newest checkpoint.
+	CheckpointFile = "checkpoint.fmck"
+	// PreviousCheckpointFile is the checkpoint before the newest.
+	PreviousCheckpointFile = "checkpoint.prev.fmck"
+)
+
+// metaFormat and metaVersion identify the model.json files this package reads.
+const (
+	metaFormat  = "fm-image-model"
+	metaVersion = 1
+)
+
+// Meta is the content of MetaFile.
+type Meta struct {
+	// Arch is the preset the model was made from.
+	Arch string
+	// DataDir is the folder of training images, as the training request gave it.
+	DataDir string
+	// UNet is the model's configuration.
+	UNet unet.Config
+}
+
+// metaJSON is Meta as stored.
+type metaJSON struct {
+	Format  string          `json:"format"`
+	Version int             `json:"version"`
+	Arch    string          `json:"arch"`
+	DataDir string          `json:"data_dir"`
+	UNet    json.RawMessage `json:"unet"`
+}
+
+// checkDir fails unless dir is an existing directory, wrapping sdk.ErrNotFound
+// when it does not exist.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("model directory %s does not exist: %w", dir, sdk.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("model directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("model directory %s is a file, not a directory: %w", dir, sdk.ErrInvalidRequest)
+	}
+	return nil
+}
+
+// ReadMeta reads and checks a model directory's MetaFile. A directory that
+// does not exist or holds no MetaFile is an error wrapping sdk.ErrNotFound.
+func ReadMeta(dir string) (Meta, error) {
+	if err := checkDir(dir); err != nil {
+		return Meta{}, err
+	}
+	path := filepath.Join(dir, MetaFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Meta{}, fmt.Errorf("%s is not an fm-image model directory (no %s): %w", dir, MetaFile, sdk.ErrNotFound)
+	}
+	if err != nil {
+		return Meta{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	var raw metaJSON
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return Meta{}, fmt.Errorf("%s is corrupt: %w", path, err)
+	}
+	if raw.Format != metaFormat {
+		return Meta{}, fmt.Errorf("%s is not an fm-image model description (format %q)", path, raw.Format)
+	}
+	if raw.Version != metaVersion {
+		return Meta{}, fmt.Errorf("%s has version %d; this fm-image reads version %d: the model comes from an incompatible version", path, raw.Version, metaVersion)
+	}
+	cfg, err := unet.ParseConfig(raw.UNet)
+	if err != nil {
+		return Meta{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return Meta{Arch: raw.Arch, DataDir: raw.DataDir, UNet: cfg}, nil
+}
+
+// WriteMeta writes dir's MetaFile.
+func WriteMeta(dir string, meta Meta) error {
+	cfg, err := json.Marshal(meta.UNet)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", MetaFile, err)
+	}
+	data, err := json.MarshalIndent(metaJSON{Format: metaFormat, Version: metaVersion, Arch: meta.Arch, DataDir: meta.DataDir, UNet: cfg}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", MetaFile, err)
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, MetaFile), append(data, '\n'))
+}
+
+// WriteHoldout writes dir's HoldoutFile, one path per line.
+func WriteHoldout(dir string, files []string) error {
+	return atomicfile.WriteFile(filepath.Join(dir, HoldoutFile), []byte(strings.Join(files, "\n")+"\n"))
+}
+
+// ReadHoldout returns the paths listed in dir's HoldoutFile (blank lines and
+// lines starting with # skipped), or nil if the model has no hold-out.
+func ReadHoldout(dir string) ([]string, error) {
+	path := filepath.Join(dir, HoldoutFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var files []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+			files = append(files, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return files, nil
+}
+
+// RefuseExisting fails with sdk.ErrAlreadyExists if dir exists and is not an
+// empty directory: a new training run never overwrites a model.
+func RefuseExisting(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("model directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("model directory %s exists as a file: %w", dir, sdk.ErrAlreadyExists)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("model directory %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("model directory %s already exists and is not empty (use resume to continue it, or choose another directory): %w", dir, sdk.ErrAlreadyExists)
+	}
+	return nil
+}
+
+// SaveCheckpoint writes c as dir's CheckpointFile atomically: the data goes
+// to a temporary file in dir, which is synced, then the current checkpoint
+// (if any) is renamed to PreviousCheckpointFile and the new file renamed into
+// place. A failure at any point leaves the previous checkpoint intact (as
+// CheckpointFile, or as PreviousCheckpointFile if the failure came between
+// the two renames, which LoadCheckpoint falls back to). It returns the path
+// written.
+func SaveCheckpoint(dir string, c *training.Checkpoint) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create model directory %s: %w", dir, err)
+	}
+	final := filepath.Join(dir, CheckpointFile)
+	f, err := atomicfile.Create(final)
+	if err != nil {
+		return "", fmt.Errorf("save checkpoint in %s: %w", dir, err)
+	}
+	defer f.Abort()
+	fail := func(err error) (string, error) { return "", fmt.Errorf("save checkpoint %s: %w", final, err) }
+	if err := c.Encode(f); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if _, err := os.Stat(final); err == nil {
+		if err := os.Rename(final, filepath.Join(dir, PreviousCheckpointFile)); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Commit(); err != nil {
+		return fail(err)
+	}
+	return final, nil
+}
+
+// LoadCheckpoint reads the newest valid checkpoint of a model directory:
+// CheckpointFile, or PreviousCheckpointFile when the former is missing (a
+// save interrupted between its two renames). A corrupt newest checkpoint is
+// an error, not silently replaced by an older one. A directory without a
+// checkpoint is an error wrapping sdk.ErrNotFound.
+func LoadCheckpoint(dir string) (*training.Checkpoint, error) {
+	if err := checkDir(dir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, CheckpointFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		path = filepath.Join(dir, PreviousCheckpointFile)
+		data, err = os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("model directory %s holds no checkpoint (%s): %w", dir, CheckpointFile, sdk.ErrNotFound)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	c, err := training.DecodeCheckpoint(data)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// CheckpointStamp identifies the current checkpoint of dir (its size and
+// modification time), "" if there is none: a loaded model is still current
+// while the stamp is unchanged.
+func CheckpointStamp(dir string) string {
+	fi, err := os.Stat(filepath.Join(dir, CheckpointFile))
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
+}

@@ -1,0 +1,198 @@
+package training
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// TimeSampling says how training draws the time t of each example.
+type TimeSampling string
+
+const (
+	// TimeUniform draws t ~ U[0, 1).
+	TimeUniform TimeSampling = "uniform"
+	// TimeLogitNormal draws t = sigmoid(n), n ~ N(0, 1): more weight on the
+	// middle of the path, where the velocity is hardest to predict.
+	TimeLogitNormal TimeSampling = "logit-normal"
+)
+
+// TrainConfig holds the optimisation settings of a training run. Zero fields
+// take the defaults listed on each field (see [TrainConfig.WithDefaults]).
+type TrainConfig struct {
+	// Steps is the total number of optimisation steps of the run (default
+	// 1000). When resuming, training continues until this total.
+	Steps int `json:"steps"`
+	// BatchSize is the number of images per step (default 16).
+	BatchSize int `json:"batch_size"`
+	// LearningRate is the peak learning rate of AdamW (default 2e-4).
+	LearningRate float64 `json:"learning_rate"`
+	// WarmupSteps is the length of the linear warm-up from 0 to LearningRate
+	// (default min(200, Steps/10); -1 for none).
+	WarmupSteps int `json:"warmup_steps"`
+	// MinLRFraction is where the cosine decay ends, as a fraction of
+	// LearningRate (default 0.1; -1 for 0).
+	MinLRFraction float64 `json:"min_lr_fraction"`
+	// WeightDecay is AdamW's decoupled weight decay, applied to weight
+	// matrices and kernels only, not to biases or norm gains (default 0; -1
+	// also means 0).
+	WeightDecay float64 `json:"weight_decay"`
+	// Beta1, Beta2 and Epsilon are Adam's constants (defaults 0.9, 0.999, 1e-8).
+	Beta1   float64 `json:"beta1"`
+	Beta2   float64 `json:"beta2"`
+	Epsilon float64 `json:"epsilon"`
+	// ClipNorm caps the global L2 norm of the gradients (default 1; -1 for no
+	// clipping).
+	ClipNorm float64 `json:"clip_norm"`
+	// EMADecay is the decay of the exponential moving average of the weights
+	// that sampling uses (default 0.999). Early in a run the decay is lowered
+	// to (1+step)/(10+step) so that the average follows the fast early changes.
+	EMADecay float64 `json:"ema_decay"`
+	// TimeSampling is the distribution of t (default uniform).
+	TimeSampling TimeSampling `json:"time_sampling"`
+	// Seed makes a run reproducible: every random draw derives from it.
+	Seed int64 `json:"seed"`
+	// CheckpointEvery is the number of steps between checkpoints (default 500;
+	// -1 to save only at the end and on interruption).
+	CheckpointEvery int `json:"checkpoint_every"`
+	// ReportEvery is the number of steps between progress reports (default 1).
+	ReportEvery int `json:"report_every"`
+	// LabelDropout is the probability that a class-conditional model sees an
+	// image without its label during training (default 0.1; -1 for 0).
+	LabelDropout float64 `json:"label_dropout,omitempty"`
+}
+
+// Limits of the training settings.
+const (
+	MaxTrainSteps = 10_000_000
+	MaxBatchSize  = 4096
+)
+
+// WithDefaults returns c with every zero field replaced by its default.
+func (c TrainConfig) WithDefaults() TrainConfig {
+	if c.Steps == 0 {
+		c.Steps = 1000
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 16
+	}
+	if c.LearningRate == 0 {
+		c.LearningRate = 2e-4
+	}
+	if c.WarmupSteps == 0 {
+		c.WarmupSteps = min(200, c.Steps/10)
+	}
+	if c.MinLRFraction == 0 {
+		c.MinLRFraction = 0.1
+	}
+	if c.Beta1 == 0 {
+		c.Beta1 = 0.9
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = 0.999
+	}
+	if c.Epsilon == 0 {
+		c.Epsilon = 1e-8
+	}
+	if c.ClipNorm == 0 {
+		c.ClipNorm = 1
+	}
+	if c.EMADecay == 0 {
+		c.EMADecay = 0.999
+	}
+	if c.TimeSampling == "" {
+		c.TimeSampling = TimeUniform
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = 500
+	}
+	if c.ReportEvery == 0 {
+		c.ReportEvery = 1
+	}
+	if c.LabelDropout == 0 {
+		c.LabelDropout = 0.1
+	}
+
+	return c
+}
+
+// Validate reports every out-of-range setting of c (after defaults), naming
+// the field and its allowed range.
+func (c TrainConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Steps < 1 || c.Steps > MaxTrainSteps {
+		bad("steps=%d: must be 1 to %d", c.Steps, MaxTrainSteps)
+	}
+	if c.BatchSize < 1 || c.BatchSize > MaxBatchSize {
+		bad("batch_size=%d: must be 1 to %d", c.BatchSize, MaxBatchSize)
+	}
+	if !(c.LearningRate > 0 && c.LearningRate <= 1) {
+		bad("learning_rate=%g: must be in (0, 1]", c.LearningRate)
+	}
+	if c.WarmupSteps < -1 {
+		bad("warmup_steps=%d: must be >= 0 (or -1 for none)", c.WarmupSteps)
+	}
+	if c.MinLRFraction != -1 && !(c.MinLRFraction >= 0 && c.MinLRFraction <= 1) {
+		bad("min_lr_fraction=%g: must be in [0, 1] (or -1 for 0)", c.MinLRFraction)
+	}
+	if c.WeightDecay != -1 && !(c.WeightDecay >= 0 && c.WeightDecay < 1) {
+		bad("weight_decay=%g: must be in [0, 1)", c.WeightDecay)
+	}
+	for _, b := range []struct {
+		name string
+		v    float64
+	}{{"beta1", c.Beta1}, {"beta2", c.Beta2}} {
+		if !(b.v > 0 && b.v < 1) {
+			bad("%s=%g: must be in (0, 1)", b.name, b.v)
+		}
+	}
+	if !(c.Epsilon > 0 && c.Epsilon < 1) {
+		bad("epsilon=%g: must be in (0, 1)", c.Epsilon)
+	}
+	if c.ClipNorm != -1 && !(c.ClipNorm > 0) {
+		bad("clip_norm=%g: must be > 0 (or -1 for no clipping)", c.ClipNorm)
+	}
+	if !(c.EMADecay > 0 && c.EMADecay < 1) {
+		bad("ema_decay=%g: must be in (0, 1)", c.EMADecay)
+	}
+	if c.TimeSampling != TimeUniform && c.TimeSampling != TimeLogitNormal {
+		bad("time_sampling=%q: must be %q or %q", c.TimeSampling, TimeUniform, TimeLogitNormal)
+	}
+	if c.CheckpointEvery < -1 || c.CheckpointEvery == 0 {
+		bad("checkpoint_every=%d: must be >= 1 (or -1 for only at the end)", c.CheckpointEvery)
+	}
+	if c.LabelDropout != -1 && !(c.LabelDropout >= 0 && c.LabelDropout < 1) {
+		bad("label_dropout=%g: must be in [0, 1) (or -1 for 0)", c.LabelDropout)
+	}
+	if c.ReportEvery < 1 {
+		bad("report_every=%d: must be >= 1", c.ReportEvery)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid training config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// LearningRateAt returns the learning rate of step (0-based): a linear
+// warm-up to LearningRate over WarmupSteps, then a cosine decay to
+// LearningRate·MinLRFraction at Steps.
+func (c TrainConfig) LearningRateAt(step int) float64 {
+	warm := max(c.WarmupSteps, 0)
+	if step < warm {
+		return c.LearningRate * float64(step+1) / float64(warm)
+	}
+	minFrac := max(c.MinLRFraction, 0)
+	span := c.Steps - warm
+	if span <= 0 {
+		return c.LearningRate
+	}
+	p := min(float64(step-warm)/float64(span), 1)
+	cos := 0.5 * (1 + math.Cos(math.Pi*p))
+	return c.LearningRate * (minFrac + (1-minFrac)*cos)
+}
+
+// emaDecayAt returns the EMA decay used after step (0-based).
+func (c TrainConfig) emaDecayAt(step int) float64 {
+	return min(c.EMADecay, float64(1+step)/float64(10+step))
+}

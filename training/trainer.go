@@ -1,0 +1,563 @@
+package training
+
+import (
+	stdcontext "context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/imageset"
+)
+
+// Model is what training and sampling need of a velocity model.
+type Model interface {
+	// Velocity builds v(x, t) in the GoMLX context: x [B,H,W,C], t [B] ->
+	// [B,H,W,C], creating its variables in ctx's scope on first use. Like all
+	// GoMLX graph code it may panic; the trainer recovers.
+	Velocity(ctx *context.Context, x, t *Node) *Node
+	// ImageShape returns the (H, W, C) of the images the model takes.
+	ImageShape() (h, w, c int)
+	// ConfigJSON returns the model's configuration, stored in checkpoints.
+	ConfigJSON() ([]byte, error)
+}
+
+// LabeledModel is a class-conditional [Model].
+type LabeledModel interface {
+	Model
+	// NumClasses returns the number of classes (0: the model is unconditional).
+	NumClasses() int
+	// VelocityLabeled builds v(x, t | labels) with labels [B] int32 in
+	// [0, NumClasses], NumClasses meaning "no label".
+	VelocityLabeled(ctx *context.Context, x, t, labels *Node) *Node
+}
+
+// numClasses returns the number of classes of m (0 if unconditional).
+func numClasses(m Model) int {
+	if lm, ok := m.(LabeledModel); ok {
+		return lm.NumClasses()
+	}
+	return 0
+}
+
+// Variable scopes inside the trainer's context.
+const (
+	modelScope = "/model" // the weights being trained
+	emaScope   = "/ema"   // their exponential moving average (what sampling uses)
+	adamMScope = "/adam_m"
+	adamVScope = "/adam_v"
+)
+
+// Progress is one training report.
+type Progress struct {
+	// Step is the number of steps done, out of TotalSteps.
+	Step, TotalSteps int
+	// Loss is the flow-matching loss of the last step; SmoothLoss an
+	// exponential moving average of it (over about 20 steps).
+	Loss, SmoothLoss float64
+	// GradNorm is the global gradient norm of the last step, before clipping.
+	GradNorm float64
+	// LearningRate used by the last step.
+	LearningRate float64
+	// ImagesPerSec is the training throughput since the run (or resume)
+	// started, excluding graph compilation; ETA the time left at that rate.
+	ImagesPerSec float64
+	ETA          time.Duration
+	// Checkpoint is the path of a checkpoint written right after this step
+	// ("" if none).
+	Checkpoint string
+}
+
+// Trainer trains a velocity model by flow matching. It holds the model's
+// variables, the optimiser state and the EMA weights in a GoMLX context.
+// A Trainer is not safe for concurrent use.
+type Trainer struct {
+	backend    backends.Backend
+	model      Model
+	cfg        TrainConfig
+	ctx        *context.Context
+	exec       *context.Exec
+	step       int
+	smoothLoss float64
+	history    [][2]float64
+	// dataset size and class names recorded in checkpoints
+	datasetSize int
+	classes     []string
+}
+
+// NewTrainer prepares a training run of model on backend. The model's
+// weights are created (from cfg.Seed) when the first step runs, unless
+// [Trainer.Restore] loads them first.
+func NewTrainer(backend backends.Backend, model Model, cfg TrainConfig) (*Trainer, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if backend == nil || model == nil {
+		return nil, errors.New("new trainer: backend and model are required")
+	}
+	ctx := context.New()
+	ctx.SetParam(context.ParamInitialSeed, cfg.Seed^0x5eed) // dropout and any in-graph randomness
+	ctx.SetParam("unet_init_seed", cfg.Seed)
+	tr := &Trainer{backend: backend, model: model, cfg: cfg, ctx: ctx}
+	exec, err := context.NewExec(backend, ctx, tr.stepGraph)
+	if err != nil {
+		return nil, fmt.Errorf("new trainer: %w", err)
+	}
+	tr.exec = exec
+	return tr, nil
+}
+
+// Config returns the training configuration with defaults filled in.
+func (tr *Trainer) Config() TrainConfig { return tr.cfg }
+
+// Step returns the number of optimisation steps done.
+func (tr *Trainer) Step() int { return tr.step }
+
+// SetTotalSteps changes the run's total number of steps (used when a resumed
+// run is asked to go further than it was first meant to).
+func (tr *Trainer) SetTotalSteps(steps int) error {
+	c := tr.cfg
+	c.Steps = steps
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	tr.cfg = c
+	return nil
+}
+
+// stepGraph builds one training step. Inputs: x1 (data) and x0 (noise), both
+// [B,H,W,C], t [B], and the scalars lr, bias corrections 1/(1-β1^k) and
+// 1/(1-β2^k), and the EMA decay. Outputs: the loss and the gradient norm.
+func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node) []*Node {
+	x1, x0, t, lr, bc1, bc2, emaDecay := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
+	g := x1.Graph()
+	ctx.SetTraining(g, true)
+	b := x1.Shape().Dim(0)
+	tb := Reshape(t, b, 1, 1, 1)
+	xt := Add(Mul(OneMinus(tb), x0), Mul(tb, x1))
+	target := Sub(x1, x0)
+	var v *Node
+	if len(in) > 7 {
+		v = tr.model.(LabeledModel).VelocityLabeled(ctx.In("model"), xt, t, in[7])
+	} else {
+		v = tr.model.Velocity(ctx.In("model"), xt, t)
+	}
+	loss := ReduceAllMean(Square(Sub(v, target)))
+
+	vars := scopeVariables(ctx, modelScope)
+	values := make([]*Node, len(vars))
+	for i, vr := range vars {
+		values[i] = vr.ValueGraph(g)
+	}
+	grads := Gradient(loss, values...)
+
+	sumSq := ScalarZero(g, dtypes.Float32)
+	for _, gr := range grads {
+		sumSq = Add(sumSq, ReduceAllSum(Square(gr)))
+	}
+	gradNorm := Sqrt(sumSq)
+	clip := ScalarOne(g, dtypes.Float32)
+	if tr.cfg.ClipNorm > 0 {
+		clip = Min(clip, Div(Scalar(g, dtypes.Float32, tr.cfg.ClipNorm), AddScalar(gradNorm, 1e-6)))
+	}
+
+	b1, b2 := tr.cfg.Beta1, tr.cfg.Beta2
+	wd := max(tr.cfg.WeightDecay, 0)
+	for i, vr := range vars {
+		p := values[i]
+		gr := Mul(grads[i], clip)
+		m := stateVariable(ctx, adamMScope, vr, false)
+		s := stateVariable(ctx, adamVScope, vr, false)
+		mNew := Add(MulScalar(m.ValueGraph(g), b1), MulScalar(gr, 1-b1))
+		sNew := Add(MulScalar(s.ValueGraph(g), b2), MulScalar(Square(gr), 1-b2))
+		m.SetValueGraph(mNew)
+		s.SetValueGraph(sNew)
+		update := Div(Mul(mNew, bc1), AddScalar(Sqrt(Mul(sNew, bc2)), tr.cfg.Epsilon))
+		if wd > 0 && vr.Shape().Rank() >= 2 {
+			update = Add(update, MulScalar(p, wd))
+		}
+		pNew := Sub(p, Mul(update, lr))
+		vr.SetValueGraph(pNew)
+		e := stateVariable(ctx, emaScope, vr, true)
+		e.SetValueGraph(Add(Mul(e.ValueGraph(g), emaDecay), Mul(pNew, OneMinus(emaDecay))))
+	}
+	return []*Node{loss, gradNorm}
+}
+
+// scopeVariables returns the variables under scope (and its sub-scopes),
+// sorted by name so that graphs are built in a stable order.
+func scopeVariables(ctx *context.Context, scope string) []*context.Variable {
+	var vars []*context.Variable
+	for v := range ctx.IterVariables() {
+		if strings.HasPrefix(v.Scope(), scope+"/") || v.Scope() == scope {
+			vars = append(vars, v)
+		}
+	}
+	slices.SortFunc(vars, func(a, b *context.Variable) int { return strings.Compare(a.ScopeAndName(), b.ScopeAndName()) })
+	return vars
+}
+
+// stateVariable returns the optimiser or EMA variable that shadows model
+// variable v under prefix, creating it (zeros, or a copy of v's value when
+// copyValue) if needed. It is not trainable.
+func stateVariable(ctx *context.Context, prefix string, v *context.Variable, copyValue bool) *context.Variable {
+	scope := prefix + v.Scope()
+	if s := ctx.GetVariableByScopeAndName(scope, v.Name()); s != nil {
+		return s
+	}
+	var value *tensors.Tensor
+	if copyValue {
+		value = tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[float32](v.MustValue()), v.Shape().Dimensions...)
+	} else {
+		value = tensors.FromShape(v.Shape())
+	}
+	return ctx.InAbsPath(scope).Checked(false).VariableWithValue(v.Name(), value).SetTrainable(false)
+}
+
+// TrainStep runs one optimisation step on the batch x1 ([B,H,W,C] flattened,
+// values in [-1, 1]) with the noise and times the run's seed gives this step,
+// and returns the loss and the gradient norm before clipping. For a
+// class-conditional model every image is unlabelled; see TrainStepLabeled.
+func (tr *Trainer) TrainStep(x1 []float32, batch int) (loss, gradNorm float64, err error) {
+	return tr.TrainStepLabeled(x1, nil, batch)
+}
+
+// TrainStepLabeled is TrainStep for class-conditional models: labels [B]
+// holds each image's class (nil: none). A fraction LabelDropout of the labels,
+// drawn from the run's seed, is replaced by "no label" so that the model also
+// learns the unconditional velocity that classifier-free guidance needs.
+func (tr *Trainer) TrainStepLabeled(x1 []float32, labels []int, batch int) (loss, gradNorm float64, err error) {
+	h, w, c := tr.model.ImageShape()
+	dim := h * w * c
+	if batch < 1 || len(x1) != batch*dim {
+		return 0, 0, fmt.Errorf("train step: batch of %d floats is not %d images of %dx%dx%d", len(x1), batch, h, w, c)
+	}
+	classes := numClasses(tr.model)
+	if labels != nil && (classes == 0 || len(labels) != batch) {
+		return 0, 0, fmt.Errorf("train step: %d labels for %d images of a model with %d classes", len(labels), batch, classes)
+	}
+	x0 := make([]float32, len(x1))
+	if err := flow.GaussianNoiseBatch(tr.cfg.Seed, tr.step*batch, dim, x0); err != nil {
+		return 0, 0, err
+	}
+	ts := tr.sampleTimes(batch)
+	k := float64(tr.step + 1)
+	lr := tr.cfg.LearningRateAt(tr.step)
+	bc1 := 1 / (1 - math.Pow(tr.cfg.Beta1, k))
+	bc2 := 1 / (1 - math.Pow(tr.cfg.Beta2, k))
+	decay := tr.cfg.emaDecayAt(tr.step)
+	args := []any{
+		tensors.FromFlatDataAndDimensions(x1, batch, h, w, c),
+		tensors.FromFlatDataAndDimensions(x0, batch, h, w, c),
+		ts, float32(lr), float32(bc1), float32(bc2), float32(decay)}
+	if classes > 0 {
+		args = append(args, tr.dropLabels(labels, batch, classes))
+	}
+	outs, err := tr.exec.Exec(args...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("train step %d: %w", tr.step+1, err)
+	}
+	loss = float64(tensors.MustCopyFlatData[float32](outs[0])[0])
+	gradNorm = float64(tensors.MustCopyFlatData[float32](outs[1])[0])
+	for _, o := range outs {
+		o.FinalizeAll()
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, gradNorm, fmt.Errorf("train step %d: loss is %v (training diverged; try a lower learning rate)", tr.step+1, loss)
+	}
+	tr.step++
+	if tr.step == 1 || tr.smoothLoss == 0 {
+		tr.smoothLoss = loss
+	} else {
+		tr.smoothLoss = 0.95*tr.smoothLoss + 0.05*loss
+	}
+	if tr.step%max(1, tr.cfg.Steps/200) == 0 || tr.step == tr.cfg.Steps {
+		tr.history = append(tr.history, [2]float64{float64(tr.step), tr.smoothLoss})
+	}
+	return loss, gradNorm, nil
+}
+
+// dropLabels returns this step's labels as int32, each replaced by the "no
+// label" index (classes) with probability LabelDropout; nil labels are all
+// "no label".
+func (tr *Trainer) dropLabels(labels []int, batch, classes int) []int32 {
+	rng := tr.stepRand(2)
+	out := make([]int32, batch)
+	for i := range out {
+		out[i] = int32(classes)
+		if labels != nil && rng.Float64() >= max(tr.cfg.LabelDropout, 0) {
+			out[i] = int32(labels[i])
+		}
+	}
+	return out
+}
+
+// sampleTimes draws this step's times t [batch] from the run's seed.
+func (tr *Trainer) sampleTimes(batch int) []float32 {
+	rng := tr.stepRand(1)
+	ts := make([]float32, batch)
+	for i := range ts {
+		switch tr.cfg.TimeSampling {
+		case TimeLogitNormal:
+			ts[i] = float32(1 / (1 + math.Exp(-rng.NormFloat64())))
+		default:
+			ts[i] = float32(rng.Float64())
+		}
+		if ts[i] >= 1 { // float32 rounding of values just below 1
+			ts[i] = math.Nextafter32(1, 0)
+		}
+	}
+	return ts
+}
+
+// stepRand returns a generator that depends only on the run's seed, the
+// current step and a stream number (0: batch draws, 1: times).
+func (tr *Trainer) stepRand(stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(tr.cfg.Seed), uint64(tr.step)<<8|stream))
+}
+
+// RunOptions configure [Trainer.Run].
+type RunOptions struct {
+	// Save stores a checkpoint and returns where it went (required): every
+	// CheckpointEvery steps, at the end and when the run is cancelled.
+	Save func(*Checkpoint) (string, error)
+	// OnProgress, if set, receives a report every ReportEvery steps and after
+	// every checkpoint. It is called synchronously.
+	OnProgress func(Progress)
+}
+
+// Run trains on data until the configured total number of steps, writing a
+// checkpoint every CheckpointEvery steps, at the end, and when ctx is
+// cancelled (then it returns an error wrapping ctx.Err() after saving).
+func (tr *Trainer) Run(ctx stdcontext.Context, data *imageset.Dataset, opts RunOptions) error {
+	if opts.Save == nil {
+		return errors.New("train: no place to save checkpoints (RunOptions.Save)")
+	}
+	h, w, c := tr.model.ImageShape()
+	if data == nil || data.Len() == 0 {
+		return errors.New("train: the dataset is empty")
+	}
+	if data.Height != h || data.Width != w || c != 3 {
+		return fmt.Errorf("train: dataset images are %dx%d, the model takes %dx%dx%d", data.Width, data.Height, w, h, c)
+	}
+	tr.datasetSize = data.Len()
+	if k := numClasses(tr.model); k > 0 {
+		if data.Labels == nil || len(data.Classes) != k {
+			return fmt.Errorf("train: the model has %d classes, the dataset %d (train with labels on a folder of class sub-folders)", k, len(data.Classes))
+		}
+		if tr.classes != nil && !slices.Equal(tr.classes, data.Classes) {
+			return fmt.Errorf("train: the dataset's classes %v differ from the model's %v", data.Classes, tr.classes)
+		}
+		tr.classes = data.Classes
+	}
+	batch := tr.cfg.BatchSize
+	x1 := make([]float32, batch*h*w*c)
+	report := func(p Progress) {
+		if opts.OnProgress != nil {
+			opts.OnProgress(p)
+		}
+	}
+	save := func() (string, error) {
+		ck, err := tr.Checkpoint()
+		if err != nil {
+			return "", err
+		}
+		return opts.Save(ck)
+	}
+	startStep := tr.step
+	var start time.Time
+	for tr.step < tr.cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			path, serr := save()
+			if serr != nil {
+				return fmt.Errorf("train interrupted at step %d, and saving failed: %w", tr.step, errors.Join(err, serr))
+			}
+			report(tr.progress(startStep, start, 0, 0, path))
+			return fmt.Errorf("train interrupted at step %d (checkpoint %s): %w", tr.step, path, err)
+		}
+		idx, err := data.Batch(tr.stepRand(0), batch, x1)
+		if err != nil {
+			return fmt.Errorf("train: draw batch: %w", err)
+		}
+		var labels []int
+		if data.Labels != nil && numClasses(tr.model) > 0 {
+			labels = make([]int, batch)
+			for i, j := range idx {
+				labels[i] = data.Labels[j]
+			}
+		}
+		loss, gnorm, err := tr.TrainStepLabeled(x1, labels, batch)
+		if err != nil {
+			return err
+		}
+		if start.IsZero() {
+			start = time.Now() // the first step compiles the graph: leave it out of the rate
+			startStep = tr.step
+		}
+		var path string
+		if (tr.cfg.CheckpointEvery > 0 && tr.step%tr.cfg.CheckpointEvery == 0) || tr.step == tr.cfg.Steps {
+			if path, err = save(); err != nil {
+				return err
+			}
+		}
+		if path != "" || tr.step%tr.cfg.ReportEvery == 0 {
+			report(tr.progress(startStep, start, loss, gnorm, path))
+		}
+	}
+	return nil
+}
+
+// progress assembles a report after the current step.
+func (tr *Trainer) progress(startStep int, start time.Time, loss, gnorm float64, path string) Progress {
+	p := Progress{
+		Step: tr.step, TotalSteps: tr.cfg.Steps, Loss: loss, SmoothLoss: tr.smoothLoss,
+		GradNorm: gnorm, LearningRate: tr.cfg.LearningRateAt(max(tr.step-1, 0)), Checkpoint: path,
+	}
+	if done := tr.step - startStep; done > 0 && !start.IsZero() {
+		el := time.Since(start).Seconds()
+		p.ImagesPerSec = float64(done*tr.cfg.BatchSize) / el
+		p.ETA = time.Duration(float64(tr.cfg.Steps-tr.step) * el / float64(done) * float64(time.Second))
+	}
+	return p
+}
+
+// Checkpoint captures the run's current state.
+func (tr *Trainer) Checkpoint() (*Checkpoint, error) {
+	modelJSON, err := tr.model.ConfigJSON()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: model config: %w", err)
+	}
+	ck := &Checkpoint{
+		Version: CheckpointVersion, Step: tr.step, Model: json.RawMessage(modelJSON),
+		Train: tr.cfg, DatasetSize: tr.datasetSize, LossHistory: slices.Clone(tr.history), Classes: slices.Clone(tr.classes),
+	}
+	var errs []error
+	for v := range tr.ctx.IterVariables() {
+		t, err := tensorFromVariable(v)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ck.Tensors = append(ck.Tensors, t)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("checkpoint: %w", errors.Join(errs...))
+	}
+	slices.SortFunc(ck.Tensors, func(a, b Tensor) int { return strings.Compare(a.Name, b.Name) })
+	return ck, nil
+}
+
+// tensorFromVariable copies a variable's value into a Tensor.
+func tensorFromVariable(v *context.Variable) (Tensor, error) {
+	val, err := v.Value()
+	if err != nil {
+		return Tensor{}, fmt.Errorf("read variable %s: %w", v.ScopeAndName(), err)
+	}
+	var data []byte
+	if err := val.ConstBytes(func(b []byte) { data = slices.Clone(b) }); err != nil {
+		return Tensor{}, fmt.Errorf("read variable %s: %w", v.ScopeAndName(), err)
+	}
+	return Tensor{Name: v.ScopeAndName(), DType: val.DType().String(), Dims: slices.Clone(val.Shape().Dimensions), Data: data}, nil
+}
+
+// tensorValue turns a saved Tensor back into a GoMLX tensor.
+func tensorValue(t Tensor) (*tensors.Tensor, error) {
+	dtype, err := dtypes.DTypeString(t.DType)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %s: unknown dtype %q", t.Name, t.DType)
+	}
+	shape := shapes.Make(dtype, t.Dims...)
+	if int(shape.Memory()) != len(t.Data) {
+		return nil, fmt.Errorf("tensor %s: %d bytes of data for shape %s", t.Name, len(t.Data), shape)
+	}
+	val := tensors.FromShape(shape)
+	if err := val.MutableBytes(func(b []byte) { copy(b, t.Data) }); err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	return val, nil
+}
+
+// Restore loads a checkpoint's variables and step into the trainer, so that
+// the next step continues the saved run. The checkpoint's model config must
+// match the trainer's model.
+func (tr *Trainer) Restore(ck *Checkpoint) error {
+	modelJSON, err := tr.model.ConfigJSON()
+	if err != nil {
+		return fmt.Errorf("restore: model config: %w", err)
+	}
+	if !jsonEqual(modelJSON, ck.Model) {
+		return errors.New("restore: the checkpoint was made for a different model configuration")
+	}
+	if err := setVariables(tr.ctx, ck.Tensors, ""); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	tr.step = ck.Step
+	tr.datasetSize = ck.DatasetSize
+	tr.classes = slices.Clone(ck.Classes)
+	tr.history = slices.Clone(ck.LossHistory)
+	if n := len(tr.history); n > 0 {
+		tr.smoothLoss = tr.history[n-1][1]
+	}
+	return nil
+}
+
+// setVariables creates (or overwrites) a variable in ctx for each tensor. With
+// a non-empty fromPrefix only tensors under it are used, renamed with the
+// prefix removed (e.g. "/ema/model/x" -> "/model/x").
+func setVariables(ctx *context.Context, ts []Tensor, fromPrefix string) error {
+	for _, t := range ts {
+		name := t.Name
+		if fromPrefix != "" {
+			if !strings.HasPrefix(name, fromPrefix+"/") {
+				continue
+			}
+			name = strings.TrimPrefix(name, fromPrefix)
+		}
+		val, err := tensorValue(t)
+		if err != nil {
+			return err
+		}
+		scope, vname := context.SplitScope(name)
+		if scope == "" {
+			scope = context.RootScope
+		}
+		if v := ctx.GetVariableByScopeAndName(scope, vname); v != nil {
+			if !v.Shape().Equal(val.Shape()) {
+				return fmt.Errorf("variable %s: checkpoint shape %s differs from %s", name, val.Shape(), v.Shape())
+			}
+			if err := v.SetValue(val); err != nil {
+				return fmt.Errorf("set variable %s: %w", name, err)
+			}
+			continue
+		}
+		v := ctx.InAbsPath(scope).Checked(false).VariableWithValue(vname, val)
+		if scope != modelScope && !strings.HasPrefix(scope, modelScope+"/") {
+			v.SetTrainable(false)
+		}
+	}
+	return nil
+}
+
+// jsonEqual compares two JSON documents for equal content.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}

@@ -1,0 +1,235 @@
+package training_test
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/imageset"
+	"github.com/fm-image/fm-image/internal/backend"
+	"github.com/fm-image/fm-image/training"
+	"github.com/fm-image/fm-image/unet"
+)
+
+// tinyModel is the smallest U-Net preset at 8x8, fast enough for unit tests.
+func tinyModel(t *testing.T) unet.Model {
+	t.Helper()
+	cfg, err := unet.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Height, cfg.Width = 8, 8
+	return unet.Model{Config: cfg}
+}
+
+func testBackend(t testing.TB) backends.Backend {
+	t.Helper()
+	b, err := backend.Select(backend.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// writeSyntheticImages writes n distinct 8x8 PNGs (two-colour patterns) and
+// returns the folder.
+func writeSyntheticImages(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	palette := []color.NRGBA{{230, 30, 30, 255}, {30, 200, 40, 255}, {30, 40, 220, 255}, {240, 220, 40, 255}}
+	for i := range n {
+		img := image.NewNRGBA(image.Rect(0, 0, 8, 8))
+		for y := range 8 {
+			for x := range 8 {
+				c := palette[i%len(palette)]
+				if (x < 4) != (i%2 == 0) || y < 2 {
+					c = color.NRGBA{250, 250, 250, 255}
+				}
+				img.SetNRGBA(x, y, c)
+			}
+		}
+		f, err := os.Create(filepath.Join(dir, "img"+string(rune('a'+i))+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	return dir
+}
+
+func loadData(t *testing.T, dir string) *imageset.Dataset {
+	t.Helper()
+	data, err := imageset.LoadFolder(context.Background(), dir, imageset.LoadOptions{Height: 8, Width: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// Training overfits a tiny synthetic set: the loss falls well below its
+// start, and samples land close to training images.
+func TestTrainOverfitsTinySet(t *testing.T) {
+	backend := testBackend(t)
+	data := loadData(t, writeSyntheticImages(t, 2))
+	model := tinyModel(t)
+	cfg := training.TrainConfig{Steps: 800, BatchSize: 8, LearningRate: 5e-3, Seed: 1, CheckpointEvery: -1, WarmupSteps: 10}
+	tr, err := training.NewTrainer(backend, model, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, last []float64
+	store := &checkpointStore{}
+	err = tr.Run(context.Background(), data, training.RunOptions{Save: store.Save, OnProgress: func(p training.Progress) {
+		if p.Step <= 20 {
+			first = append(first, p.Loss)
+		}
+		if p.Step > cfg.Steps-20 {
+			last = append(last, p.Loss)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, end := mean(first), mean(last)
+	t.Logf("loss: first 20 steps %.4f, last 20 steps %.4f", start, end)
+	if !(end < 0.5*start) {
+		t.Errorf("loss fell from %.4f to %.4f, want below half", start, end)
+	}
+
+	ck := store.Last(t)
+	if ck.Step != cfg.Steps || ck.DatasetSize != 2 {
+		t.Errorf("checkpoint step %d dataset %d, want %d and 2", ck.Step, ck.DatasetSize, cfg.Steps)
+	}
+	field, err := training.NewModelField(backend, model, ck, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, dim = 6, 8 * 8 * 3
+	x := make([]float32, n*dim)
+	if err := flow.GaussianNoiseBatch(99, 0, dim, x); err != nil {
+		t.Fatal(err)
+	}
+	noiseDist := nearestMSE(t, data, x[:dim])
+	if err := flow.Integrate(context.Background(), field, x, n, flow.SampleOptions{Method: flow.Heun, Steps: 10}); err != nil {
+		t.Fatal(err)
+	}
+	var worst float64
+	for i := range n {
+		worst = max(worst, nearestMSE(t, data, x[i*dim:(i+1)*dim]))
+	}
+	t.Logf("nearest-training-image MSE: samples worst %.4f, pure noise %.4f", worst, noiseDist)
+	if worst > 0.1 {
+		t.Errorf("a sample is %.4f (MSE) from every training image, want < 0.1", worst)
+	}
+}
+
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
+
+// nearestMSE returns the mean squared distance of img to the closest training image.
+func nearestMSE(t *testing.T, data *imageset.Dataset, img []float32) float64 {
+	t.Helper()
+	best := math.Inf(1)
+	ref := make([]float32, len(img))
+	for i := range data.Len() {
+		if err := data.Image(i, ref); err != nil {
+			t.Fatal(err)
+		}
+		s := 0.0
+		for j := range img {
+			d := float64(img[j] - ref[j])
+			s += d * d
+		}
+		best = min(best, s/float64(len(img)))
+	}
+	return best
+}
+
+// An interrupted run resumed from its checkpoint ends with the same weights
+// as an uninterrupted one with the same seed.
+func TestInterruptAndResumeMatchesUninterrupted(t *testing.T) {
+	withDropout := tinyModel(t)
+	withDropout.Config.Dropout = 0.2 // in-graph randomness: its state must be checkpointed too
+	for _, tc := range []struct {
+		name  string
+		model unet.Model
+	}{{"plain", tinyModel(t)}, {"dropout", withDropout}} {
+		t.Run(tc.name, func(t *testing.T) { testInterruptAndResume(t, tc.model) })
+	}
+}
+
+// testInterruptAndResume trains model for 8 steps in one run, and again with an
+// interruption after step 3 and a resume from the checkpoint; the final checkpoints must be
+// byte-identical.
+func testInterruptAndResume(t *testing.T, model unet.Model) {
+	backend := testBackend(t)
+	data := loadData(t, writeSyntheticImages(t, 3))
+	cfg := training.TrainConfig{Steps: 8, BatchSize: 4, Seed: 5, CheckpointEvery: -1, LearningRate: 1e-3}
+
+	full := &checkpointStore{}
+	tr, err := training.NewTrainer(backend, model, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background(), data, training.RunOptions{Save: full.Save}); err != nil {
+		t.Fatal(err)
+	}
+
+	part := &checkpointStore{}
+	tr1, err := training.NewTrainer(backend, model, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	err = tr1.Run(ctx, data, training.RunOptions{Save: part.Save, OnProgress: func(p training.Progress) {
+		if p.Step == 3 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted Run returned %v, want context.Canceled", err)
+	}
+	ck := part.Last(t)
+	if ck.Step != 3 {
+		t.Fatalf("checkpoint after interruption at step %d, want 3", ck.Step)
+	}
+	tr2, err := training.NewTrainer(backend, model, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr2.Restore(ck); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr2.Run(context.Background(), data, training.RunOptions{Save: part.Save}); err != nil {
+		t.Fatal(err)
+	}
+
+	a := full.Last(t)
+	b := part.Last(t)
+	if len(a.Tensors) != len(b.Tensors) {
+		t.Fatalf("%d tensors vs %d", len(a.Tensors), len(b.Tensors))
+	}
+	for i := range a.Tensors {
+		ta, tb := a.Tensors[i], b.Tensors[i]
+		if ta.Name != tb.Name || string(ta.Data) != string(tb.Data) {
+			t.Errorf("tensor %s differs between the uninterrupted and the resumed run", ta.Name)
+		}
+	}
+}
