@@ -61,7 +61,7 @@ test-race:
 
 # A short run of each fuzz target (their corpora also run as plain tests).
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime 15s ./flow/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime 15s ./imageset/
 	$(GO) test -run '^$$' -fuzz '^FuzzTrainRequestValidate$$' -fuzztime 10s ./sdk/
 	$(GO) test -run '^$$' -fuzz '^FuzzGenerateRequestValidate$$' -fuzztime 10s ./sdk/
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of fm-image's ref-unet-32 benchmark (see /work/shared/docs/ref-unet-32.md).
 
-Same architecture, loss and optimiser work per step as the Go trainer (package flow): flow
+Same architecture, loss and optimiser work per step as the Go trainer (package training): flow
 matching, Adam(W) with global-norm clipping and an EMA of the weights. Prints the median seconds
 per training step ("s/step <v>") and the sampling throughput at 20 Euler steps
 ("sample_img/s <v>"), which cmd/fm-bench reads.

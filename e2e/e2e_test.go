@@ -1,6 +1,6 @@
 // Package e2e drives the built fm-image binaries as a user would: signals,
 // a killed host, a plugin run by hand. The model is the fake plugin
-// (internal/fakegen), installed as fm-image-plugin next to fm-image.
+// (sdk/sdktest), installed as fm-image-plugin next to fm-image.
 package e2e
 
 import (

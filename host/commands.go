@@ -26,7 +26,8 @@ func flagName(field string) string {
 	switch field {
 	case "data dir":
 		return "DIR"
-	case "model", "size", "steps", "batch", "lr", "checkpoint-every", "n", "sampler", "label", "guidance", "strength", "init", "holdout", "labels", "image":
+	case "model", "size", "steps", "batch", "lr", "checkpoint-every", "n", "sampler", "label", "guidance", "strength", "init", "holdout", "labels", "image",
+		"ref", "train", "patches", "projections":
 		return "--" + field
 	}
 	return field
@@ -118,7 +119,7 @@ written a checkpoint; resume it later with --resume.`,
 	f.BoolVar(&req.Resume, "resume", false, "continue training the model in --model")
 	f.IntVar(&req.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = engine default)")
 	f.BoolVar(&req.Labels, "labels", false, "train a class-conditional model: each sub-folder of DIR is a class (generate --label NAME)")
-	f.Float64Var(&req.Holdout, "holdout", 0, "fraction of the images kept out of training for evaluation (0 to 0.9; listed in MODEL_DIR/holdout.txt)")
+	f.Float64Var(&req.Holdout, "holdout", 0, "fraction of the images kept out of training for evaluation (0 to 0.9; eval uses them as its reference)")
 	return cmd
 }
 
@@ -287,7 +288,7 @@ func runGenerate(ctx context.Context, g *globals, gf generateFlags) error {
 		return fmt.Errorf("create --out directory: %w", err)
 	}
 	for _, img := range images {
-		if err := writeFileAtomic(samplePath(gf.out, img.Index), img.PNG); err != nil {
+		if err := writeFile(samplePath(gf.out, img.Index), img.PNG); err != nil {
 			return err
 		}
 	}
@@ -302,7 +303,7 @@ func runGenerate(ctx context.Context, g *globals, gf generateFlags) error {
 				return fmt.Errorf("create --grid directory: %w", err)
 			}
 		}
-		if err := writeFileAtomic(gf.grid, grid); err != nil {
+		if err := writeFile(gf.grid, grid); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.env.Stdout, "wrote grid %s\n", gf.grid)
@@ -352,7 +353,14 @@ func printInfo(g *globals, info sdk.ModelInfo, asJSON bool) error {
 	fmt.Fprintf(w, "arch:         %s\n", info.Arch)
 	fmt.Fprintf(w, "image size:   %dx%d\n", info.Width, info.Height)
 	fmt.Fprintf(w, "trained:      %d/%d steps\n", info.Step, info.TotalSteps)
-	fmt.Fprintf(w, "dataset:      %d images\n", info.DatasetSize)
+	dataset := fmt.Sprintf("%d images", info.DatasetSize)
+	if len(info.HoldoutFiles) > 0 {
+		dataset += fmt.Sprintf(" (%d more held out)", len(info.HoldoutFiles))
+	}
+	if info.DataDir != "" {
+		dataset += " from " + info.DataDir
+	}
+	fmt.Fprintf(w, "dataset:      %s\n", dataset)
 	fmt.Fprintf(w, "parameters:   %d\n", info.Params)
 	if len(info.Labels) > 0 {
 		fmt.Fprintf(w, "labels:       %s\n", strings.Join(info.Labels, ", "))

@@ -1,15 +1,9 @@
 package host
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
-	"image"
-	"image/color/palette"
-	"image/draw"
-	"image/gif"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/imageset"
 	"github.com/fm-image/fm-image/sdk"
 )
 
@@ -114,7 +109,7 @@ func runInvert(ctx context.Context, g *globals, req sdk.InvertRequest, steps []i
 		return err
 	}
 	if out != "" {
-		if err := writeFileAtomic(out, last.Reconstruction); err != nil {
+		if err := writeFile(out, last.Reconstruction); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.env.Stdout, "wrote %s\n", out)
@@ -201,75 +196,33 @@ func runInterpolate(ctx context.Context, g *globals, req sdk.GenerateRequest, ou
 	if err != nil {
 		return interrupted(ctx, fmt.Errorf("interpolate: %w", err), "interpolation interrupted; nothing written")
 	}
-	frames := make([]image.Image, len(images))
-	for i, im := range images {
-		if frames[i], err = png.Decode(bytes.NewReader(im.PNG)); err != nil {
-			return fmt.Errorf("interpolate: decode frame %d: %w", i, err)
-		}
+	frames, err := decodeImages(images)
+	if err != nil {
+		return fmt.Errorf("interpolate: %w", err)
 	}
 	if out != "" {
-		data, err := stripPNG(frames)
+		strip, err := imageset.Strip(frames)
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(out, data); err != nil {
+		data, err := imageset.EncodePNG(strip)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(out, data); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.env.Stdout, "wrote %s (%d frames)\n", out, len(frames))
 	}
 	if anim != "" {
-		data, err := animatedGIF(frames)
+		data, err := imageset.AnimatedGIF(frames)
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(anim, data); err != nil {
+		if err := writeFile(anim, data); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.env.Stdout, "wrote %s (%d frames)\n", anim, len(frames))
 	}
 	return nil
-}
-
-// stripPNG lays frames side by side (enlarged like grids) as one PNG.
-func stripPNG(frames []image.Image) ([]byte, error) {
-	b := frames[0].Bounds()
-	s := upscale(max(b.Dx(), b.Dy()))
-	w, h := b.Dx()*s, b.Dy()*s
-	strip := image.NewNRGBA(image.Rect(0, 0, len(frames)*w, h))
-	for i, f := range frames {
-		enlarge(strip, f, i*w, 0, s)
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, strip); err != nil {
-		return nil, fmt.Errorf("encode strip: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// animatedGIF plays frames forth and back, enlarged, on a 216-colour palette
-// with Floyd-Steinberg dithering.
-func animatedGIF(frames []image.Image) ([]byte, error) {
-	b := frames[0].Bounds()
-	s := upscale(max(b.Dx(), b.Dy()))
-	order := make([]int, 0, 2*len(frames))
-	for i := range frames {
-		order = append(order, i)
-	}
-	for i := len(frames) - 2; i > 0; i-- {
-		order = append(order, i)
-	}
-	anim := &gif.GIF{}
-	for _, i := range order {
-		big := image.NewNRGBA(image.Rect(0, 0, b.Dx()*s, b.Dy()*s))
-		enlarge(big, frames[i], 0, 0, s)
-		p := image.NewPaletted(big.Bounds(), palette.WebSafe)
-		draw.FloydSteinberg.Draw(p, p.Bounds(), big, image.Point{})
-		anim.Image = append(anim.Image, p)
-		anim.Delay = append(anim.Delay, 12)
-	}
-	var buf bytes.Buffer
-	if err := gif.EncodeAll(&buf, anim); err != nil {
-		return nil, fmt.Errorf("encode GIF: %w", err)
-	}
-	return buf.Bytes(), nil
 }

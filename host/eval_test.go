@@ -13,13 +13,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fm-image/fm-image/evaluate"
 	"github.com/fm-image/fm-image/imageset"
 	"github.com/fm-image/fm-image/quality"
+	"github.com/fm-image/fm-image/sdk"
 	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
-// evalFixture is a fake-trained 16x16 model whose model.json points at a
-// folder of 6 two-colour images, 2 of them listed in holdout.txt.
+// evalFixture is a fake-trained 16x16 model of a folder of 6 two-colour
+// images, 2 of them held out.
 type evalFixture struct {
 	fixture
 	images  []string // all image files
@@ -50,13 +52,10 @@ func newEvalFixture(t *testing.T) evalFixture {
 		}
 		f.images = append(f.images, path)
 	}
-	f.holdout = []string{f.images[1], f.images[4]}
-	meta, _ := json.Marshal(map[string]string{"data_dir": f.data})
-	if err := os.WriteFile(filepath.Join(f.model, modelMetaFile), meta, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	list := strings.Join(f.holdout, "\n") + "\n"
-	if err := os.WriteFile(filepath.Join(f.model, holdoutFile), []byte(list), 0o644); err != nil {
+	f.holdout = f.images[4:]
+	f.model = filepath.Join(f.dir, "eval-model")
+	req := sdk.TrainRequest{DataDir: f.data, ModelDir: f.model, Size: 16, Steps: 2, Holdout: 2.0 / 6}
+	if err := (&sdktest.Generator{}).Train(context.Background(), req, nil); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -93,7 +92,7 @@ func TestEvalTablePlotAndJSON(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"reference: 2 images from " + filepath.Join(f.model, holdoutFile),
+		"reference: 2 images from the model's hold-out",
 		"training set: 4 images from " + f.data + " minus 2 reference files",
 		"sampler  steps   NFE    SWD16   SWDavg NN-ratio",
 		"real         -     -",
@@ -109,7 +108,7 @@ func TestEvalTablePlotAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res EvalResult
+	var res evaluate.Result
 	if err := json.Unmarshal(data, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +206,7 @@ func TestEvalArgumentErrors(t *testing.T) {
 		{"repeated steps", []string{"--model", f.model, "--steps", "2,02"}, "--steps: 2 is listed twice"},
 		{"empty steps", []string{"--model", f.model, "--steps", ","}, "--steps: empty list"},
 		{"bad sampler", []string{"--model", f.model, "--sampler", "euler,leapfrog"}, `unknown sampler "leapfrog"`},
-		{"no holdout", []string{"--model", bare.model}, "no --ref given"},
+		{"no holdout", []string{"--model", bare.model}, "invalid --ref: none given and the model"},
 		{"missing ref", []string{"--model", f.model, "--ref", filepath.Join(f.dir, "nope")}, "--ref " + filepath.Join(f.dir, "nope")},
 		{"plot not png", []string{"--model", f.model, "--plot", filepath.Join(f.dir, "p.jpg")}, "must end in .png"},
 		{"bad patches", []string{"--model", f.model, "--patches", "0"}, "invalid --patches"},

@@ -187,16 +187,21 @@ func (g *globals) open() (*sdk.Client, error) {
 	if sum == "" {
 		sum = g.env.Getenv(EnvPluginSHA256)
 	}
-	level := hclog.Warn
-	if g.verbose {
-		level = hclog.Debug
-	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "fm-image", Output: g.env.Stderr, Level: level})
-	c, err := sdk.Open(path, sdk.Options{SHA256: sum, Logger: logger, Managed: true})
+	c, err := sdk.Open(path, sdk.Options{SHA256: sum, Logger: g.logger(), Managed: true})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// logger is the CLI's one logger, on stderr: warnings and errors, or
+// everything with -v (the plugin's log lines come through it too).
+func (g *globals) logger() hclog.Logger {
+	level := hclog.Warn
+	if g.verbose {
+		level = hclog.Debug
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "fm-image", Output: g.env.Stderr, Level: level})
 }
 
 // FindPlugin returns the plugin binary to run: flagPath if set, else

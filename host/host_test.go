@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fm-image/fm-image/imageset"
 	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
@@ -179,7 +180,7 @@ func TestGenerateWritesPNGs(t *testing.T) {
 	}
 	cfg, err := png.DecodeConfig(bytes.NewReader(gb))
 	// 5 images -> 3 columns x 2 rows of 16 px enlarged 4x to 64 px, with 2 px gaps.
-	if err != nil || cfg.Width != 3*64+4*gridGap || cfg.Height != 2*64+3*gridGap {
+	if err != nil || cfg.Width != 3*64+4*imageset.GridGap || cfg.Height != 2*64+3*imageset.GridGap {
 		t.Errorf("grid: %v, %dx%d", err, cfg.Width, cfg.Height)
 	}
 

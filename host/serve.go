@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -38,7 +37,7 @@ func newServeCommand(g *globals) *cobra.Command {
 pick a model, sampler, step count and seed and watch the images appear, or
 train a new model on a folder under --data and watch its loss and samples.
 
-Models are the sub-directories of --models holding model.json; new ones are
+Models are the sub-directories of --models holding a model; new ones are
 trained into it. The server listens on loopback only unless --addr says
 otherwise; it has no authentication. Ctrl-C stops it (training runs write a
 checkpoint first).`,
@@ -75,7 +74,7 @@ func runServe(ctx context.Context, g *globals, sf serveFlags) error {
 		return err
 	}
 	defer client.Close()
-	logger := slog.New(slog.NewTextHandler(g.env.Stderr, nil))
+	logger := g.logger().Named("web")
 	srv, err := web.New(client, web.Config{ModelsDir: sf.models, DataDir: sf.data, MaxGenerations: sf.maxGenerations, Logger: logger})
 	if err != nil {
 		return err

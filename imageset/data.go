@@ -458,17 +458,17 @@ func findImageFiles(ctx context.Context, dir string) ([]string, []Skipped, error
 			st, err := os.Stat(path)
 			switch {
 			case err != nil:
-				if hasImageExt(name) {
+				if HasImageExt(name) {
 					skipped = append(skipped, Skipped{Path: display(path), Reason: oneLine("broken symbolic link: " + err.Error())})
 				}
 			case st.IsDir():
 				skipped = append(skipped, Skipped{Path: display(path), Reason: "symbolic link to a folder: not followed"})
-			case hasImageExt(name):
+			case HasImageExt(name):
 				files = append(files, display(path))
 			}
 			return nil
 		}
-		if !hasImageExt(name) {
+		if !HasImageExt(name) {
 			return nil
 		}
 		if !d.Type().IsRegular() {
@@ -488,7 +488,9 @@ func findImageFiles(ctx context.Context, dir string) ([]string, []Skipped, error
 	return files, skipped, nil
 }
 
-func hasImageExt(name string) bool {
+// HasImageExt reports whether name ends in an extension of an image format
+// LoadFolder reads (JPEG, PNG, GIF, BMP, TIFF, WebP; any case).
+func HasImageExt(name string) bool {
 	return slices.Contains(imageExtensions, strings.ToLower(filepath.Ext(name)))
 }
 

@@ -12,7 +12,7 @@
 //   - Plot: a line chart of SWD against the number of model evaluations.
 //
 // Images are [Height, Width, 3] float32 arrays in HWC order (row-major,
-// channel last) with values in [-1, 1], the layout package flow uses.
+// channel last) with values in [-1, 1], the layout packages imageset and flow use.
 // Everything is computed in float64 and is deterministic for a given seed,
 // whatever the number of worker goroutines.
 //

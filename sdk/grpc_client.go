@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"time"
 
 	"github.com/fm-image/fm-image/sdk/fmimagepb"
 )
@@ -15,8 +14,9 @@ import (
 const MaxImageBytes = 256 << 20
 
 // GRPCClient implements Generator by calling a plugin over gRPC (host
-// side). Requests are validated before they are sent; RPC errors come back
-// as readable Go errors (see RemoteError and ErrPluginExited).
+// side). It sends requests as they are: the plugin's server adapter
+// validates them (see GRPCServer), and its errors come back as readable Go
+// errors (see RemoteError and ErrPluginExited).
 type GRPCClient struct {
 	client fmimagepb.GeneratorClient
 	exited func() bool
@@ -36,15 +36,7 @@ func (c *GRPCClient) rpcErr(ctx context.Context, err error) error {
 
 // Train implements Generator.
 func (c *GRPCClient) Train(ctx context.Context, req TrainRequest, progress func(TrainProgress)) error {
-	if err := req.Validate(); err != nil {
-		return err
-	}
-	stream, err := c.client.Train(ctx, &fmimagepb.TrainRequest{
-		DataDir: req.DataDir, ModelDir: req.ModelDir, Arch: req.Arch, Size: int32(req.Size),
-		Steps: int64(req.Steps), Batch: int32(req.Batch), Lr: req.LR, Seed: req.Seed,
-		Resume: req.Resume, CheckpointEvery: int64(req.CheckpointEvery),
-		Holdout: req.Holdout, Labels: req.Labels,
-	})
+	stream, err := c.client.Train(ctx, trainRequestToPB(req))
 	if err != nil {
 		return c.rpcErr(ctx, err)
 	}
@@ -57,11 +49,7 @@ func (c *GRPCClient) Train(ctx context.Context, req TrainRequest, progress func(
 			return c.rpcErr(ctx, err)
 		}
 		if progress != nil {
-			progress(TrainProgress{
-				Step: int(ev.GetStep()), TotalSteps: int(ev.GetTotalSteps()), Loss: ev.GetLoss(),
-				ImagesPerSec: ev.GetImagesPerSec(), ETA: time.Duration(ev.GetEtaNanos()),
-				Checkpoint: ev.GetCheckpoint(), Message: ev.GetMessage(),
-			})
+			progress(trainProgressFromPB(ev))
 		}
 	}
 }
@@ -69,15 +57,7 @@ func (c *GRPCClient) Train(ctx context.Context, req TrainRequest, progress func(
 // Generate implements Generator. It reassembles the chunked PNGs and
 // returns exactly req.N images ordered by Index.
 func (c *GRPCClient) Generate(ctx context.Context, req GenerateRequest, progress func(GenerateProgress)) ([]Image, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	stream, err := c.client.Generate(ctx, &fmimagepb.GenerateRequest{
-		ModelDir: req.ModelDir, N: int32(req.N), Steps: int32(req.Steps), Seed: req.Seed, Sampler: req.Sampler,
-		Label: req.Label, Guidance: req.Guidance, InitPng: req.InitPNG, Strength: req.Strength,
-		Interpolate: req.Interpolate, InterpolateSeed: req.InterpolateSeed,
-		PreviewEvery: int32(req.PreviewEvery),
-	})
+	stream, err := c.client.Generate(ctx, generateRequestToPB(req))
 	if err != nil {
 		return nil, c.rpcErr(ctx, err)
 	}
@@ -94,10 +74,7 @@ func (c *GRPCClient) Generate(ctx context.Context, req GenerateRequest, progress
 		switch e := ev.GetEvent().(type) {
 		case *fmimagepb.GenerateEvent_Progress:
 			if progress != nil {
-				progress(GenerateProgress{
-					Step: int(e.Progress.GetStep()), TotalSteps: int(e.Progress.GetTotalSteps()),
-					Previews: previewsFromPB(e.Progress.GetPreviews(), req.N),
-				})
+				progress(generateProgressFromPB(e.Progress, req.N))
 			}
 		case *fmimagepb.GenerateEvent_Chunk:
 			ch := e.Chunk
@@ -139,54 +116,33 @@ func (c *GRPCClient) Generate(ctx context.Context, req GenerateRequest, progress
 	return images, nil
 }
 
-// previewsFromPB converts the previews of a progress event, skipping any
-// with an index outside the batch of n images or no data.
-func previewsFromPB(in []*fmimagepb.Preview, n int) []Image {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]Image, 0, len(in))
-	for _, p := range in {
-		if idx := int(p.GetIndex()); idx >= 0 && idx < n && len(p.GetPng()) > 0 {
-			out = append(out, Image{Index: idx, Width: int(p.GetWidth()), Height: int(p.GetHeight()), PNG: p.GetPng()})
-		}
-	}
-	return out
-}
-
 // Info implements Generator.
 func (c *GRPCClient) Info(ctx context.Context, modelDir string) (ModelInfo, error) {
-	if err := ValidateModelDir(modelDir); err != nil {
-		return ModelInfo{}, err
-	}
-	mi, err := c.client.Info(ctx, &fmimagepb.InfoRequest{ModelDir: modelDir})
+	mi, err := c.client.Info(ctx, infoRequestToPB(modelDir))
 	if err != nil {
 		return ModelInfo{}, c.rpcErr(ctx, err)
 	}
-	return ModelInfo{
-		ModelDir: mi.GetModelDir(), Arch: mi.GetArch(), Width: int(mi.GetWidth()), Height: int(mi.GetHeight()),
-		Step: int(mi.GetStep()), TotalSteps: int(mi.GetTotalSteps()), DatasetSize: int(mi.GetDatasetSize()),
-		Backend: mi.GetBackend(), Params: mi.GetParams(), ConfigJSON: mi.GetConfigJson(), Labels: mi.GetLabels(),
-	}, nil
+	return modelInfoFromPB(mi), nil
+}
+
+// Presets implements Generator.
+func (c *GRPCClient) Presets(ctx context.Context) ([]Preset, error) {
+	resp, err := c.client.Presets(ctx, &fmimagepb.PresetsRequest{})
+	if err != nil {
+		return nil, c.rpcErr(ctx, err)
+	}
+	return presetsFromPB(resp), nil
 }
 
 var _ Inverter = (*GRPCClient)(nil)
 
 // Invert implements Inverter.
 func (c *GRPCClient) Invert(ctx context.Context, req InvertRequest) (InvertResult, error) {
-	if err := req.Validate(); err != nil {
-		return InvertResult{}, err
-	}
-	resp, err := c.client.Invert(ctx, &fmimagepb.InvertRequest{
-		ModelDir: req.ModelDir, ImagePng: req.ImagePNG, Steps: int32(req.Steps), Sampler: req.Sampler,
-	})
+	resp, err := c.client.Invert(ctx, invertRequestToPB(req))
 	if err != nil {
 		return InvertResult{}, c.rpcErr(ctx, err)
 	}
-	return InvertResult{
-		Width: int(resp.GetWidth()), Height: int(resp.GetHeight()), Noise: resp.GetNoise(), NoiseStd: resp.GetNoiseStd(),
-		Reconstruction: resp.GetReconstruction(), RoundTripMAE: resp.GetRoundTripMae(),
-	}, nil
+	return invertResultFromPB(resp), nil
 }
 
 // Drain waits until the plugin has no call running (for example a Train
@@ -197,5 +153,5 @@ func (c *GRPCClient) Drain(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, c.rpcErr(ctx, err)
 	}
-	return int(resp.GetInFlight()), nil
+	return drainResponseFromPB(resp), nil
 }

@@ -95,7 +95,7 @@ func (s *GRPCServer) Wait(ctx context.Context) int {
 
 // Drain implements the Drain RPC: it waits for running calls to finish.
 func (s *GRPCServer) Drain(ctx context.Context, _ *fmimagepb.DrainRequest) (*fmimagepb.DrainResponse, error) {
-	return &fmimagepb.DrainResponse{InFlight: int32(s.Wait(ctx))}, nil
+	return drainResponseToPB(s.Wait(ctx)), nil
 }
 
 // streamSender serialises Sends (progress callbacks may come from any
@@ -122,14 +122,7 @@ func (s *streamSender[T]) Send(m T) error {
 func (s *GRPCServer) Train(in *fmimagepb.TrainRequest, stream fmimagepb.Generator_TrainServer) error {
 	s.begin()
 	defer s.end()
-	req := TrainRequest{
-		DataDir: in.GetDataDir(), ModelDir: in.GetModelDir(), Arch: in.GetArch(),
-		Size: int(in.GetSize()), Steps: int(in.GetSteps()), Batch: int(in.GetBatch()),
-		LR: in.GetLr(), Seed: in.GetSeed(), Resume: in.GetResume(),
-		CheckpointEvery: int(in.GetCheckpointEvery()),
-		Holdout:         in.GetHoldout(),
-		Labels:          in.GetLabels(),
-	}
+	req := trainRequestFromPB(in)
 	if err := req.Validate(); err != nil {
 		return toStatus(err)
 	}
@@ -138,11 +131,7 @@ func (s *GRPCServer) Train(in *fmimagepb.TrainRequest, stream fmimagepb.Generato
 	s.logger.Info("train started", "data", req.DataDir, "model", req.ModelDir, "steps", req.Steps, "resume", req.Resume)
 	out := &streamSender[*fmimagepb.TrainEvent]{send: stream.Send}
 	err := s.impl.Train(ctx, req, func(p TrainProgress) {
-		if err := out.Send(&fmimagepb.TrainEvent{
-			Step: int64(p.Step), TotalSteps: int64(p.TotalSteps), Loss: p.Loss,
-			ImagesPerSec: p.ImagesPerSec, EtaNanos: int64(p.ETA), Checkpoint: p.Checkpoint,
-			Message: p.Message,
-		}); err != nil {
+		if err := out.Send(trainProgressToPB(p)); err != nil {
 			s.logger.Debug("train progress dropped", "error", err)
 		}
 	})
@@ -159,13 +148,7 @@ func (s *GRPCServer) Train(in *fmimagepb.TrainRequest, stream fmimagepb.Generato
 func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Generator_GenerateServer) error {
 	s.begin()
 	defer s.end()
-	req := GenerateRequest{
-		ModelDir: in.GetModelDir(), N: int(in.GetN()), Steps: int(in.GetSteps()),
-		Seed: in.GetSeed(), Sampler: in.GetSampler(), Label: in.GetLabel(), Guidance: in.GetGuidance(),
-		InitPNG: in.GetInitPng(), Strength: in.GetStrength(),
-		Interpolate: in.GetInterpolate(), InterpolateSeed: in.GetInterpolateSeed(),
-		PreviewEvery: int(in.GetPreviewEvery()),
-	}
+	req := generateRequestFromPB(in)
 	if err := req.Validate(); err != nil {
 		return toStatus(err)
 	}
@@ -174,11 +157,8 @@ func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Ge
 	start := time.Now()
 	out := &streamSender[*fmimagepb.GenerateEvent]{send: stream.Send}
 	images, err := s.impl.Generate(ctx, req, func(p GenerateProgress) {
-		if err := out.Send(&fmimagepb.GenerateEvent{Event: &fmimagepb.GenerateEvent_Progress{
-			Progress: &fmimagepb.GenerateProgress{
-				Step: int32(p.Step), TotalSteps: int32(p.TotalSteps), Previews: s.previewsToPB(p.Previews),
-			},
-		}}); err != nil {
+		p.Previews = s.capPreviews(p.Previews)
+		if err := out.Send(generateProgressToPB(p)); err != nil {
 			s.logger.Debug("generate progress dropped", "error", err)
 		}
 	})
@@ -191,12 +171,7 @@ func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Ge
 	for _, img := range images {
 		for off := 0; ; {
 			end := min(off+ChunkSize, len(img.PNG))
-			if err := out.Send(&fmimagepb.GenerateEvent{Event: &fmimagepb.GenerateEvent_Chunk{
-				Chunk: &fmimagepb.ImageChunk{
-					Index: int32(img.Index), Width: int32(img.Width), Height: int32(img.Height),
-					Offset: int64(off), Data: img.PNG[off:end], Last: end == len(img.PNG),
-				},
-			}}); err != nil {
+			if err := out.Send(imageChunkToPB(img, off, img.PNG[off:end], end == len(img.PNG))); err != nil {
 				return status.Errorf(codes.Unavailable, "send image %d: %v", img.Index, err)
 			}
 			if end == len(img.PNG) {
@@ -209,26 +184,19 @@ func (s *GRPCServer) Generate(in *fmimagepb.GenerateRequest, stream fmimagepb.Ge
 	return nil
 }
 
-// previewsToPB converts the previews of a progress event, keeping at most
-// MaxPreviewImages of them and MaxPreviewBytes of PNG in all, so that the
-// message stays well under gRPC's limit whatever the implementation sends.
-func (s *GRPCServer) previewsToPB(previews []Image) []*fmimagepb.Preview {
-	if len(previews) == 0 {
-		return nil
-	}
-	out := make([]*fmimagepb.Preview, 0, min(len(previews), MaxPreviewImages))
+// capPreviews keeps at most MaxPreviewImages previews and MaxPreviewBytes of
+// PNG in all, so that the message stays well under gRPC's limit whatever the
+// implementation sends.
+func (s *GRPCServer) capPreviews(previews []Image) []Image {
 	total := 0
-	for _, p := range previews {
-		if len(out) == MaxPreviewImages || total+len(p.PNG) > MaxPreviewBytes {
-			s.logger.Debug("generate previews dropped", "sent", len(out), "of", len(previews))
-			break
+	for i, p := range previews {
+		if i == MaxPreviewImages || total+len(p.PNG) > MaxPreviewBytes {
+			s.logger.Debug("generate previews dropped", "sent", i, "of", len(previews))
+			return previews[:i]
 		}
 		total += len(p.PNG)
-		out = append(out, &fmimagepb.Preview{
-			Index: int32(p.Index), Width: int32(p.Width), Height: int32(p.Height), Png: p.PNG,
-		})
 	}
-	return out
+	return previews
 }
 
 // Info implements the Info RPC.
@@ -237,18 +205,28 @@ func (s *GRPCServer) Info(ctx context.Context, in *fmimagepb.InfoRequest) (*fmim
 	defer s.end()
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	if err := ValidateModelDir(in.GetModelDir()); err != nil {
+	modelDir := infoRequestFromPB(in)
+	if err := ValidateModelDir(modelDir); err != nil {
 		return nil, toStatus(err)
 	}
-	mi, err := s.impl.Info(ctx, in.GetModelDir())
+	mi, err := s.impl.Info(ctx, modelDir)
 	if err != nil {
 		return nil, toStatus(fmt.Errorf("info: %w", err))
 	}
-	return &fmimagepb.ModelInfo{
-		ModelDir: mi.ModelDir, Arch: mi.Arch, Width: int32(mi.Width), Height: int32(mi.Height),
-		Step: int64(mi.Step), TotalSteps: int64(mi.TotalSteps), DatasetSize: int64(mi.DatasetSize),
-		Backend: mi.Backend, Params: mi.Params, ConfigJson: mi.ConfigJSON, Labels: mi.Labels,
-	}, nil
+	return modelInfoToPB(mi), nil
+}
+
+// Presets implements the Presets RPC.
+func (s *GRPCServer) Presets(ctx context.Context, _ *fmimagepb.PresetsRequest) (*fmimagepb.PresetsResponse, error) {
+	s.begin()
+	defer s.end()
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	ps, err := s.impl.Presets(ctx)
+	if err != nil {
+		return nil, toStatus(fmt.Errorf("presets: %w", err))
+	}
+	return presetsToPB(ps), nil
 }
 
 // Invert implements the Invert RPC when the served Generator is an Inverter.
@@ -261,7 +239,7 @@ func (s *GRPCServer) Invert(ctx context.Context, in *fmimagepb.InvertRequest) (*
 	if !ok {
 		return nil, status.Error(codes.Unimplemented, "this plugin cannot invert images")
 	}
-	req := InvertRequest{ModelDir: in.GetModelDir(), ImagePNG: in.GetImagePng(), Steps: int(in.GetSteps()), Sampler: in.GetSampler()}
+	req := invertRequestFromPB(in)
 	if err := req.Validate(); err != nil {
 		return nil, toStatus(err)
 	}
@@ -269,8 +247,5 @@ func (s *GRPCServer) Invert(ctx context.Context, in *fmimagepb.InvertRequest) (*
 	if err != nil {
 		return nil, toStatus(fmt.Errorf("invert: %w", err))
 	}
-	return &fmimagepb.InvertResponse{
-		Width: int32(res.Width), Height: int32(res.Height), Noise: res.Noise, NoiseStd: res.NoiseStd,
-		Reconstruction: res.Reconstruction, RoundTripMae: res.RoundTripMAE,
-	}, nil
+	return invertResultToPB(res), nil
 }

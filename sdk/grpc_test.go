@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,9 +118,10 @@ func TestGenerateLargeBatchAndInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	data := filepath.Join(filepath.Dir(model), "data")
 	want := sdk.ModelInfo{ModelDir: model, Arch: "fake", Width: 256, Height: 256, Step: 3, TotalSteps: 3,
-		DatasetSize: 2, Backend: "fake", Params: 42,
-		ConfigJSON: `{"arch":"fake","size":256,"step":3,"total_steps":3,"dataset_size":2}`}
+		DatasetSize: 2, DataDir: data, Backend: "fake", Params: 42,
+		ConfigJSON: `{"arch":"fake","size":256,"step":3,"total_steps":3,"dataset_size":2,"data_dir":` + strconv.Quote(data) + `}`}
 	if !reflect.DeepEqual(info, want) {
 		t.Errorf("Info = %+v\nwant   %+v", info, want)
 	}

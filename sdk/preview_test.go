@@ -2,27 +2,22 @@ package sdk_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"testing"
 
 	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/sdk/sdktest"
 )
 
 // previewGen is a Generator whose Generate sends one progress event with the
 // previews it is given, and remembers the request it received.
+// previewGen is a Generator whose Generate sends the given previews at its
+// first step; its other calls come from sdktest.Generator.
 type previewGen struct {
+	sdktest.Generator
 	previews []sdk.Image
 	got      sdk.GenerateRequest
-}
-
-func (g *previewGen) Train(context.Context, sdk.TrainRequest, func(sdk.TrainProgress)) error {
-	return errors.New("not supported")
-}
-
-func (g *previewGen) Info(context.Context, string) (sdk.ModelInfo, error) {
-	return sdk.ModelInfo{}, errors.New("not supported")
 }
 
 func (g *previewGen) Generate(_ context.Context, req sdk.GenerateRequest, progress func(sdk.GenerateProgress)) ([]sdk.Image, error) {

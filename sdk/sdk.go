@@ -29,8 +29,11 @@ import (
 //   - Construction must be cheap (no model loading or accelerator set-up
 //     before serving starts): go-plugin's handshake has a start timeout.
 //
-// Requests reaching an implementation served by package plugin have already
-// passed Validate.
+// Validation runs once on each side of the wire. The plugin's server adapter
+// (GRPCServer) validates every request and is the guard: implementations it
+// serves receive only requests that passed Validate. Hosts call Validate
+// on what their users typed, to refuse bad input before starting work (the
+// CLI and the web app do); the client does not repeat it.
 type Generator interface {
 	// Train trains a model on the images in req.DataDir and saves it to
 	// req.ModelDir, calling progress (if non-nil) as it goes.
@@ -38,8 +41,25 @@ type Generator interface {
 	// Generate samples req.N images from the model in req.ModelDir, calling
 	// progress (if non-nil) after each integration step.
 	Generate(ctx context.Context, req GenerateRequest, progress func(GenerateProgress)) ([]Image, error)
-	// Info describes the model saved in modelDir.
+	// Info describes the model saved in modelDir. A directory that holds no
+	// model is an error matching ErrNotFound.
 	Info(ctx context.Context, modelDir string) (ModelInfo, error)
+	// Presets lists the model presets TrainRequest.Arch may name, the
+	// default (Preset.Default) among them.
+	Presets(ctx context.Context) ([]Preset, error)
+}
+
+// Preset is a model architecture a training run can start from.
+type Preset struct {
+	// Name is what TrainRequest.Arch names it by.
+	Name string
+	// Description says what the preset is for, in one line.
+	Description string
+	// Width and Height are the image size it trains at unless
+	// TrainRequest.Size says otherwise.
+	Width, Height int
+	// Default is true for the preset a request without Arch gets.
+	Default bool
 }
 
 // TrainRequest asks for a training run. Zero values mean "default" where noted.
@@ -67,8 +87,8 @@ type TrainRequest struct {
 	// CheckpointEvery is the number of steps between checkpoints (0 = default).
 	CheckpointEvery int
 	// Holdout is the fraction of the images (0 to MaxHoldout) kept out of
-	// training; their paths are listed in the model directory's holdout.txt
-	// so that evaluation can use them as reference. Ignored on resume.
+	// training; ModelInfo.HoldoutFiles lists them so that evaluation can use
+	// them as reference. Ignored on resume.
 	Holdout float64
 	// Labels trains a class-conditional model: each sub-folder of DataDir is
 	// a class, named after the folder (images directly in DataDir are
@@ -170,8 +190,14 @@ type ModelInfo struct {
 	Width, Height int
 	// Step is the number of optimisation steps done; TotalSteps the target.
 	Step, TotalSteps int
-	// DatasetSize is the number of training images used.
+	// DatasetSize is the number of images trained on.
 	DatasetSize int
+	// DataDir is the folder of training images, as the training request
+	// named it.
+	DataDir string
+	// HoldoutFiles are the images of DataDir kept out of training
+	// (TrainRequest.Holdout), nil if none: a reference set for evaluation.
+	HoldoutFiles []string
 	// Backend names the compute backend the plugin uses.
 	Backend string
 	// Params is the number of trainable parameters.

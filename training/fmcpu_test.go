@@ -116,8 +116,8 @@ func TestRefUNet32LossFalls(t *testing.T) {
 // GFLOP/s (FLOPs from unet's analytical count: 3 x forward, forward = 2 x multiply-adds), and
 // prints the speed-up of fmcpu over fmcpu-filled. Run it with a fixed count, e.g.
 //
-//	go test ./training -run '^$' -bench RefUNet32 -benchtime 3x -timeout 30m
-func BenchmarkRefUNet32TrainStep(b *testing.B) {
+//	go test ./training -run '^$' -bench FMCPUTrainStepRefUNet32 -benchtime 3x -timeout 30m
+func BenchmarkFMCPUTrainStepRefUNet32(b *testing.B) {
 	const batch = 16
 	medians := make(map[string]float64)
 	for _, name := range []string{fmcpu.Name, fmcpu.FilledInName} {

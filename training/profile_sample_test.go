@@ -9,11 +9,11 @@ import (
 	"github.com/fm-image/fm-image/unet"
 )
 
-// BenchmarkRefUNet32Sample times one ref-unet-32 velocity evaluation (the forward pass of
+// BenchmarkProfileSampleRefUNet32 times one ref-unet-32 velocity evaluation (the forward pass of
 // sampling) at batch 16 on 32x32 images and prints where the time goes, per op type.
 //
-//	GOEXPERIMENT=simd go test ./training -run '^$' -bench RefUNet32Sample -benchtime 20x
-func BenchmarkRefUNet32Sample(b *testing.B) {
+//	GOEXPERIMENT=simd go test ./training -run '^$' -bench ProfileSampleRefUNet32 -benchtime 20x
+func BenchmarkProfileSampleRefUNet32(b *testing.B) {
 	backend, err := fastcpu.New("profile")
 	if err != nil {
 		b.Fatal(err)

@@ -11,13 +11,13 @@ import (
 	"github.com/fm-image/fm-image/internal/fastcpu"
 )
 
-// BenchmarkRefUNet32Train times one ref-unet-32 flow training step at batch 16 (32x32) on
+// BenchmarkProfileTrainRefUNet32 times one ref-unet-32 flow training step at batch 16 (32x32) on
 // fastcpu and prints where the time goes, per op type. The first two steps (compilation, buffers
 // reaching their steady state) are not timed. FASTCPU_BENCH_BATCH and FASTCPU_BENCH_SIZE change
 // the batch and the image size.
 //
-//	GOEXPERIMENT=simd go test ./training -run '^$' -bench RefUNet32Train -benchtime 5x
-func BenchmarkRefUNet32Train(b *testing.B) {
+//	GOEXPERIMENT=simd go test ./training -run '^$' -bench ProfileTrainRefUNet32 -benchtime 5x
+func BenchmarkProfileTrainRefUNet32(b *testing.B) {
 	backend, err := fastcpu.New("profile")
 	if err != nil {
 		b.Fatal(err)

@@ -117,7 +117,7 @@ func labelEmbedding(ctx *context.Context, cfg Config, x, labels *Node) *Node {
 }
 
 // Model adapts a Config to the small interface that training and sampling
-// (package flow) use: Velocity, ImageShape and ConfigJSON (and, for
+// (package training) use: Velocity, ImageShape and ConfigJSON (and, for
 // class-conditional models, NumClasses and VelocityLabeled).
 type Model struct{ Config Config }
 

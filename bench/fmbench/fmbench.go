@@ -1,5 +1,5 @@
 // Package fmbench is the logic of cmd/fm-bench: it trains ref-unet-32 (package unet, flow
-// matching with package flow) on several GoMLX backends at several benchmark points in one run
+// matching with package training) on several GoMLX backends at several benchmark points in one run
 // and prints seconds per step, images/s, GFLOP/s (unet's analytic count), peak memory, sampling
 // throughput and the ratios between backends, and, when PyTorch is importable, the same numbers
 // for the project's PyTorch peer script (bench/ref_unet_32.py).

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -138,6 +139,17 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	dir, err := s.modelDir(body.Model)
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// Ask the plugin first, so that a directory without a model is answered
+	// 404 before the event stream starts.
+	if _, err := s.gen.Info(r.Context(), dir); err != nil {
+		if errors.Is(err, sdk.ErrNotFound) {
+			err = errorf(http.StatusNotFound, "no model %q in the models directory (%v)", body.Model, err)
+		} else {
+			err = fmt.Errorf("generation failed: %w", err)
+		}
 		s.fail(w, r, err)
 		return
 	}

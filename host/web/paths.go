@@ -12,6 +12,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/fm-image/fm-image/imageset"
+	"github.com/fm-image/fm-image/sdk"
 )
 
 // maxListed bounds the entries of one directory listing.
@@ -20,9 +23,9 @@ const maxListed = 1000
 // modelNameRE is what a new model's directory name may look like.
 var modelNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// modelNames lists the sub-directories of the models directory that hold
-// the model file, sorted.
-func (s *Server) modelNames() ([]string, error) {
+// modelCandidates lists the sub-directories of the models directory with
+// names a model may have, sorted: the generator decides which hold a model.
+func (s *Server) modelCandidates() ([]string, error) {
 	entries, err := os.ReadDir(s.cfg.ModelsDir)
 	if err != nil {
 		return nil, fmt.Errorf("list models: %w", err)
@@ -32,7 +35,7 @@ func (s *Server) modelNames() ([]string, error) {
 		if len(names) == maxListed {
 			break
 		}
-		if _, err := s.modelDir(e.Name()); err == nil {
+		if e.IsDir() && modelNameRE.MatchString(e.Name()) {
 			names = append(names, e.Name())
 		}
 	}
@@ -40,15 +43,16 @@ func (s *Server) modelNames() ([]string, error) {
 	return names, nil
 }
 
-// modelDir returns the directory of the listed model called name, or an
-// error answering 400 (not a plain name) or 404 (no such model).
+// modelDir returns the directory of the model called name, or an error
+// answering 400 (not a plain name) or 404 (no such directory). Whether it
+// holds a model is the generator's to say (sdk.ErrNotFound answers 404).
 func (s *Server) modelDir(name string) (string, error) {
 	if !modelNameRE.MatchString(name) {
 		return "", errorf(http.StatusBadRequest, "invalid model name %q: want letters, digits, '.', '_' or '-' (at most 64)", name)
 	}
 	dir := filepath.Join(s.cfg.ModelsDir, name)
-	st, err := os.Stat(filepath.Join(dir, s.cfg.ModelFile))
-	if err != nil || st.IsDir() {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
 		return "", errorf(http.StatusNotFound, "no model %q in the models directory", name)
 	}
 	return dir, nil
@@ -76,14 +80,16 @@ type modelsJSON struct {
 }
 
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
-	names, err := s.modelNames()
+	names, err := s.modelCandidates()
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	out := modelsJSON{Models: make([]modelJSON, 0, len(names))}
 	for _, name := range names {
-		out.Models = append(out.Models, s.describe(r.Context(), name))
+		if m, ok := s.describe(r.Context(), name); ok {
+			out.Models = append(out.Models, m)
+		}
 	}
 	if err := r.Context().Err(); err != nil {
 		s.fail(w, r, err)
@@ -92,24 +98,28 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// describe asks the plugin about one model; a failure is reported in the
-// entry so that one broken model does not hide the others.
-func (s *Server) describe(ctx context.Context, name string) modelJSON {
-	m := modelJSON{Name: name, Training: s.isTraining(name)}
+// describe asks the plugin about one model directory. ok is false when it
+// holds no model (and is not being trained); any other failure is reported
+// in the entry so that one broken model does not hide the others.
+func (s *Server) describe(ctx context.Context, name string) (m modelJSON, ok bool) {
+	m = modelJSON{Name: name, Training: s.isTraining(name)}
 	dir, err := s.modelDir(name)
 	if err != nil {
 		m.Error = err.Error()
-		return m
+		return m, true
 	}
 	info, err := s.gen.Info(ctx, dir)
+	if errors.Is(err, sdk.ErrNotFound) && !m.Training {
+		return m, false
+	}
 	if err != nil {
 		m.Error = fmt.Sprintf("plugin: %v", err)
-		return m
+		return m, true
 	}
 	m.Arch, m.Width, m.Height = info.Arch, info.Width, info.Height
 	m.Step, m.TotalSteps, m.DatasetSize = info.Step, info.TotalSteps, info.DatasetSize
 	m.Params, m.Backend = info.Params, info.Backend
-	return m
+	return m, true
 }
 
 // dataDir resolves rel, a slash-separated path relative to the data root
@@ -156,9 +166,6 @@ type folderJSON struct {
 	Truncated bool `json:"truncated,omitempty"`
 }
 
-// imageExts are the file extensions counted as training images.
-var imageExts = [...]string{".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"}
-
 func (s *Server) handleFolders(w http.ResponseWriter, r *http.Request) {
 	rel := strings.Trim(r.URL.Query().Get("dir"), "/")
 	dir, err := s.dataDir(rel)
@@ -189,7 +196,7 @@ func (s *Server) handleFolders(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case isDir:
 			out.Folders = append(out.Folders, name)
-		case slices.Contains(imageExts[:], strings.ToLower(filepath.Ext(name))):
+		case imageset.HasImageExt(name):
 			out.Images++
 		}
 	}

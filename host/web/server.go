@@ -15,9 +15,10 @@
 //	POST /api/train/stop             stop a run; the plugin writes a checkpoint first
 //	GET  /api/train/events?model=M   server-sent events of a run: loss, checkpoints, samples
 //
-// Model names are the names of sub-directories of Config.ModelsDir that hold
-// Config.ModelFile; requests can only name those, and training folders are
-// resolved inside Config.DataDir (paths leading outside it are refused).
+// Model names are the names of sub-directories of Config.ModelsDir in which
+// the generator finds a model (Generator.Info); requests can only name
+// those, and training folders are resolved inside Config.DataDir (paths
+// leading outside it are refused).
 package web
 
 import (
@@ -27,20 +28,19 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/fm-image/fm-image/sdk"
 )
 
 // Defaults for Config.
 const (
-	// DefaultModelFile marks a model directory (the real plugin writes it).
-	DefaultModelFile = "model.json"
 	// DefaultMaxGenerations is the number of Generate calls run at once.
 	DefaultMaxGenerations = 2
 	// DefaultMaxQueued is the number of generate requests that may wait for
@@ -78,8 +78,6 @@ type Config struct {
 	ModelsDir string
 	// DataDir is the root under which training folders may be chosen.
 	DataDir string
-	// ModelFile is the file whose presence marks a model directory.
-	ModelFile string
 	// MaxGenerations bounds the Generate calls running at once.
 	MaxGenerations int
 	// MaxQueued bounds the generate requests waiting for a slot.
@@ -93,7 +91,7 @@ type Config struct {
 	SampleImages int
 	SampleSteps  int
 	// Logger receives request failures; nil discards them.
-	Logger *slog.Logger
+	Logger hclog.Logger
 }
 
 // withDefaults checks c and fills in its defaults.
@@ -117,9 +115,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DataDir, err = filepath.Abs(c.DataDir); err != nil {
 		return c, fmt.Errorf("web: data directory: %w", err)
 	}
-	if c.ModelFile == "" {
-		c.ModelFile = DefaultModelFile
-	}
 	def := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d
@@ -134,7 +129,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.SampleImages = DefaultSampleImages
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = hclog.NewNullLogger()
 	}
 	return c, nil
 }
@@ -244,26 +239,41 @@ func securityHeaders(next http.Handler) http.Handler {
 
 // configJSON is the answer of GET /api/config.
 type configJSON struct {
-	Samplers     []string `json:"samplers"`
-	MaxSteps     int      `json:"maxSteps"`
-	MaxImages    int      `json:"maxImages"`
-	MaxSeed      int64    `json:"maxSeed"`
-	Presets      []string `json:"presets"`
-	Sizes        []int    `json:"sizes"`
-	SampleImages int      `json:"sampleImages"`
+	Samplers     []string     `json:"samplers"`
+	MaxSteps     int          `json:"maxSteps"`
+	MaxImages    int          `json:"maxImages"`
+	MaxSeed      int64        `json:"maxSeed"`
+	Presets      []presetJSON `json:"presets"`
+	Sizes        []int        `json:"sizes"`
+	SampleImages int          `json:"sampleImages"`
 }
 
-// presets are the model presets the plugin knows, offered by the training
-// form ("" = the plugin's default). The plugin validates the choice.
-var presets = [...]string{"tiny", "small", "ref-unet-32", "medium"}
+// presetJSON is one model preset of the plugin (sdk.Preset), offered by the
+// training form.
+type presetJSON struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	Default     bool   `json:"default"`
+}
 
-func (s *Server) handleConfig(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
+	presets, err := s.gen.Presets(r.Context())
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("list the plugin's presets: %w", err))
+		return
+	}
+	out := make([]presetJSON, len(presets))
+	for i, p := range presets {
+		out[i] = presetJSON{Name: p.Name, Description: p.Description, Width: p.Width, Height: p.Height, Default: p.Default}
+	}
 	writeJSON(w, http.StatusOK, configJSON{
 		Samplers:     sdk.Samplers(),
 		MaxSteps:     MaxSteps,
 		MaxImages:    s.cfg.MaxImages,
 		MaxSeed:      MaxSeed,
-		Presets:      presets[:],
+		Presets:      out,
 		Sizes:        []int{16, 32, 64, 128},
 		SampleImages: max(s.cfg.SampleImages, 0),
 	})

@@ -59,11 +59,11 @@ func newFixture(t *testing.T) fixture {
 	return f
 }
 
-// newTestServer serves gen over f with cfg (its directories and model file
-// filled in) and closes everything at the end of the test.
+// newTestServer serves gen over f with cfg (its directories filled in) and
+// closes everything at the end of the test.
 func newTestServer(t *testing.T, gen sdk.Generator, f fixture, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
-	cfg.ModelsDir, cfg.DataDir, cfg.ModelFile = f.models, f.data, sdktest.ModelFile
+	cfg.ModelsDir, cfg.DataDir = f.models, f.data
 	s, err := New(gen, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -218,7 +218,7 @@ func (s *Server) handleTrainings(w http.ResponseWriter, _ *http.Request) {
 }
 
 // trainRequestToSDK validates r and returns the plugin request.
-func (s *Server) trainRequestToSDK(r trainRequest) (sdk.TrainRequest, error) {
+func (s *Server) trainRequestToSDK(ctx context.Context, r trainRequest) (sdk.TrainRequest, error) {
 	if !modelNameRE.MatchString(r.Model) {
 		return sdk.TrainRequest{}, errorf(http.StatusBadRequest,
 			"invalid model name %q: want letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit", r.Model)
@@ -226,8 +226,8 @@ func (s *Server) trainRequestToSDK(r trainRequest) (sdk.TrainRequest, error) {
 	if s.isTraining(r.Model) {
 		return sdk.TrainRequest{}, errorf(http.StatusConflict, "model %q is training already", r.Model)
 	}
-	if r.Arch != "" && !slices.Contains(presets[:], r.Arch) {
-		return sdk.TrainRequest{}, errorf(http.StatusBadRequest, "invalid preset %q: want one of %v (or empty for the default)", r.Arch, presets)
+	if err := s.checkPreset(ctx, r.Arch); err != nil {
+		return sdk.TrainRequest{}, err
 	}
 	data, err := s.dataDir(r.Data)
 	if err != nil {
@@ -259,7 +259,7 @@ func (s *Server) handleTrain(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	req, err := s.trainRequestToSDK(body)
+	req, err := s.trainRequestToSDK(r.Context(), body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -510,4 +510,24 @@ func (s *Server) handleTrainEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// checkPreset refuses a preset name the plugin does not offer ("" is its
+// default), before a run is started for it.
+func (s *Server) checkPreset(ctx context.Context, name string) error {
+	if name == "" {
+		return nil
+	}
+	presets, err := s.gen.Presets(ctx)
+	if err != nil {
+		return fmt.Errorf("list the plugin's presets: %w", err)
+	}
+	names := make([]string, len(presets))
+	for i, p := range presets {
+		if p.Name == name {
+			return nil
+		}
+		names[i] = p.Name
+	}
+	return errorf(http.StatusBadRequest, "invalid preset %q: want one of %v (or empty for the default)", name, names)
 }

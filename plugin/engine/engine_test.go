@@ -76,6 +76,9 @@ func TestTrainGenerateInfo(t *testing.T) {
 	if info.Arch != "tiny" || info.Width != 16 || info.Step != 6 || info.TotalSteps != 6 || info.DatasetSize != 4 || info.Params < 1000 || info.Backend != "fastcpu" {
 		t.Errorf("Info = %+v", info)
 	}
+	if len(info.HoldoutFiles) != 1 || filepath.Dir(info.HoldoutFiles[0]) != info.DataDir || info.DataDir == "" {
+		t.Errorf("Info names data folder %q and hold-out %q; want one held-out file of that folder", info.DataDir, info.HoldoutFiles)
+	}
 
 	for _, sampler := range []string{"euler", "heun", "midpoint", "rk4"} {
 		var steps []int
@@ -164,6 +167,26 @@ func maxPixelDiff(t *testing.T, a, b []byte) int {
 	return worst
 }
 
+func TestPresets(t *testing.T) {
+	presets, err := NewWithOptions(nil, Options{}).Presets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names, defaults []string
+	for _, p := range presets {
+		names = append(names, p.Name)
+		if p.Default {
+			defaults = append(defaults, p.Name)
+		}
+		if p.Description == "" || p.Width < 8 || p.Height < 8 {
+			t.Errorf("preset %+v: want a description and a size", p)
+		}
+	}
+	if strings.Join(defaults, ",") != DefaultArch || !strings.Contains(strings.Join(names, ","), "tiny") {
+		t.Errorf("presets %v with defaults %v; want tiny among them and only %s as default", names, defaults, DefaultArch)
+	}
+}
+
 func TestRequestsRefused(t *testing.T) {
 	e := NewWithOptions(nil, Options{MaxGeneratePixels: 16 * 16 * 10})
 	model := trained(t, e)
@@ -218,10 +241,6 @@ func TestRequestsRefused(t *testing.T) {
 			_, err := e.Generate(ctx, sdk.GenerateRequest{ModelDir: corrupt, N: 1, Steps: 1}, nil)
 			return err
 		}, nil, "corrupt"},
-		{"generate with zero steps", func() error {
-			_, err := e.Generate(ctx, sdk.GenerateRequest{ModelDir: model, N: 1, Steps: 0}, nil)
-			return err
-		}, sdk.ErrInvalidRequest, "steps"},
 		{"train into an existing model", func() error {
 			return e.Train(ctx, sdk.TrainRequest{DataDir: data, ModelDir: model, Steps: 1}, nil)
 		}, sdk.ErrAlreadyExists, "already exists"},

@@ -882,18 +882,22 @@ func (x *InfoRequest) GetModelDir() string {
 }
 
 type ModelInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ModelDir      string                 `protobuf:"bytes,1,opt,name=model_dir,json=modelDir,proto3" json:"model_dir,omitempty"`
-	Arch          string                 `protobuf:"bytes,2,opt,name=arch,proto3" json:"arch,omitempty"`
-	Width         int32                  `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
-	Height        int32                  `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
-	Step          int64                  `protobuf:"varint,5,opt,name=step,proto3" json:"step,omitempty"`
-	TotalSteps    int64                  `protobuf:"varint,6,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
-	DatasetSize   int64                  `protobuf:"varint,7,opt,name=dataset_size,json=datasetSize,proto3" json:"dataset_size,omitempty"`
-	Backend       string                 `protobuf:"bytes,8,opt,name=backend,proto3" json:"backend,omitempty"`
-	Params        int64                  `protobuf:"varint,9,opt,name=params,proto3" json:"params,omitempty"`
-	ConfigJson    string                 `protobuf:"bytes,10,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	Labels        []string               `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ModelDir    string                 `protobuf:"bytes,1,opt,name=model_dir,json=modelDir,proto3" json:"model_dir,omitempty"`
+	Arch        string                 `protobuf:"bytes,2,opt,name=arch,proto3" json:"arch,omitempty"`
+	Width       int32                  `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
+	Height      int32                  `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	Step        int64                  `protobuf:"varint,5,opt,name=step,proto3" json:"step,omitempty"`
+	TotalSteps  int64                  `protobuf:"varint,6,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
+	DatasetSize int64                  `protobuf:"varint,7,opt,name=dataset_size,json=datasetSize,proto3" json:"dataset_size,omitempty"`
+	Backend     string                 `protobuf:"bytes,8,opt,name=backend,proto3" json:"backend,omitempty"`
+	Params      int64                  `protobuf:"varint,9,opt,name=params,proto3" json:"params,omitempty"`
+	ConfigJson  string                 `protobuf:"bytes,10,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	Labels      []string               `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty"`
+	// The folder of training images, as the training request named it.
+	DataDir string `protobuf:"bytes,12,opt,name=data_dir,json=dataDir,proto3" json:"data_dir,omitempty"`
+	// The images held out of training (paths as found in data_dir).
+	HoldoutFiles  []string `protobuf:"bytes,13,rep,name=holdout_files,json=holdoutFiles,proto3" json:"holdout_files,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1005,6 +1009,20 @@ func (x *ModelInfo) GetLabels() []string {
 	return nil
 }
 
+func (x *ModelInfo) GetDataDir() string {
+	if x != nil {
+		return x.DataDir
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetHoldoutFiles() []string {
+	if x != nil {
+		return x.HoldoutFiles
+	}
+	return nil
+}
+
 type DrainRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1084,6 +1102,165 @@ func (x *DrainResponse) GetInFlight() int32 {
 		return x.InFlight
 	}
 	return 0
+}
+
+type PresetsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresetsRequest) Reset() {
+	*x = PresetsRequest{}
+	mi := &file_fmimage_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresetsRequest) ProtoMessage() {}
+
+func (x *PresetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fmimage_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresetsRequest.ProtoReflect.Descriptor instead.
+func (*PresetsRequest) Descriptor() ([]byte, []int) {
+	return file_fmimage_proto_rawDescGZIP(), []int{13}
+}
+
+// Preset is one model preset of the plugin.
+type Preset struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// The image size the preset trains at unless the request gives one.
+	Width  int32 `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
+	Height int32 `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	// Whether a training request without a preset gets this one.
+	Default       bool `protobuf:"varint,5,opt,name=default,proto3" json:"default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Preset) Reset() {
+	*x = Preset{}
+	mi := &file_fmimage_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Preset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Preset) ProtoMessage() {}
+
+func (x *Preset) ProtoReflect() protoreflect.Message {
+	mi := &file_fmimage_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Preset.ProtoReflect.Descriptor instead.
+func (*Preset) Descriptor() ([]byte, []int) {
+	return file_fmimage_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Preset) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Preset) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Preset) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *Preset) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Preset) GetDefault() bool {
+	if x != nil {
+		return x.Default
+	}
+	return false
+}
+
+type PresetsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Presets       []*Preset              `protobuf:"bytes,1,rep,name=presets,proto3" json:"presets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresetsResponse) Reset() {
+	*x = PresetsResponse{}
+	mi := &file_fmimage_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresetsResponse) ProtoMessage() {}
+
+func (x *PresetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fmimage_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresetsResponse.ProtoReflect.Descriptor instead.
+func (*PresetsResponse) Descriptor() ([]byte, []int) {
+	return file_fmimage_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PresetsResponse) GetPresets() []*Preset {
+	if x != nil {
+		return x.Presets
+	}
+	return nil
 }
 
 var File_fmimage_proto protoreflect.FileDescriptor
@@ -1167,7 +1344,7 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x04data\x18\x05 \x01(\fR\x04data\x12\x12\n" +
 	"\x04last\x18\x06 \x01(\bR\x04last\"*\n" +
 	"\vInfoRequest\x12\x1b\n" +
-	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\xad\x02\n" +
+	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\xed\x02\n" +
 	"\tModelInfo\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x12\n" +
 	"\x04arch\x18\x02 \x01(\tR\x04arch\x12\x14\n" +
@@ -1182,16 +1359,28 @@ const file_fmimage_proto_rawDesc = "" +
 	"\vconfig_json\x18\n" +
 	" \x01(\tR\n" +
 	"configJson\x12\x16\n" +
-	"\x06labels\x18\v \x03(\tR\x06labels\"\x0e\n" +
+	"\x06labels\x18\v \x03(\tR\x06labels\x12\x19\n" +
+	"\bdata_dir\x18\f \x01(\tR\adataDir\x12#\n" +
+	"\rholdout_files\x18\r \x03(\tR\fholdoutFiles\"\x0e\n" +
 	"\fDrainRequest\",\n" +
 	"\rDrainResponse\x12\x1b\n" +
-	"\tin_flight\x18\x01 \x01(\x05R\binFlight2\xc5\x02\n" +
+	"\tin_flight\x18\x01 \x01(\x05R\binFlight\"\x10\n" +
+	"\x0ePresetsRequest\"\x86\x01\n" +
+	"\x06Preset\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
+	"\x05width\x18\x03 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x04 \x01(\x05R\x06height\x12\x18\n" +
+	"\adefault\x18\x05 \x01(\bR\adefault\"?\n" +
+	"\x0fPresetsResponse\x12,\n" +
+	"\apresets\x18\x01 \x03(\v2\x12.fmimage.v1.PresetR\apresets2\x89\x03\n" +
 	"\tGenerator\x12;\n" +
 	"\x05Train\x12\x18.fmimage.v1.TrainRequest\x1a\x16.fmimage.v1.TrainEvent0\x01\x12D\n" +
 	"\bGenerate\x12\x1b.fmimage.v1.GenerateRequest\x1a\x19.fmimage.v1.GenerateEvent0\x01\x126\n" +
 	"\x04Info\x12\x17.fmimage.v1.InfoRequest\x1a\x15.fmimage.v1.ModelInfo\x12?\n" +
 	"\x06Invert\x12\x19.fmimage.v1.InvertRequest\x1a\x1a.fmimage.v1.InvertResponse\x12<\n" +
-	"\x05Drain\x12\x18.fmimage.v1.DrainRequest\x1a\x19.fmimage.v1.DrainResponseB,Z*github.com/fm-image/fm-image/sdk/fmimagepbb\x06proto3"
+	"\x05Drain\x12\x18.fmimage.v1.DrainRequest\x1a\x19.fmimage.v1.DrainResponse\x12B\n" +
+	"\aPresets\x12\x1a.fmimage.v1.PresetsRequest\x1a\x1b.fmimage.v1.PresetsResponseB,Z*github.com/fm-image/fm-image/sdk/fmimagepbb\x06proto3"
 
 var (
 	file_fmimage_proto_rawDescOnce sync.Once
@@ -1205,7 +1394,7 @@ func file_fmimage_proto_rawDescGZIP() []byte {
 	return file_fmimage_proto_rawDescData
 }
 
-var file_fmimage_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_fmimage_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_fmimage_proto_goTypes = []any{
 	(*TrainRequest)(nil),     // 0: fmimage.v1.TrainRequest
 	(*TrainEvent)(nil),       // 1: fmimage.v1.TrainEvent
@@ -1220,26 +1409,32 @@ var file_fmimage_proto_goTypes = []any{
 	(*ModelInfo)(nil),        // 10: fmimage.v1.ModelInfo
 	(*DrainRequest)(nil),     // 11: fmimage.v1.DrainRequest
 	(*DrainResponse)(nil),    // 12: fmimage.v1.DrainResponse
+	(*PresetsRequest)(nil),   // 13: fmimage.v1.PresetsRequest
+	(*Preset)(nil),           // 14: fmimage.v1.Preset
+	(*PresetsResponse)(nil),  // 15: fmimage.v1.PresetsResponse
 }
 var file_fmimage_proto_depIdxs = []int32{
 	6,  // 0: fmimage.v1.GenerateEvent.progress:type_name -> fmimage.v1.GenerateProgress
 	8,  // 1: fmimage.v1.GenerateEvent.chunk:type_name -> fmimage.v1.ImageChunk
 	7,  // 2: fmimage.v1.GenerateProgress.previews:type_name -> fmimage.v1.Preview
-	0,  // 3: fmimage.v1.Generator.Train:input_type -> fmimage.v1.TrainRequest
-	2,  // 4: fmimage.v1.Generator.Generate:input_type -> fmimage.v1.GenerateRequest
-	9,  // 5: fmimage.v1.Generator.Info:input_type -> fmimage.v1.InfoRequest
-	3,  // 6: fmimage.v1.Generator.Invert:input_type -> fmimage.v1.InvertRequest
-	11, // 7: fmimage.v1.Generator.Drain:input_type -> fmimage.v1.DrainRequest
-	1,  // 8: fmimage.v1.Generator.Train:output_type -> fmimage.v1.TrainEvent
-	5,  // 9: fmimage.v1.Generator.Generate:output_type -> fmimage.v1.GenerateEvent
-	10, // 10: fmimage.v1.Generator.Info:output_type -> fmimage.v1.ModelInfo
-	4,  // 11: fmimage.v1.Generator.Invert:output_type -> fmimage.v1.InvertResponse
-	12, // 12: fmimage.v1.Generator.Drain:output_type -> fmimage.v1.DrainResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	14, // 3: fmimage.v1.PresetsResponse.presets:type_name -> fmimage.v1.Preset
+	0,  // 4: fmimage.v1.Generator.Train:input_type -> fmimage.v1.TrainRequest
+	2,  // 5: fmimage.v1.Generator.Generate:input_type -> fmimage.v1.GenerateRequest
+	9,  // 6: fmimage.v1.Generator.Info:input_type -> fmimage.v1.InfoRequest
+	3,  // 7: fmimage.v1.Generator.Invert:input_type -> fmimage.v1.InvertRequest
+	11, // 8: fmimage.v1.Generator.Drain:input_type -> fmimage.v1.DrainRequest
+	13, // 9: fmimage.v1.Generator.Presets:input_type -> fmimage.v1.PresetsRequest
+	1,  // 10: fmimage.v1.Generator.Train:output_type -> fmimage.v1.TrainEvent
+	5,  // 11: fmimage.v1.Generator.Generate:output_type -> fmimage.v1.GenerateEvent
+	10, // 12: fmimage.v1.Generator.Info:output_type -> fmimage.v1.ModelInfo
+	4,  // 13: fmimage.v1.Generator.Invert:output_type -> fmimage.v1.InvertResponse
+	12, // 14: fmimage.v1.Generator.Drain:output_type -> fmimage.v1.DrainResponse
+	15, // 15: fmimage.v1.Generator.Presets:output_type -> fmimage.v1.PresetsResponse
+	10, // [10:16] is the sub-list for method output_type
+	4,  // [4:10] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_fmimage_proto_init() }
@@ -1257,7 +1452,7 @@ func file_fmimage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fmimage_proto_rawDesc), len(file_fmimage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	Generator_Info_FullMethodName     = "/fmimage.v1.Generator/Info"
 	Generator_Invert_FullMethodName   = "/fmimage.v1.Generator/Invert"
 	Generator_Drain_FullMethodName    = "/fmimage.v1.Generator/Drain"
+	Generator_Presets_FullMethodName  = "/fmimage.v1.Generator/Presets"
 )
 
 // GeneratorClient is the client API for Generator service.
@@ -53,6 +54,8 @@ type GeneratorClient interface {
 	// any more (for example a checkpoint being written after a cancel), or
 	// until the call's own deadline. Hosts call it before shutting a plugin down.
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error)
+	// Presets lists the model presets a training request may name.
+	Presets(ctx context.Context, in *PresetsRequest, opts ...grpc.CallOption) (*PresetsResponse, error)
 }
 
 type generatorClient struct {
@@ -131,6 +134,16 @@ func (c *generatorClient) Drain(ctx context.Context, in *DrainRequest, opts ...g
 	return out, nil
 }
 
+func (c *generatorClient) Presets(ctx context.Context, in *PresetsRequest, opts ...grpc.CallOption) (*PresetsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PresetsResponse)
+	err := c.cc.Invoke(ctx, Generator_Presets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GeneratorServer is the server API for Generator service.
 // All implementations must embed UnimplementedGeneratorServer
 // for forward compatibility.
@@ -153,6 +166,8 @@ type GeneratorServer interface {
 	// any more (for example a checkpoint being written after a cancel), or
 	// until the call's own deadline. Hosts call it before shutting a plugin down.
 	Drain(context.Context, *DrainRequest) (*DrainResponse, error)
+	// Presets lists the model presets a training request may name.
+	Presets(context.Context, *PresetsRequest) (*PresetsResponse, error)
 	mustEmbedUnimplementedGeneratorServer()
 }
 
@@ -177,6 +192,9 @@ func (UnimplementedGeneratorServer) Invert(context.Context, *InvertRequest) (*In
 }
 func (UnimplementedGeneratorServer) Drain(context.Context, *DrainRequest) (*DrainResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Drain not implemented")
+}
+func (UnimplementedGeneratorServer) Presets(context.Context, *PresetsRequest) (*PresetsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Presets not implemented")
 }
 func (UnimplementedGeneratorServer) mustEmbedUnimplementedGeneratorServer() {}
 func (UnimplementedGeneratorServer) testEmbeddedByValue()                   {}
@@ -275,6 +293,24 @@ func _Generator_Drain_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Generator_Presets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PresetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GeneratorServer).Presets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Generator_Presets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GeneratorServer).Presets(ctx, req.(*PresetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Generator_ServiceDesc is the grpc.ServiceDesc for Generator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -293,6 +329,10 @@ var Generator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Drain",
 			Handler:    _Generator_Drain_Handler,
+		},
+		{
+			MethodName: "Presets",
+			Handler:    _Generator_Presets_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

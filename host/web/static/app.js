@@ -438,7 +438,11 @@ async function init() {
   $('steps').max = config.maxSteps;
   $('n').max = config.maxImages;
   $('seed').max = config.maxSeed;
-  $('train-arch').append(...config.presets.map((p) => new Option(p, p)));
+  $('train-arch').append(...config.presets.map((p) => {
+    const o = new Option(p.default ? `${p.name} (the default)` : p.name, p.name);
+    o.title = `${p.description} (${p.width}×${p.height})`;
+    return o;
+  }));
   $('train-size').append(...config.sizes.map((s) => new Option(`${s}×${s}`, s)));
   drawLoss([]);
   await Promise.all([loadModels(), loadFolder('')]);

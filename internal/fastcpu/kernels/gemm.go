@@ -1,7 +1,9 @@
-// Package gemm is fm-image's float32 matrix-multiplication core: a cache-blocked,
-// packed GEMM for row-major matrices (C = alpha·op(A)·op(B) + beta·C), a batched
-// variant, and NHWC convolutions (see Conv2D, Conv2DInputGrad and
-// Conv2DKernelGrad).
+// Package kernels holds the compute kernels of the fastcpu backend: float32
+// matrix products (gemm.go: a cache-blocked, packed GEMM for row-major
+// matrices, C = alpha·op(A)·op(B) + beta·C, and a batched variant) and NHWC
+// 2-D convolutions with their gradients (conv.go, direct.go, winograd.go: see
+// Conv2D, Conv2DInputGrad and Conv2DKernelGrad). Both share one Workspace, its
+// packing buffers and helper goroutines.
 //
 // Three GEMM micro-kernels exist. When the package is built with
 // GOEXPERIMENT=simd on amd64 and the CPU has AVX2 and FMA, a 4×16 kernel

@@ -1,8 +1,13 @@
-// Package fakegen is a fast, deterministic sdk.Generator for tests of the
-// host<->plugin plumbing. It trains nothing: Train counts steps and writes a
-// small JSON "model", Generate returns seeded noise images of the model's
-// size. It honours cancellation like the real engine (a cancelled Train
-// writes a checkpoint before returning).
+// Package sdktest provides test doubles of the sdk contract, as
+// net/http/httptest does for net/http: Generator, a fast, deterministic
+// sdk.Generator for tests of the host<->plugin plumbing, the fakeplugin
+// command that serves it as a real plugin process, and Build, which compiles
+// such commands for tests.
+//
+// Generator trains nothing: Train counts steps and writes a small JSON
+// "model", Generate returns seeded noise images of the model's size. It
+// honours cancellation like the real engine (a cancelled Train writes a
+// checkpoint before returning).
 package sdktest
 
 import (
@@ -18,6 +23,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fm-image/fm-image/sdk"
@@ -52,6 +58,9 @@ type model struct {
 	Step        int    `json:"step"`
 	TotalSteps  int    `json:"total_steps"`
 	DatasetSize int    `json:"dataset_size"`
+	DataDir     string `json:"data_dir"`
+	// HoldoutFiles are the last round(Holdout·n) files of the data folder.
+	HoldoutFiles []string `json:"holdout_files,omitempty"`
 }
 
 func readModel(dir string) (model, error) {
@@ -92,7 +101,13 @@ func (g *Generator) Train(ctx context.Context, req sdk.TrainRequest, progress fu
 	if err != nil {
 		return fmt.Errorf("data dir %s: %w", req.DataDir, sdk.ErrNotFound)
 	}
-	m := model{Arch: req.Arch, Size: req.Size, TotalSteps: req.Steps, DatasetSize: len(entries)}
+	m := model{Arch: req.Arch, Size: req.Size, TotalSteps: req.Steps, DatasetSize: len(entries), DataDir: req.DataDir}
+	if k := int(req.Holdout*float64(len(entries)) + 0.5); k > 0 {
+		for _, e := range entries[len(entries)-k:] {
+			m.HoldoutFiles = append(m.HoldoutFiles, filepath.Join(req.DataDir, e.Name()))
+		}
+		m.DatasetSize -= k
+	}
 	if m.Size == 0 {
 		m.Size = DefaultSize
 	}
@@ -104,7 +119,7 @@ func (g *Generator) Train(ctx context.Context, req sdk.TrainRequest, progress fu
 		if err != nil {
 			return err
 		}
-		m.Step, m.Size, m.Arch = old.Step, old.Size, old.Arch
+		m.Step, m.Size, m.Arch, m.HoldoutFiles, m.DatasetSize = old.Step, old.Size, old.Arch, old.HoldoutFiles, old.DatasetSize
 	} else {
 		if _, err := os.Stat(req.ModelDir); err == nil {
 			return fmt.Errorf("model dir %s: %w (use resume)", req.ModelDir, sdk.ErrAlreadyExists)
@@ -207,6 +222,17 @@ func (g *Generator) Info(_ context.Context, modelDir string) (sdk.ModelInfo, err
 	return sdk.ModelInfo{
 		ModelDir: modelDir, Arch: m.Arch, Width: m.Size, Height: m.Size, Step: m.Step,
 		TotalSteps: m.TotalSteps, DatasetSize: m.DatasetSize, Backend: "fake", Params: 42,
-		ConfigJSON: string(cfg),
+		ConfigJSON: string(cfg), DataDir: m.DataDir, HoldoutFiles: m.HoldoutFiles,
 	}, nil
+}
+
+// presets are the presets the fake offers, the first the default.
+var presets = []sdk.Preset{
+	{Name: "fake", Description: "the fake generator's only real preset", Width: DefaultSize, Height: DefaultSize, Default: true},
+	{Name: "tiny", Description: "accepted for tests that name a preset", Width: 16, Height: 16},
+}
+
+// Presets implements sdk.Generator.
+func (g *Generator) Presets(context.Context) ([]sdk.Preset, error) {
+	return slices.Clone(presets), nil
 }
