@@ -30,7 +30,7 @@ import (
 )
 
 // ModelFile is the file Train writes inside the model directory.
-const ModelFile = "fake-model.json"
+const ModelFile = "fake-state.json"
 
 // DefaultSize is the image size when TrainRequest.Size is 0.
 const DefaultSize = 32
