@@ -191,7 +191,7 @@ func TestRealKilledPluginKeepsCheckpoint(t *testing.T) {
 	ckpt := filepath.Join(model, modeldir.CheckpointFile)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if ck, err := modeldir.LoadCheckpoint(model); err == nil && ck.Step >= 4 {
+		if ck, _, err := modeldir.LoadCheckpoint(model); err == nil && ck.Step >= 4 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -213,7 +213,7 @@ func TestRealKilledPluginKeepsCheckpoint(t *testing.T) {
 	if !strings.Contains(stderr.String(), "plugin") {
 		t.Errorf("train error does not mention the plugin:\n%s", stderr)
 	}
-	ck, err := modeldir.LoadCheckpoint(model)
+	ck, _, err := modeldir.LoadCheckpoint(model)
 	if err != nil {
 		t.Fatalf("checkpoint after kill -9: %v", err)
 	}
@@ -222,7 +222,7 @@ func TestRealKilledPluginKeepsCheckpoint(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("resume exited %d: %s", code, serr)
 	}
-	after, err := modeldir.LoadCheckpoint(model)
+	after, _, err := modeldir.LoadCheckpoint(model)
 	if err != nil || after.Step != target {
 		t.Fatalf("after resume: step %v, err %v; want %d", after.Step, err, target)
 	}

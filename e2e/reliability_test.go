@@ -61,7 +61,7 @@ func TestRealFailedCheckpointWriteKeepsPrevious(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Errorf("the previous checkpoint changed after a failed write")
 	}
-	ck, err := modeldir.LoadCheckpoint(model)
+	ck, _, err := modeldir.LoadCheckpoint(model)
 	if err != nil || ck.Step != 4 {
 		t.Fatalf("checkpoint after the failed write: step %v, err %v; want step 4", ck.Step, err)
 	}
@@ -173,7 +173,7 @@ func TestRealSIGTERMSavesCheckpoint(t *testing.T) {
 	if cmd.ProcessState.ExitCode() == 0 {
 		t.Error("train exited 0 after its plugin was terminated")
 	}
-	ck, err := modeldir.LoadCheckpoint(model)
+	ck, _, err := modeldir.LoadCheckpoint(model)
 	if err != nil {
 		t.Fatalf("no checkpoint after SIGTERM: %v\n%s", err, stderr.String())
 	}

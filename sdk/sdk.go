@@ -82,7 +82,13 @@ type TrainRequest struct {
 	// Seed seeds initialisation and data order.
 	Seed int64
 	// Resume continues the run in ModelDir; without it an existing ModelDir
-	// is refused.
+	// is refused. A resumed run trains on the images the run began with
+	// (those of DataDir listed when it began, the hold-out still excluded)
+	// with the settings it began with: Arch, Size, Batch, LR, Seed, Holdout
+	// and Labels must be left zero or equal the model's (anything else is a
+	// ValidationError naming the field). Steps may grow or shrink (the
+	// learning rate then decays from where it is to its minimum at the new
+	// total) and CheckpointEvery may change.
 	Resume bool
 	// CheckpointEvery is the number of steps between checkpoints (0 = default).
 	CheckpointEvery int
@@ -93,8 +99,10 @@ type TrainRequest struct {
 	// Labels trains a class-conditional model: each sub-folder of DataDir is
 	// a class, named after the folder (images directly in DataDir are
 	// skipped). Generate can then ask for a class (GenerateRequest.Label).
-	// Ignored on resume (the model decides).
 	Labels bool
+	// AddNewImages, on resume, also trains on the images added to DataDir
+	// since the run began (by default they are reported and left out).
+	AddNewImages bool
 }
 
 // TrainProgress is one training progress event.
@@ -190,7 +198,8 @@ type ModelInfo struct {
 	Width, Height int
 	// Step is the number of optimisation steps done; TotalSteps the target.
 	Step, TotalSteps int
-	// DatasetSize is the number of images trained on.
+	// DatasetSize is the number of images trained on (len(HoldoutFiles)
+	// more were held out).
 	DatasetSize int
 	// DataDir is the folder of training images, as the training request
 	// named it.
@@ -198,6 +207,10 @@ type ModelInfo struct {
 	// HoldoutFiles are the images of DataDir kept out of training
 	// (TrainRequest.Holdout), nil if none: a reference set for evaluation.
 	HoldoutFiles []string
+	// Warning, if not empty, is something the user should know about the
+	// model, e.g. that its newest checkpoint is damaged and the previous one
+	// is used.
+	Warning string
 	// Backend names the compute backend the plugin uses.
 	Backend string
 	// Params is the number of trainable parameters.

@@ -16,7 +16,7 @@ func trainRequestToPB(r TrainRequest) *fmimagepb.TrainRequest {
 		DataDir: r.DataDir, ModelDir: r.ModelDir, Arch: r.Arch, Size: int32(r.Size),
 		Steps: int64(r.Steps), Batch: int32(r.Batch), Lr: r.LR, Seed: r.Seed,
 		Resume: r.Resume, CheckpointEvery: int64(r.CheckpointEvery),
-		Holdout: r.Holdout, Labels: r.Labels,
+		Holdout: r.Holdout, Labels: r.Labels, AddNewImages: r.AddNewImages,
 	}
 }
 
@@ -28,6 +28,7 @@ func trainRequestFromPB(in *fmimagepb.TrainRequest) TrainRequest {
 		CheckpointEvery: int(in.GetCheckpointEvery()),
 		Holdout:         in.GetHoldout(),
 		Labels:          in.GetLabels(),
+		AddNewImages:    in.GetAddNewImages(),
 	}
 }
 
@@ -119,7 +120,7 @@ func modelInfoToPB(mi ModelInfo) *fmimagepb.ModelInfo {
 		ModelDir: mi.ModelDir, Arch: mi.Arch, Width: int32(mi.Width), Height: int32(mi.Height),
 		Step: int64(mi.Step), TotalSteps: int64(mi.TotalSteps), DatasetSize: int64(mi.DatasetSize),
 		Backend: mi.Backend, Params: mi.Params, ConfigJson: mi.ConfigJSON, Labels: mi.Labels,
-		DataDir: mi.DataDir, HoldoutFiles: mi.HoldoutFiles,
+		DataDir: mi.DataDir, HoldoutFiles: mi.HoldoutFiles, Warning: mi.Warning,
 	}
 }
 
@@ -128,7 +129,7 @@ func modelInfoFromPB(mi *fmimagepb.ModelInfo) ModelInfo {
 		ModelDir: mi.GetModelDir(), Arch: mi.GetArch(), Width: int(mi.GetWidth()), Height: int(mi.GetHeight()),
 		Step: int(mi.GetStep()), TotalSteps: int(mi.GetTotalSteps()), DatasetSize: int(mi.GetDatasetSize()),
 		Backend: mi.GetBackend(), Params: mi.GetParams(), ConfigJSON: mi.GetConfigJson(), Labels: mi.GetLabels(),
-		DataDir: mi.GetDataDir(), HoldoutFiles: mi.GetHoldoutFiles(),
+		DataDir: mi.GetDataDir(), HoldoutFiles: mi.GetHoldoutFiles(), Warning: mi.GetWarning(),
 	}
 }
 

@@ -126,6 +126,9 @@ func (r TrainRequest) Validate() error {
 	if r.CheckpointEvery < 0 {
 		return invalid("checkpoint-every", "must be >= 0 (0 = default), got %d", r.CheckpointEvery)
 	}
+	if r.AddNewImages && !r.Resume {
+		return invalid("add-new", "applies only when resuming (a new run trains on every image of the folder)")
+	}
 	return nil
 }
 

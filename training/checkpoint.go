@@ -153,3 +153,23 @@ func DecodeCheckpoint(data []byte) (*Checkpoint, error) {
 	}
 	return &c, nil
 }
+
+// PeekCheckpointStep reads the step recorded in the header of a checkpoint
+// file without checking the rest, so that a damaged file can still say how
+// far its run had gone. ok is false when even the header is unreadable.
+func PeekCheckpointStep(data []byte) (step int, ok bool) {
+	if len(data) < len(checkpointMagic)+8 || !bytes.Equal(data[:8], checkpointMagic[:]) {
+		return 0, false
+	}
+	hlen := binary.LittleEndian.Uint64(data[8:16])
+	if hlen > maxCheckpointHeader || hlen > uint64(len(data)-16) {
+		return 0, false
+	}
+	var h struct {
+		Step *int `json:"step"`
+	}
+	if json.Unmarshal(data[16:16+hlen], &h) != nil || h.Step == nil {
+		return 0, false
+	}
+	return *h.Step, true
+}

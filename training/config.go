@@ -60,6 +60,13 @@ type TrainConfig struct {
 	// LabelDropout is the probability that a class-conditional model sees an
 	// image without its label during training (default 0.1; -1 for 0).
 	LabelDropout float64 `json:"label_dropout,omitempty"`
+	// ScheduleFrom and ScheduleFromLR record where a resumed run changed the
+	// run's length (see [Trainer.SetTotalSteps]): from step ScheduleFrom on,
+	// the learning rate decays by a half cosine from ScheduleFromLR, the rate
+	// the run had reached there, to LearningRate·MinLRFraction at Steps, so
+	// that it never jumps. 0 when the length never changed after warm-up.
+	ScheduleFrom   int     `json:"schedule_from,omitempty"`
+	ScheduleFromLR float64 `json:"schedule_from_lr,omitempty"`
 }
 
 // Limits of the training settings.
@@ -168,6 +175,9 @@ func (c TrainConfig) Validate() error {
 	if c.ReportEvery < 1 {
 		bad("report_every=%d: must be >= 1", c.ReportEvery)
 	}
+	if c.ScheduleFrom < 0 || c.ScheduleFrom > 0 && (c.ScheduleFrom >= c.Steps || !(c.ScheduleFromLR > 0 && c.ScheduleFromLR <= 1)) {
+		bad("schedule_from=%d, schedule_from_lr=%g: must be a step before steps=%d with a rate in (0, 1]", c.ScheduleFrom, c.ScheduleFromLR, c.Steps)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid training config: %w", errors.Join(errs...))
 	}
@@ -176,20 +186,28 @@ func (c TrainConfig) Validate() error {
 
 // LearningRateAt returns the learning rate of step (0-based): a linear
 // warm-up to LearningRate over WarmupSteps, then a cosine decay to
-// LearningRate·MinLRFraction at Steps.
+// LearningRate·MinLRFraction at Steps. After a change of length
+// (ScheduleFrom > 0) the decay from ScheduleFrom on starts at ScheduleFromLR.
 func (c TrainConfig) LearningRateAt(step int) float64 {
 	warm := max(c.WarmupSteps, 0)
+	minFrac := max(c.MinLRFraction, 0)
+	if c.ScheduleFrom > 0 && step >= c.ScheduleFrom {
+		minLR := c.LearningRate * minFrac
+		return minLR + (c.ScheduleFromLR-minLR)*halfCosine(step-c.ScheduleFrom, c.Steps-c.ScheduleFrom)
+	}
 	if step < warm {
 		return c.LearningRate * float64(step+1) / float64(warm)
 	}
-	minFrac := max(c.MinLRFraction, 0)
-	span := c.Steps - warm
-	if span <= 0 {
+	if c.Steps-warm <= 0 {
 		return c.LearningRate
 	}
-	p := min(float64(step-warm)/float64(span), 1)
-	cos := 0.5 * (1 + math.Cos(math.Pi*p))
-	return c.LearningRate * (minFrac + (1-minFrac)*cos)
+	return c.LearningRate * (minFrac + (1-minFrac)*halfCosine(step-warm, c.Steps-warm))
+}
+
+// halfCosine falls from 1 at i = 0 to 0 at i = span (and stays there).
+func halfCosine(i, span int) float64 {
+	p := min(float64(i)/float64(max(span, 1)), 1)
+	return 0.5 * (1 + math.Cos(math.Pi*p))
 }
 
 // emaDecayAt returns the EMA decay used after step (0-based).

@@ -126,10 +126,24 @@ func (tr *Trainer) Config() TrainConfig { return tr.cfg }
 // Step returns the number of optimisation steps done.
 func (tr *Trainer) Step() int { return tr.step }
 
-// SetTotalSteps changes the run's total number of steps (used when a resumed
-// run is asked to go further than it was first meant to).
+// SetTotalSteps changes the run's total number of steps, as a resumed run
+// asked to go further (or less far) does. The learning rate stays
+// continuous: from the current step on it decays by a half cosine from the
+// rate the run has reached to its minimum at the new total (recorded in
+// TrainConfig.ScheduleFrom). During warm-up nothing is recorded: the warm-up
+// goes on and the cosine is laid over the new length.
 func (tr *Trainer) SetTotalSteps(steps int) error {
 	c := tr.cfg
+	if steps == c.Steps {
+		return nil
+	}
+	if steps <= tr.step {
+		return fmt.Errorf("set total steps: %d is not beyond step %d, where the run is", steps, tr.step)
+	}
+	if tr.step >= max(c.WarmupSteps, 0) && tr.step > 0 {
+		c.ScheduleFromLR = c.LearningRateAt(tr.step)
+		c.ScheduleFrom = tr.step
+	}
 	c.Steps = steps
 	if err := c.Validate(); err != nil {
 		return err
@@ -337,6 +351,9 @@ type RunOptions struct {
 	// OnProgress, if set, receives a report every ReportEvery steps and after
 	// every checkpoint. It is called synchronously.
 	OnProgress func(Progress)
+	// OnBatch, if set, receives the dataset indices of every batch drawn
+	// (for tests and diagnostics of what a run trains on).
+	OnBatch func(indices []int)
 }
 
 // Run trains on data until the configured total number of steps, writing a
@@ -391,6 +408,9 @@ func (tr *Trainer) Run(ctx stdcontext.Context, data *imageset.Dataset, opts RunO
 		idx, err := data.Batch(tr.stepRand(0), batch, x1)
 		if err != nil {
 			return fmt.Errorf("train: draw batch: %w", err)
+		}
+		if opts.OnBatch != nil {
+			opts.OnBatch(idx)
 		}
 		var labels []int
 		if data.Labels != nil && numClasses(tr.model) > 0 {

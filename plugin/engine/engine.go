@@ -56,7 +56,8 @@ func (o Options) withDefaults() Options {
 
 // Engine implements sdk.Generator. It is safe for concurrent use: several
 // Generate calls may run at once; two Train calls on the same model
-// directory may not (the second is refused).
+// directory may not, in this process or across processes (the second is
+// refused, see modeldir.LockForTraining).
 type Engine struct {
 	logger hclog.Logger
 	opts   Options
@@ -65,9 +66,11 @@ type Engine struct {
 	backend     backends.Backend
 	backendErr  error
 
-	mu       sync.Mutex
-	training map[string]bool         // model dirs being trained
-	fields   map[string]*loadedModel // sampling fields by model dir
+	mu     sync.Mutex
+	fields map[string]*loadedModel // sampling fields by model dir
+
+	// onBatch, if set (by tests), receives the files of every training batch.
+	onBatch func(files []string)
 }
 
 var (
@@ -94,10 +97,9 @@ func NewWithOptions(logger hclog.Logger, opts Options) *Engine {
 		logger = hclog.NewNullLogger()
 	}
 	return &Engine{
-		logger:   logger,
-		opts:     opts.withDefaults(),
-		training: map[string]bool{},
-		fields:   map[string]*loadedModel{},
+		logger: logger,
+		opts:   opts.withDefaults(),
+		fields: map[string]*loadedModel{},
 	}
 }
 
@@ -146,18 +148,21 @@ func (e *Engine) Info(ctx context.Context, modelDir string) (info sdk.ModelInfo,
 	if err != nil {
 		return sdk.ModelInfo{}, err
 	}
-	ck, err := modeldir.LoadCheckpoint(modelDir)
+	ck, warning, err := modeldir.LoadCheckpoint(modelDir)
 	if err != nil {
 		return sdk.ModelInfo{}, err
 	}
-	holdout, err := modeldir.ReadHoldout(modelDir)
+	holdout, err := modeldir.ReadHoldout(modelDir, meta.DataDir)
 	if err != nil {
 		return sdk.ModelInfo{}, err
+	}
+	for i, f := range holdout {
+		holdout[i] = filepath.Join(meta.DataDir, f)
 	}
 	info = sdk.ModelInfo{
 		ModelDir: modelDir, Arch: meta.Arch, Width: meta.UNet.Width, Height: meta.UNet.Height,
 		Step: ck.Step, TotalSteps: ck.Train.Steps, DatasetSize: ck.DatasetSize,
-		DataDir: meta.DataDir, HoldoutFiles: holdout,
+		DataDir: meta.DataDir, HoldoutFiles: holdout, Warning: warning,
 		Backend: e.opts.Backend, Params: countParams(ck), Labels: ck.Classes,
 	}
 	if b, err := e.getBackend(); err == nil {
@@ -201,9 +206,12 @@ func (e *Engine) loadModel(modelDir string) (*loadedModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck, err := modeldir.LoadCheckpoint(modelDir)
+	ck, warning, err := modeldir.LoadCheckpoint(modelDir)
 	if err != nil {
 		return nil, err
+	}
+	if warning != "" {
+		e.logger.Warn("load model: " + warning)
 	}
 	b, err := e.getBackend()
 	if err != nil {

@@ -58,9 +58,9 @@ func trained(t *testing.T, e *Engine) string {
 	if !strings.Contains(events[0].Message, "loaded 4 images") || !strings.Contains(events[0].Message, "1 more held out") {
 		t.Errorf("first message %q, want it to report 4 images used and 1 held out", events[0].Message)
 	}
-	held, err := os.ReadFile(filepath.Join(model, modeldir.HoldoutFile))
-	if err != nil || strings.Count(string(held), "\n") != 1 {
-		t.Errorf("holdout.txt = %q, %v; want one path", held, err)
+	held, err := modeldir.ReadHoldout(model, data)
+	if err != nil || len(held) != 1 {
+		t.Errorf("hold-out list %q, %v; want one path", held, err)
 	}
 	return model
 }
@@ -246,7 +246,7 @@ func TestRequestsRefused(t *testing.T) {
 		}, sdk.ErrAlreadyExists, "already exists"},
 		{"resume changing the arch", func() error {
 			return e.Train(ctx, sdk.TrainRequest{DataDir: data, ModelDir: model, Steps: 9, Resume: true, Arch: "small"}, nil)
-		}, sdk.ErrInvalidRequest, "cannot change it"},
+		}, sdk.ErrInvalidRequest, "a resumed run keeps it"},
 		{"resume a model that does not exist", func() error {
 			return e.Train(ctx, sdk.TrainRequest{DataDir: data, ModelDir: filepath.Join(notModel, "x"), Steps: 9, Resume: true}, nil)
 		}, sdk.ErrNotFound, "does not exist"},

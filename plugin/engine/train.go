@@ -18,11 +18,13 @@ import (
 
 // Train implements sdk.Generator.
 //
-// A new run (Resume false) refuses an existing, non-empty model directory,
-// loads the data first (so a bad folder leaves nothing behind), then creates
-// the model directory and trains. A resumed run takes the model and the training
-// settings from the checkpoint, except Steps, the new total; Arch and Size,
-// if given, must match the saved model.
+// A new run refuses an existing, non-empty model directory, loads the data
+// first (so a bad folder leaves nothing behind), then creates the model
+// directory (its description and the lists of images trained on and held
+// out) and trains. A resumed run continues the model with the settings and
+// the images it began with (see sdk.TrainRequest.Resume). Either way the run
+// holds the model directory's lock (modeldir.LockForTraining) from the
+// moment the directory exists: one writer per model, across processes.
 func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(sdk.TrainProgress)) (err error) {
 	defer recoverTo(&err, "train")
 	report := func(p sdk.TrainProgress) {
@@ -30,34 +32,28 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 			progress(p)
 		}
 	}
-	release, err := e.claimModelDir(req.ModelDir)
+	run, err := planRun(req, report)
 	if err != nil {
 		return err
 	}
-	defer release()
-	run, err := planRun(req)
-	if err != nil {
-		return err
-	}
+	defer func() { run.lock.Release() }() // a new run takes the lock when it creates the directory
 	if err := run.loadData(ctx, req, report); err != nil {
 		return err
 	}
 	e.logger.Info("training data", "images", run.data.Len(), "skipped", len(run.data.Skipped))
-	tr, err := e.newTrainer(run, req)
+	tr, err := e.newTrainer(run, req, report)
 	if err != nil {
 		return err
 	}
-	if run.ckpt != nil {
-		if run.ckpt.Step >= req.Steps {
-			report(sdk.TrainProgress{Step: run.ckpt.Step, TotalSteps: req.Steps, Message: fmt.Sprintf("the model is already at step %d of %d: nothing to do", run.ckpt.Step, req.Steps)})
-			return nil
-		}
-		report(sdk.TrainProgress{Step: run.ckpt.Step, TotalSteps: req.Steps, Message: fmt.Sprintf("resuming at step %d of %d", run.ckpt.Step, req.Steps)})
-	} else if err := run.createModelDir(req); err != nil {
+	if run.ckpt != nil && run.ckpt.Step >= tr.Config().Steps {
+		report(sdk.TrainProgress{Step: run.ckpt.Step, TotalSteps: req.Steps, Message: fmt.Sprintf("the model is already at step %d of %d: nothing to do", run.ckpt.Step, req.Steps)})
+		return nil
+	}
+	if err := run.writeModelDir(req); err != nil {
 		return err
 	}
 	save := func(c *training.Checkpoint) (string, error) { return modeldir.SaveCheckpoint(req.ModelDir, c) }
-	return tr.Run(ctx, run.data, training.RunOptions{Save: save, OnProgress: func(p training.Progress) {
+	return tr.Run(ctx, run.data, training.RunOptions{Save: save, OnBatch: e.batchObserver(run.data), OnProgress: func(p training.Progress) {
 		report(sdk.TrainProgress{
 			Step: p.Step, TotalSteps: p.TotalSteps, Loss: p.SmoothLoss, ImagesPerSec: p.ImagesPerSec,
 			ETA: p.ETA, Checkpoint: p.Checkpoint,
@@ -65,57 +61,45 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 	}})
 }
 
-// claimModelDir marks dir as being trained by this engine, refusing a second
-// claim while the first holds; release gives it back.
-func (e *Engine) claimModelDir(dir string) (release func(), err error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("model directory %s: %w", dir, err)
+// batchObserver returns the training.RunOptions.OnBatch of a run on data:
+// nil unless a test watches the images trained on (Engine.onBatch).
+func (e *Engine) batchObserver(data *imageset.Dataset) func([]int) {
+	if e.onBatch == nil {
+		return nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.training[abs] {
-		return nil, fmt.Errorf("model directory %s is already being trained: %w", dir, sdk.ErrAlreadyExists)
+	return func(idx []int) {
+		files := make([]string, len(idx))
+		for i, j := range idx {
+			files[i] = data.Files[j]
+		}
+		e.onBatch(files)
 	}
-	e.training[abs] = true
-	return func() {
-		e.mu.Lock()
-		delete(e.training, abs)
-		e.mu.Unlock()
-	}, nil
 }
 
 // trainRun is what a training request resolves to before it starts.
 type trainRun struct {
 	arch string
 	cfg  unet.Config
-	// ckpt is the checkpoint a resumed run continues (nil for a new run).
+	// ckpt is the checkpoint a resumed run continues (nil for a new run),
+	// meta the model's description.
 	ckpt *training.Checkpoint
+	meta modeldir.Meta
+	// lock is the model directory's training lock (taken at once when
+	// resuming, when the directory is created for a new run).
+	lock *modeldir.Lock
 	// data is the training set; holdout the images kept out (nil if none).
 	data, holdout *imageset.Dataset
+	// listsChanged is set when a resumed run changes the image lists.
+	listsChanged bool
 }
 
-// planRun decides the model of a run: the saved one for a resumed run
-// (Arch and Size, if given, must match it), else the requested preset at the
-// requested size in a directory that does not exist yet.
-func planRun(req sdk.TrainRequest) (*trainRun, error) {
+// planRun decides the model of a run: the saved one for a resumed run,
+// whose directory it locks and whose settings the request must keep, else
+// the requested preset at the requested size in a directory that does not
+// exist yet.
+func planRun(req sdk.TrainRequest, report func(sdk.TrainProgress)) (*trainRun, error) {
 	if req.Resume {
-		meta, err := modeldir.ReadMeta(req.ModelDir)
-		if err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-		ck, err := modeldir.LoadCheckpoint(req.ModelDir)
-		if err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-		cfg := meta.UNet
-		if req.Arch != "" && req.Arch != meta.Arch {
-			return nil, &sdk.ValidationError{Field: "arch", Problem: fmt.Sprintf("the model in %s is %q; a resumed run cannot change it to %q", req.ModelDir, meta.Arch, req.Arch)}
-		}
-		if req.Size != 0 && (req.Size != cfg.Height || req.Size != cfg.Width) {
-			return nil, &sdk.ValidationError{Field: "size", Problem: fmt.Sprintf("the model in %s is %dx%d; a resumed run cannot change it to %d", req.ModelDir, cfg.Width, cfg.Height, req.Size)}
-		}
-		return &trainRun{arch: meta.Arch, cfg: cfg, ckpt: ck}, nil
+		return planResume(req, report)
 	}
 	if err := modeldir.RefuseExisting(req.ModelDir); err != nil {
 		return nil, err
@@ -131,12 +115,69 @@ func planRun(req sdk.TrainRequest) (*trainRun, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &sdk.ValidationError{Field: "size", Problem: fmt.Sprintf("%d does not suit model %q: %v", req.Size, arch, err)}
 	}
-	return &trainRun{arch: arch, cfg: cfg}, nil
+	return &trainRun{arch: arch, cfg: cfg, meta: modeldir.Meta{Arch: arch, DataDir: req.DataDir, Holdout: req.Holdout, UNet: cfg}}, nil
+}
+
+// planResume locks a model directory, reads its model and checkpoint and
+// checks that the request keeps the settings a resumed run cannot change.
+func planResume(req sdk.TrainRequest, report func(sdk.TrainProgress)) (run *trainRun, err error) {
+	meta, err := modeldir.ReadMeta(req.ModelDir)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	lock, err := modeldir.LockForTraining(req.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Release()
+		}
+	}()
+	ck, warning, err := modeldir.LoadCheckpoint(req.ModelDir)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	if warning != "" {
+		report(sdk.TrainProgress{Message: "warning: " + warning})
+	}
+	if err := checkResume(req, meta, ck); err != nil {
+		return nil, err
+	}
+	return &trainRun{arch: meta.Arch, cfg: meta.UNet, ckpt: ck, meta: meta, lock: lock}, nil
+}
+
+// checkResume refuses a resumed request that changes a setting the run must
+// keep: zero fields keep the model's value, others must equal it.
+func checkResume(req sdk.TrainRequest, meta modeldir.Meta, ck *training.Checkpoint) error {
+	keep := func(field string, model any) error {
+		return &sdk.ValidationError{Field: field, Problem: fmt.Sprintf(
+			"the model in %s was trained with %v; a resumed run keeps it (leave the setting out, or train a new model)", req.ModelDir, model)}
+	}
+	cfg, tc := meta.UNet, ck.Train
+	switch {
+	case req.Arch != "" && req.Arch != meta.Arch:
+		return keep("arch", fmt.Sprintf("the preset %q", meta.Arch))
+	case req.Size != 0 && (req.Size != cfg.Height || req.Size != cfg.Width):
+		return keep("size", fmt.Sprintf("%dx%d images", cfg.Width, cfg.Height))
+	case req.Batch != 0 && req.Batch != tc.BatchSize:
+		return keep("batch", fmt.Sprintf("batches of %d", tc.BatchSize))
+	case req.LR != 0 && req.LR != tc.LearningRate:
+		return keep("lr", fmt.Sprintf("a peak learning rate of %g", tc.LearningRate))
+	case req.Seed != 0 && req.Seed != tc.Seed:
+		return keep("seed", fmt.Sprintf("seed %d", tc.Seed))
+	case req.Holdout != 0 && req.Holdout != meta.Holdout:
+		return keep("holdout", fmt.Sprintf("a hold-out of %g", meta.Holdout))
+	case req.Labels && cfg.NumClasses == 0:
+		return keep("labels", "no labels")
+	}
+	return nil
 }
 
 // loadData loads the training images at the model's size, labels them by
-// folder for a class-conditional model, splits off the hold-out of a new run
-// and reports what was loaded and skipped.
+// folder for a class-conditional model, and picks the training set: for a
+// new run the folder minus a random hold-out, for a resumed one the images
+// the run began with. It reports what was loaded and skipped.
 func (r *trainRun) loadData(ctx context.Context, req sdk.TrainRequest, report func(sdk.TrainProgress)) error {
 	data, err := imageset.LoadFolder(ctx, req.DataDir, imageset.LoadOptions{Height: r.cfg.Height, Width: r.cfg.Width, FlipHorizontal: true})
 	if err != nil {
@@ -150,7 +191,11 @@ func (r *trainRun) loadData(ctx context.Context, req sdk.TrainRequest, report fu
 			return err
 		}
 	}
-	if req.Holdout > 0 && r.ckpt == nil {
+	if r.ckpt != nil {
+		if data, err = r.resumedSet(data, req, report); err != nil {
+			return err
+		}
+	} else if req.Holdout > 0 {
 		if data, r.holdout, err = data.Split(req.Holdout, req.Seed); err != nil {
 			return &sdk.ValidationError{Field: "holdout", Problem: err.Error()}
 		}
@@ -164,6 +209,97 @@ func (r *trainRun) loadData(ctx context.Context, req sdk.TrainRequest, report fu
 		report(sdk.TrainProgress{Message: "skipped " + s.String()})
 	}
 	return nil
+}
+
+// resumedSet picks out of the folder's images the training set a resumed run
+// continues on: the images listed when the run began (those of a model made
+// before the list existed: the folder minus the hold-out). Images added to
+// the folder since are reported and left out unless req.AddNewImages;
+// images that have gone are reported.
+func (r *trainRun) resumedSet(data *imageset.Dataset, req sdk.TrainRequest, report func(sdk.TrainProgress)) (*imageset.Dataset, error) {
+	trainList, err := modeldir.ReadTrainList(req.ModelDir, r.meta.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	holdList, err := modeldir.ReadHoldout(req.ModelDir, r.meta.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	listed := make(map[string]bool, len(trainList))
+	for _, f := range trainList {
+		listed[f] = true
+	}
+	held := make(map[string]bool, len(holdList))
+	for _, f := range holdList {
+		held[f] = true
+	}
+	var keep, added []int
+	found := map[string]bool{}
+	for i, f := range data.Files {
+		rel, err := filepath.Rel(req.DataDir, f)
+		if err != nil {
+			return nil, fmt.Errorf("resume: image %s is outside %s", f, req.DataDir)
+		}
+		found[rel] = true
+		switch {
+		case held[rel]:
+		case trainList == nil || listed[rel]:
+			keep = append(keep, i)
+		default:
+			added = append(added, i)
+		}
+	}
+	r.holdout, err = holdoutSet(data, req.DataDir, held)
+	if err != nil {
+		return nil, err
+	}
+	if len(added) > 0 {
+		if req.AddNewImages {
+			keep = append(keep, added...)
+			slices.Sort(keep)
+			r.listsChanged = true
+			report(sdk.TrainProgress{Message: fmt.Sprintf("%d images added to %s since the run began are trained on from now on", len(added), req.DataDir)})
+		} else {
+			report(sdk.TrainProgress{Message: fmt.Sprintf("%d images added to %s since the run began are not trained on (the run continues on the images it began with; add-new would include them)", len(added), req.DataDir)})
+		}
+	}
+	if missing := countMissing(trainList, found); missing > 0 {
+		report(sdk.TrainProgress{Message: fmt.Sprintf("%d images the run began with are no longer in %s; it continues without them", missing, req.DataDir)})
+	}
+	if len(keep) == 0 {
+		return nil, &sdk.ValidationError{Field: "data dir", Problem: fmt.Sprintf("%s holds none of the images the model in %s was trained on", req.DataDir, req.ModelDir)}
+	}
+	if filepath.Clean(req.DataDir) != filepath.Clean(r.meta.DataDir) {
+		report(sdk.TrainProgress{Message: fmt.Sprintf("training images are now read from %s (the run began on %s)", req.DataDir, r.meta.DataDir)})
+		r.meta.DataDir, r.listsChanged = req.DataDir, true
+	}
+	return data.Subset(keep)
+}
+
+// holdoutSet returns the images of data (loaded from dataDir) listed in held
+// (nil if none).
+func holdoutSet(data *imageset.Dataset, dataDir string, held map[string]bool) (*imageset.Dataset, error) {
+	if len(held) == 0 {
+		return nil, nil
+	}
+	var idx []int
+	for i, f := range data.Files {
+		if rel, err := filepath.Rel(dataDir, f); err == nil && held[rel] {
+			idx = append(idx, i)
+		}
+	}
+	return data.Subset(idx)
+}
+
+// countMissing counts the listed images not found.
+func countMissing(list []string, found map[string]bool) int {
+	n := 0
+	for _, f := range list {
+		if !found[f] {
+			n++
+		}
+	}
+	return n
 }
 
 // label labels data by sub-folder of root; a resumed run's classes must be
@@ -180,6 +316,7 @@ func (r *trainRun) label(data *imageset.Dataset, root string, report func(sdk.Tr
 		report(sdk.TrainProgress{Message: "skipped " + s.String()})
 	}
 	r.cfg.NumClasses = len(labelled.Classes)
+	r.meta.UNet = r.cfg
 	report(sdk.TrainProgress{Message: fmt.Sprintf("%d classes: %s", len(labelled.Classes), strings.Join(labelled.Classes, ", "))})
 	return labelled, nil
 }
@@ -199,9 +336,10 @@ func (r *trainRun) loadedMessage(dataDir string) string {
 	return msg
 }
 
-// newTrainer builds the trainer of a run: a resumed run keeps its saved
-// settings (with the new total of steps) and state.
-func (e *Engine) newTrainer(r *trainRun, req sdk.TrainRequest) (*training.Trainer, error) {
+// newTrainer builds the trainer of a run. A resumed run keeps its saved
+// settings and state, and changes only its length and how often it saves,
+// saying so.
+func (e *Engine) newTrainer(r *trainRun, req sdk.TrainRequest, report func(sdk.TrainProgress)) (*training.Trainer, error) {
 	b, err := e.getBackend()
 	if err != nil {
 		return nil, err
@@ -209,31 +347,66 @@ func (e *Engine) newTrainer(r *trainRun, req sdk.TrainRequest) (*training.Traine
 	tcfg := training.TrainConfig{Steps: req.Steps, BatchSize: req.Batch, LearningRate: req.LR, Seed: req.Seed, CheckpointEvery: req.CheckpointEvery}
 	if r.ckpt != nil {
 		tcfg = r.ckpt.Train
-		tcfg.Steps = req.Steps
+		if req.CheckpointEvery != 0 && req.CheckpointEvery != tcfg.CheckpointEvery {
+			report(sdk.TrainProgress{Message: fmt.Sprintf("checkpoints every %d steps (the run had %d)", req.CheckpointEvery, tcfg.CheckpointEvery)})
+			tcfg.CheckpointEvery = req.CheckpointEvery
+		}
 	}
 	tr, err := training.NewTrainer(b, unet.Model{Config: r.cfg}, tcfg)
 	if err != nil {
 		return nil, &sdk.ValidationError{Field: "train", Problem: err.Error()}
 	}
-	if r.ckpt != nil {
-		if err := tr.Restore(r.ckpt); err != nil {
-			return nil, fmt.Errorf("resume from %s: %w", req.ModelDir, err)
-		}
+	if r.ckpt == nil {
+		return tr, nil
 	}
+	if err := tr.Restore(r.ckpt); err != nil {
+		return nil, fmt.Errorf("resume from %s: %w", req.ModelDir, err)
+	}
+	if r.ckpt.Step >= req.Steps {
+		return tr, nil // nothing to do; Train says so
+	}
+	old := tcfg.Steps
+	if err := tr.SetTotalSteps(req.Steps); err != nil {
+		return nil, &sdk.ValidationError{Field: "steps", Problem: err.Error()}
+	}
+	msg := fmt.Sprintf("resuming at step %d of %d", r.ckpt.Step, req.Steps)
+	if req.Steps != old {
+		c := tr.Config()
+		msg += fmt.Sprintf(" (the run was set for %d): the learning rate goes on from %.3g and decays to %.3g at step %d",
+			old, c.LearningRateAt(r.ckpt.Step), c.LearningRateAt(req.Steps-1), req.Steps)
+	}
+	report(sdk.TrainProgress{Step: r.ckpt.Step, TotalSteps: req.Steps, Message: msg})
 	return tr, nil
 }
 
-// createModelDir creates a new run's model directory with its description
-// and hold-out list.
-func (r *trainRun) createModelDir(req sdk.TrainRequest) error {
-	if err := os.MkdirAll(req.ModelDir, 0o755); err != nil {
-		return fmt.Errorf("create model directory: %w", err)
+// writeModelDir creates a new run's model directory (refusing one that
+// appeared meanwhile), locks it and writes the model's description and
+// image lists; for a resumed run it rewrites what changed.
+func (r *trainRun) writeModelDir(req sdk.TrainRequest) error {
+	if r.ckpt == nil {
+		if err := os.MkdirAll(filepath.Dir(filepath.Clean(req.ModelDir)), 0o755); err != nil {
+			return fmt.Errorf("create model directory: %w", err)
+		}
+		if err := os.Mkdir(req.ModelDir, 0o755); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("model directory %s appeared while the images were loading: %w", req.ModelDir, sdk.ErrAlreadyExists)
+			}
+			return fmt.Errorf("create model directory: %w", err)
+		}
+		lock, err := modeldir.LockForTraining(req.ModelDir)
+		if err != nil {
+			return err
+		}
+		r.lock = lock
+	} else if !r.listsChanged {
+		return nil
 	}
-	if err := modeldir.WriteMeta(req.ModelDir, modeldir.Meta{Arch: r.arch, DataDir: req.DataDir, UNet: r.cfg}); err != nil {
+	if err := modeldir.WriteMeta(req.ModelDir, r.meta); err != nil {
 		return err
 	}
+	var holdout []string
 	if r.holdout != nil {
-		return modeldir.WriteHoldout(req.ModelDir, r.holdout.Files)
+		holdout = r.holdout.Files
 	}
-	return nil
+	return modeldir.WriteImageLists(req.ModelDir, r.meta.DataDir, r.data.Files, holdout)
 }

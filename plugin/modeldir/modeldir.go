@@ -2,13 +2,17 @@
 // folder a training run creates and every later call reads:
 //
 //	model.json            what the model is (MetaFile): preset, U-Net
-//	                      configuration, training folder; written once when
+//	                      configuration, training folder; written when
 //	                      training starts
-//	holdout.txt           the images kept out of training (HoldoutFile), one
-//	                      path per line; only when training held some out
+//	train.txt             the images trained on (TrainFile), one path per
+//	                      line, relative to the training folder
+//	holdout.txt           the images kept out of training (HoldoutFile), in
+//	                      the same form; only when training held some out
 //	checkpoint.fmck       the newest checkpoint (CheckpointFile): weights, their
 //	                      EMA, the optimiser state, the step
 //	checkpoint.prev.fmck  the one before (PreviousCheckpointFile)
+//	train.lock            held locked by the process training the model
+//	                      (LockFile), so that a model has one writer
 //
 // Every file is written atomically (package atomicfile), so a reader such as
 // a Generate call during training sees a complete old or new file. Only the
@@ -36,8 +40,12 @@ import (
 const (
 	// MetaFile describes the model (see Meta).
 	MetaFile = "model.json"
+	// TrainFile lists the images a training run trains on.
+	TrainFile = "train.txt"
 	// HoldoutFile lists the images a training run kept out of training.
 	HoldoutFile = "holdout.txt"
+	// LockFile is locked by the process that trains the model.
+	LockFile = "train.lock"
 	// CheckpointFile is the newest checkpoint.
 	CheckpointFile = "checkpoint.fmck"
 	// PreviousCheckpointFile is the checkpoint before the newest.
@@ -56,6 +64,8 @@ type Meta struct {
 	Arch string
 	// DataDir is the folder of training images, as the training request gave it.
 	DataDir string
+	// Holdout is the fraction of DataDir's images kept out of training.
+	Holdout float64
 	// UNet is the model's configuration.
 	UNet unet.Config
 }
@@ -66,6 +76,7 @@ type metaJSON struct {
 	Version int             `json:"version"`
 	Arch    string          `json:"arch"`
 	DataDir string          `json:"data_dir"`
+	Holdout float64         `json:"holdout,omitempty"`
 	UNet    json.RawMessage `json:"unet"`
 }
 
@@ -115,7 +126,7 @@ func ReadMeta(dir string) (Meta, error) {
 	if err != nil {
 		return Meta{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return Meta{Arch: raw.Arch, DataDir: raw.DataDir, UNet: cfg}, nil
+	return Meta{Arch: raw.Arch, DataDir: raw.DataDir, Holdout: raw.Holdout, UNet: cfg}, nil
 }
 
 // WriteMeta writes dir's MetaFile.
@@ -124,22 +135,60 @@ func WriteMeta(dir string, meta Meta) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", MetaFile, err)
 	}
-	data, err := json.MarshalIndent(metaJSON{Format: metaFormat, Version: metaVersion, Arch: meta.Arch, DataDir: meta.DataDir, UNet: cfg}, "", "  ")
+	data, err := json.MarshalIndent(metaJSON{Format: metaFormat, Version: metaVersion, Arch: meta.Arch, DataDir: meta.DataDir, Holdout: meta.Holdout, UNet: cfg}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", MetaFile, err)
 	}
 	return atomicfile.WriteFile(filepath.Join(dir, MetaFile), append(data, '\n'))
 }
 
-// WriteHoldout writes dir's HoldoutFile, one path per line.
-func WriteHoldout(dir string, files []string) error {
-	return atomicfile.WriteFile(filepath.Join(dir, HoldoutFile), []byte(strings.Join(files, "\n")+"\n"))
+// listHeader starts the image lists this package writes: their paths are
+// relative to the training folder. Lists without it (written by earlier
+// versions) hold the paths as found, the training folder included.
+const listHeader = "# fm-image image list: paths relative to the training folder"
+
+// WriteImageLists writes dir's TrainFile and, if holdout is not empty, its
+// HoldoutFile: the images of dataDir trained on and kept out, as found there
+// (dataDir joined to their paths).
+func WriteImageLists(dir, dataDir string, train, holdout []string) error {
+	if err := writeList(filepath.Join(dir, TrainFile), dataDir, train); err != nil {
+		return err
+	}
+	if len(holdout) == 0 {
+		return nil
+	}
+	return writeList(filepath.Join(dir, HoldoutFile), dataDir, holdout)
 }
 
-// ReadHoldout returns the paths listed in dir's HoldoutFile (blank lines and
-// lines starting with # skipped), or nil if the model has no hold-out.
-func ReadHoldout(dir string) ([]string, error) {
-	path := filepath.Join(dir, HoldoutFile)
+func writeList(path, dataDir string, files []string) error {
+	var b strings.Builder
+	b.WriteString(listHeader + "\n")
+	for _, f := range files {
+		rel, err := filepath.Rel(dataDir, f)
+		if err != nil || !filepath.IsLocal(rel) {
+			return fmt.Errorf("write %s: image %s is not inside the training folder %s", path, f, dataDir)
+		}
+		b.WriteString(filepath.ToSlash(rel) + "\n")
+	}
+	return atomicfile.WriteFile(path, []byte(b.String()))
+}
+
+// ReadTrainList returns the images listed in dir's TrainFile, relative to
+// the training folder dataDir, or nil if the model has no such list (it was
+// made by an earlier version).
+func ReadTrainList(dir, dataDir string) ([]string, error) {
+	return readList(filepath.Join(dir, TrainFile), dataDir)
+}
+
+// ReadHoldout returns the images listed in dir's HoldoutFile, relative to
+// the training folder dataDir, or nil if the model has no hold-out.
+func ReadHoldout(dir, dataDir string) ([]string, error) {
+	return readList(filepath.Join(dir, HoldoutFile), dataDir)
+}
+
+// readList reads an image list (blank lines and comments skipped) as paths
+// relative to dataDir, in the host's separator.
+func readList(path, dataDir string) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -147,12 +196,21 @@ func ReadHoldout(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	relative := strings.HasPrefix(string(data), listHeader+"\n")
 	var files []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
-			files = append(files, line)
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
 		}
+		f := filepath.FromSlash(line)
+		if !relative {
+			if rel, err := filepath.Rel(dataDir, f); err == nil && filepath.IsLocal(rel) {
+				f = rel
+			}
+		}
+		files = append(files, f)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -220,30 +278,59 @@ func SaveCheckpoint(dir string, c *training.Checkpoint) (string, error) {
 
 // LoadCheckpoint reads the newest valid checkpoint of a model directory:
 // CheckpointFile, or PreviousCheckpointFile when the former is missing (a
-// save interrupted between its two renames). A corrupt newest checkpoint is
-// an error, not silently replaced by an older one. A directory without a
-// checkpoint is an error wrapping sdk.ErrNotFound.
-func LoadCheckpoint(dir string) (*training.Checkpoint, error) {
+// save interrupted between its two renames) or damaged. Falling back from a
+// damaged newest checkpoint comes with a warning that says so and how many
+// steps it loses. A directory without a checkpoint is an error wrapping
+// sdk.ErrNotFound; a damaged checkpoint without a good previous one is an
+// error.
+func LoadCheckpoint(dir string) (ck *training.Checkpoint, warning string, err error) {
 	if err := checkDir(dir); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	path := filepath.Join(dir, CheckpointFile)
+	newest, prev := filepath.Join(dir, CheckpointFile), filepath.Join(dir, PreviousCheckpointFile)
+	ck, damaged, err := readCheckpoint(newest)
+	if err == nil || !errors.Is(err, os.ErrNotExist) && damaged == nil {
+		return ck, "", err
+	}
+	older, _, perr := readCheckpoint(prev)
+	switch {
+	case damaged == nil && errors.Is(perr, os.ErrNotExist):
+		return nil, "", fmt.Errorf("model directory %s holds no checkpoint (%s): %w", dir, CheckpointFile, sdk.ErrNotFound)
+	case damaged == nil:
+		return older, "", perr
+	case perr != nil:
+		return nil, "", fmt.Errorf("%w (and the previous checkpoint cannot replace it: %v)", damaged, perr)
+	}
+	lost := "an unknown number of steps"
+	if step, ok := training.PeekCheckpointStep(damaged.data); ok && step >= older.Step {
+		lost = fmt.Sprintf("%d steps", step-older.Step)
+	}
+	return older, fmt.Sprintf("%s is damaged (%v); using %s at step %d instead: %s of training lost",
+		newest, damaged.err, PreviousCheckpointFile, older.Step, lost), nil
+}
+
+// damagedCheckpoint is a checkpoint file that exists but cannot be decoded.
+type damagedCheckpoint struct {
+	path string
+	data []byte
+	err  error
+}
+
+func (d *damagedCheckpoint) Error() string { return fmt.Sprintf("load %s: %v", d.path, d.err) }
+
+// readCheckpoint reads and decodes one checkpoint file. A file that exists
+// but does not decode is reported as damaged (with err set too).
+func readCheckpoint(path string) (*training.Checkpoint, *damagedCheckpoint, error) {
 	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		path = filepath.Join(dir, PreviousCheckpointFile)
-		data, err = os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("model directory %s holds no checkpoint (%s): %w", dir, CheckpointFile, sdk.ErrNotFound)
-		}
-	}
 	if err != nil {
-		return nil, fmt.Errorf("read checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	c, err := training.DecodeCheckpoint(data)
+	ck, err := training.DecodeCheckpoint(data)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
+		d := &damagedCheckpoint{path: path, data: data, err: err}
+		return nil, d, d
 	}
-	return c, nil
+	return ck, nil, nil
 }
 
 // CheckpointStamp identifies the current checkpoint of dir (its size and

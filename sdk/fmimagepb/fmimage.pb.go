@@ -40,8 +40,10 @@ type TrainRequest struct {
 	CheckpointEvery int64                  `protobuf:"varint,10,opt,name=checkpoint_every,json=checkpointEvery,proto3" json:"checkpoint_every,omitempty"`
 	Holdout         float64                `protobuf:"fixed64,11,opt,name=holdout,proto3" json:"holdout,omitempty"`
 	Labels          bool                   `protobuf:"varint,12,opt,name=labels,proto3" json:"labels,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// On resume, also train on images added to the folder since the run began.
+	AddNewImages  bool `protobuf:"varint,13,opt,name=add_new_images,json=addNewImages,proto3" json:"add_new_images,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrainRequest) Reset() {
@@ -154,6 +156,13 @@ func (x *TrainRequest) GetHoldout() float64 {
 func (x *TrainRequest) GetLabels() bool {
 	if x != nil {
 		return x.Labels
+	}
+	return false
+}
+
+func (x *TrainRequest) GetAddNewImages() bool {
+	if x != nil {
+		return x.AddNewImages
 	}
 	return false
 }
@@ -897,7 +906,10 @@ type ModelInfo struct {
 	// The folder of training images, as the training request named it.
 	DataDir string `protobuf:"bytes,12,opt,name=data_dir,json=dataDir,proto3" json:"data_dir,omitempty"`
 	// The images held out of training (paths as found in data_dir).
-	HoldoutFiles  []string `protobuf:"bytes,13,rep,name=holdout_files,json=holdoutFiles,proto3" json:"holdout_files,omitempty"`
+	HoldoutFiles []string `protobuf:"bytes,13,rep,name=holdout_files,json=holdoutFiles,proto3" json:"holdout_files,omitempty"`
+	// Something the user should know, e.g. that a damaged checkpoint was
+	// replaced by the previous one.
+	Warning       string `protobuf:"bytes,14,opt,name=warning,proto3" json:"warning,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1021,6 +1033,13 @@ func (x *ModelInfo) GetHoldoutFiles() []string {
 		return x.HoldoutFiles
 	}
 	return nil
+}
+
+func (x *ModelInfo) GetWarning() string {
+	if x != nil {
+		return x.Warning
+	}
+	return ""
 }
 
 type DrainRequest struct {
@@ -1268,7 +1287,7 @@ var File_fmimage_proto protoreflect.FileDescriptor
 const file_fmimage_proto_rawDesc = "" +
 	"\n" +
 	"\rfmimage.proto\x12\n" +
-	"fmimage.v1\"\xb3\x02\n" +
+	"fmimage.v1\"\xd9\x02\n" +
 	"\fTrainRequest\x12\x19\n" +
 	"\bdata_dir\x18\x01 \x01(\tR\adataDir\x12\x1b\n" +
 	"\tmodel_dir\x18\x02 \x01(\tR\bmodelDir\x12\x12\n" +
@@ -1282,7 +1301,8 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x10checkpoint_every\x18\n" +
 	" \x01(\x03R\x0fcheckpointEvery\x12\x18\n" +
 	"\aholdout\x18\v \x01(\x01R\aholdout\x12\x16\n" +
-	"\x06labels\x18\f \x01(\bR\x06labels\"\xd2\x01\n" +
+	"\x06labels\x18\f \x01(\bR\x06labels\x12$\n" +
+	"\x0eadd_new_images\x18\r \x01(\bR\faddNewImages\"\xd2\x01\n" +
 	"\n" +
 	"TrainEvent\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x1f\n" +
@@ -1344,7 +1364,7 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x04data\x18\x05 \x01(\fR\x04data\x12\x12\n" +
 	"\x04last\x18\x06 \x01(\bR\x04last\"*\n" +
 	"\vInfoRequest\x12\x1b\n" +
-	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\xed\x02\n" +
+	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\x87\x03\n" +
 	"\tModelInfo\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x12\n" +
 	"\x04arch\x18\x02 \x01(\tR\x04arch\x12\x14\n" +
@@ -1361,7 +1381,8 @@ const file_fmimage_proto_rawDesc = "" +
 	"configJson\x12\x16\n" +
 	"\x06labels\x18\v \x03(\tR\x06labels\x12\x19\n" +
 	"\bdata_dir\x18\f \x01(\tR\adataDir\x12#\n" +
-	"\rholdout_files\x18\r \x03(\tR\fholdoutFiles\"\x0e\n" +
+	"\rholdout_files\x18\r \x03(\tR\fholdoutFiles\x12\x18\n" +
+	"\awarning\x18\x0e \x01(\tR\awarning\"\x0e\n" +
 	"\fDrainRequest\",\n" +
 	"\rDrainResponse\x12\x1b\n" +
 	"\tin_flight\x18\x01 \x01(\x05R\binFlight\"\x10\n" +
