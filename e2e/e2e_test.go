@@ -244,7 +244,8 @@ func TestRealPluginHandshake(t *testing.T) {
 	cmd, _, stderr := cli(context.Background(), []string{"FM_IMAGE_PLUGIN=" + realPluginBin}, "info", "--model", dir)
 	err := cmd.Run()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(stderr.String(), "fm-image: info: ") {
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(stderr.String(), "fm-image: model "+dir+": ") ||
+		!strings.Contains(stderr.String(), "not an fm-image model directory") {
 		t.Fatalf("info on an empty dir: %v, want exit 1 and an error from the plugin; stderr:\n%s", err, stderr)
 	}
 }

@@ -42,6 +42,16 @@ func TestRealFeaturesFromCLI(t *testing.T) {
 		t.Errorf("an unknown label: exit %d, %s", code, stderr)
 	}
 
+	// A broken init image is refused naming the flag and the file.
+	bad := filepath.Join(dir, "bad.png")
+	if err := os.WriteFile(bad, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "generate", "--model", model, "--steps", "2", "--n", "1", "--init", bad, "--strength", "0.5", "--out", filepath.Join(dir, "y")); code != 2 ||
+		!strings.Contains(stderr, "fm-image: generate: invalid --init "+bad+": decode image: not a") || strings.Count(stderr, "generate:") != 1 {
+		t.Errorf("a broken init image: exit %d, %q; want 2 and a message naming --init and the file once", code, stderr)
+	}
+
 	// Image-to-image at strength 0 gives back the (16x16) input.
 	init := filepath.Join(data, "light", "img01.png")
 	same := filepath.Join(dir, "same")

@@ -199,6 +199,15 @@ func TestRealKilledPluginKeepsCheckpoint(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A second trainer on the same model is refused at once, naming the lock.
+	started := time.Now()
+	code, _, serr := runCLI(t, "train", data, "--model", model, "--steps", "100000", "--resume")
+	if code == 0 || !strings.Contains(serr, "is being trained by process") || !strings.Contains(serr, modeldir.LockFile) {
+		t.Errorf("second trainer: exit %d, stderr %q; want a refusal naming the lock", code, serr)
+	}
+	if took := time.Since(started); took > 20*time.Second {
+		t.Errorf("the second trainer took %v to be refused", took)
+	}
 	killed := time.Now()
 	if err := syscall.Kill(plugin, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -218,12 +227,56 @@ func TestRealKilledPluginKeepsCheckpoint(t *testing.T) {
 		t.Fatalf("checkpoint after kill -9: %v", err)
 	}
 	target := ck.Step + 2
-	code, _, serr := runCLI(t, "train", data, "--model", model, "--steps", strconv.Itoa(target), "--resume")
+	code, _, serr = runCLI(t, "train", data, "--model", model, "--steps", strconv.Itoa(target), "--resume")
 	if code != 0 {
 		t.Fatalf("resume exited %d: %s", code, serr)
 	}
 	after, _, err := modeldir.LoadCheckpoint(model)
 	if err != nil || after.Step != target {
 		t.Fatalf("after resume: step %v, err %v; want %d", after.Step, err, target)
+	}
+}
+
+// The command the product is known by, as a new user types it: a model
+// directory named after the folder, then generate, info and eval finding it
+// without --model, and samples in a fresh folder each time.
+func TestRealTrainAsTyped(t *testing.T) {
+	work := t.TempDir()
+	photos := filepath.Join(work, "photos")
+	if err := os.Mkdir(photos, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeRealData(t, photos, 4)
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd, out, errb := cli(ctx, realEnv(), args...)
+		cmd.Dir = work
+		_ = cmd.Run()
+		return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+	}
+	code, out, errb := run("train", "./photos", "--steps", "3", "--size", "16")
+	if code != 0 || !strings.Contains(errb, "model directory: photos-model") || !strings.Contains(out, "model saved in photos-model") {
+		t.Fatalf("train ./photos: exit %d\nstdout %s\nstderr %s", code, out, errb)
+	}
+	for i, want := range []string{"samples", "samples-2"} {
+		code, out, errb = run("generate", "--steps", "2", "--n", "1")
+		if code != 0 || !strings.Contains(out, "wrote 1 images to "+want) || !strings.Contains(errb, "using the model in photos-model") {
+			t.Fatalf("generate #%d: exit %d\nstdout %s\nstderr %s", i+1, code, out, errb)
+		}
+		checkPNGs(t, filepath.Join(work, want), 1, 16)
+	}
+	code, out, errb = run("info")
+	if code != 0 || !strings.Contains(out, "trained:      3/3 steps") || !strings.Contains(out, "4 images") {
+		t.Errorf("info: exit %d\nstdout %s\nstderr %s", code, out, errb)
+	}
+	// A second model makes the choice ambiguous: say so, list them.
+	if code, _, errb = run("train", "./photos", "--model", "other", "--steps", "1", "--size", "16"); code != 0 {
+		t.Fatalf("train a second model: %s", errb)
+	}
+	code, _, errb = run("generate", "--steps", "1", "--n", "1")
+	if code != 2 || !strings.Contains(errb, "several models (other, photos-model): pass --model") {
+		t.Errorf("generate with two models here: exit %d, stderr %s", code, errb)
 	}
 }

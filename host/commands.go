@@ -33,11 +33,19 @@ func flagName(field string) string {
 	return field
 }
 
-// asUsage turns a request validation error into a usage error naming the flag.
-func asUsage(err error) error {
+// asUsage turns a request validation error (from the request's own checks
+// or from the plugin) into a usage error naming what the user typed: the
+// flag of the field, or aliases[field] for fields a command's flags name
+// differently (interpolate's --frames is the request's n) or where the
+// flag's value says more (--init photo.png).
+func asUsage(err error, aliases map[string]string) error {
 	var ve *sdk.ValidationError
 	if errors.As(err, &ve) {
-		return usagef("invalid %s: %s", flagName(ve.Field), ve.Problem)
+		name, ok := aliases[ve.Field]
+		if !ok {
+			name = flagName(ve.Field)
+		}
+		return usagef("invalid %s: %s", name, ve.Problem)
 	}
 	return err
 }
@@ -94,13 +102,25 @@ func isTerminal(w io.Writer) bool {
 func newTrainCommand(g *globals) *cobra.Command {
 	var req sdk.TrainRequest
 	cmd := &cobra.Command{
-		Use:   "train DIR --model MODEL_DIR",
+		Use:   "train DIR [--model MODEL_DIR]",
 		Short: "Train a model on the images in DIR",
-		Long: `Train a model on the images in DIR and save it (with checkpoints) in MODEL_DIR.
+		Long: `Train a model on the images in DIR and save it (with checkpoints) in MODEL_DIR,
+by default DIR's name followed by "` + ModelSuffix + `" in the current directory
+(fm-image train ./photos creates ./photos` + ModelSuffix + `).
 
 An existing MODEL_DIR is refused unless --resume is given, which continues
 the run up to --steps total steps. Ctrl-C stops training after the plugin has
-written a checkpoint; resume it later with --resume.`,
+written a checkpoint; resume it later with --resume. One run at a time may
+train a model: a second one is refused while the first holds its lock.
+
+Resuming keeps what the run began with: the same images (those of DIR that
+were trained on, never the held-out ones; images added to DIR since are
+reported and left out unless --add-new), and the same --arch, --size,
+--batch, --lr, --seed, --holdout and --labels (give them equal to the
+model's, or leave them out; a different value is refused). --steps may
+change the run's total (the learning rate then decays from where it is to
+its minimum at the new total, without jumping back up) and
+--checkpoint-every may change; both changes are printed.`,
 		Args: exactArgs(1, "one argument DIR (the folder of training images)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.DataDir = args[0]
@@ -108,7 +128,7 @@ written a checkpoint; resume it later with --resume.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&req.ModelDir, "model", "", "model directory to create (or continue with --resume) (required)")
+	f.StringVar(&req.ModelDir, "model", "", "model directory to create (or continue with --resume) (default: DIR's name + \""+ModelSuffix+"\" here)")
 	f.StringVar(&req.Arch, "arch", "", "model preset name (default: the engine's default preset)")
 	f.IntVar(&req.Size, "size", 0, fmt.Sprintf("image height = width in pixels, a multiple of %d in %d..%d (0 = the preset's size, 32 by default; with --resume, the model's)",
 		sdk.SizeMultiple, sdk.MinSize, sdk.MaxSize))
@@ -120,12 +140,18 @@ written a checkpoint; resume it later with --resume.`,
 	f.IntVar(&req.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = engine default)")
 	f.BoolVar(&req.Labels, "labels", false, "train a class-conditional model: each sub-folder of DIR is a class (generate --label NAME)")
 	f.Float64Var(&req.Holdout, "holdout", 0, "fraction of the images kept out of training for evaluation (0 to 0.9; eval uses them as its reference)")
+	f.BoolVar(&req.AddNewImages, "add-new", false, "with --resume, also train on images added to DIR since the run began")
 	return cmd
 }
 
 func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 	if req.ModelDir == "" {
-		return usagef("--model is required: the directory to save the model in")
+		dir, err := defaultModelDir(req.DataDir)
+		if err != nil {
+			return err
+		}
+		req.ModelDir = dir
+		fmt.Fprintf(g.env.Stderr, "model directory: %s (--model chooses another)\n", dir)
 	}
 	exists, dir, err := isDir(req.DataDir)
 	if err != nil {
@@ -146,7 +172,7 @@ func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 		return usagef("--resume: model directory %s does not exist", req.ModelDir)
 	}
 	if err := req.Validate(); err != nil {
-		return asUsage(err)
+		return asUsage(err, nil)
 	}
 
 	client, err := g.open()
@@ -178,7 +204,7 @@ func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 			last.Step, req.ModelDir)}
 	}
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return fmt.Errorf("train: %w", asUsage(err, nil))
 	}
 	fmt.Fprintf(g.env.Stdout, "trained %d/%d steps; model saved in %s\n", last.Step, req.Steps, req.ModelDir)
 	return nil
@@ -196,22 +222,26 @@ type generateFlags struct {
 func newGenerateCommand(g *globals) *cobra.Command {
 	var gf generateFlags
 	cmd := &cobra.Command{
-		Use:   "generate --model MODEL_DIR --steps N --n K --out OUT_DIR",
+		Use:   "generate [--model MODEL_DIR] --steps N --n K [--out OUT_DIR]",
 		Short: "Sample images from a trained model",
 		Long: `Sample K images from the model in MODEL_DIR by integrating the learned flow in N
 steps, and write them as OUT_DIR/sample-0000.png, sample-0001.png, ...
 (OUT_DIR is created). Existing files are not overwritten unless --force is
-given. --grid also writes all samples tiled in one PNG.`,
+given. --grid also writes all samples tiled in one PNG.
+
+Without --model, the model is the one model directory in the current
+directory (as fm-image train DIR makes). Without --out, the images go to
+./samples, or ./samples-2, ./samples-3, ... if that exists.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runGenerate(cmd.Context(), g, gf) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&gf.req.ModelDir, "model", "", "trained model directory (required)")
+	f.StringVar(&gf.req.ModelDir, "model", "", "trained model directory (default: the one model in the current directory)")
 	f.IntVar(&gf.req.Steps, "steps", 0, fmt.Sprintf("integration steps, %d..%d (required)", sdk.MinGenerateSteps, sdk.MaxGenerateSteps))
 	f.IntVar(&gf.req.N, "n", 0, fmt.Sprintf("number of images, %d..%d (required)", sdk.MinImages, sdk.MaxImages))
 	f.Int64Var(&gf.req.Seed, "seed", 0, "random seed of the initial noise")
 	f.StringVar(&gf.req.Sampler, "sampler", sdk.SamplerEuler, "integrator: "+strings.Join(sdk.Samplers(), ", "))
-	f.StringVar(&gf.out, "out", "", "output directory (required)")
+	f.StringVar(&gf.out, "out", "", "output directory (default: ./samples, or the first free ./samples-N)")
 	f.StringVar(&gf.grid, "grid", "", "also write all samples tiled into this PNG file")
 	f.BoolVar(&gf.force, "force", false, "overwrite existing sample/grid files")
 	f.StringVar(&gf.req.Label, "label", "", "class to draw, for models trained with --labels (see fm-image info)")
@@ -237,9 +267,7 @@ func checkTarget(path, flag string, force bool) error {
 
 func runGenerate(ctx context.Context, g *globals, gf generateFlags) error {
 	req := gf.req
-	if req.ModelDir == "" {
-		return usagef("--model is required: the trained model directory")
-	}
+	aliases := map[string]string{}
 	if gf.init != "" {
 		data, err := os.ReadFile(gf.init)
 		if err != nil {
@@ -249,15 +277,17 @@ func runGenerate(ctx context.Context, g *globals, gf generateFlags) error {
 			return usagef("--init %s is empty", gf.init)
 		}
 		req.InitPNG = data
+		aliases["init"] = "--init " + gf.init
 	}
-	if err := req.Validate(); err != nil {
-		return asUsage(err)
-	}
-	if exists, dir, err := isDir(req.ModelDir); err != nil || !exists || !dir {
-		return usagef("--model %s does not exist or is not a directory", req.ModelDir)
+	if err := validateExceptModel(func() error { return req.Validate() }, &req.ModelDir); err != nil {
+		return asUsage(err, aliases)
 	}
 	if gf.out == "" {
-		return usagef("--out is required: the directory to write the images to")
+		dir, err := freeOutDir("samples")
+		if err != nil {
+			return err
+		}
+		gf.out = dir
 	}
 	exists, dir, err := isDir(gf.out)
 	if err != nil {
@@ -280,9 +310,17 @@ func runGenerate(ctx context.Context, g *globals, gf generateFlags) error {
 		}
 	}
 
-	images, err := generateWithBar(ctx, g, req)
+	client, err := g.open()
 	if err != nil {
-		return interrupted(ctx, fmt.Errorf("generate: %w", err), "generation interrupted; no images written")
+		return err
+	}
+	defer client.Close()
+	if req.ModelDir, _, err = g.findModel(ctx, client, req.ModelDir); err != nil {
+		return err
+	}
+	images, err := generateWithBar(ctx, g, client, req)
+	if err != nil {
+		return interrupted(ctx, fmt.Errorf("generate: %w", asUsage(err, aliases)), "generation interrupted; no images written")
 	}
 	if err := os.MkdirAll(gf.out, 0o755); err != nil {
 		return fmt.Errorf("create --out directory: %w", err)
@@ -315,29 +353,23 @@ func newInfoCommand(g *globals) *cobra.Command {
 	var modelDir string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "info --model MODEL_DIR",
+		Use:   "info [--model MODEL_DIR]",
 		Short: "Describe a trained model",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if modelDir == "" {
-				return usagef("--model is required: the trained model directory")
-			}
-			if exists, dir, err := isDir(modelDir); err != nil || !exists || !dir {
-				return usagef("--model %s does not exist or is not a directory", modelDir)
-			}
 			client, err := g.open()
 			if err != nil {
 				return err
 			}
 			defer client.Close()
-			info, err := client.Info(cmd.Context(), modelDir)
+			_, info, err := g.findModel(cmd.Context(), client, modelDir)
 			if err != nil {
-				return interrupted(cmd.Context(), fmt.Errorf("info: %w", err), "interrupted")
+				return err
 			}
 			return printInfo(g, info, asJSON)
 		},
 	}
-	cmd.Flags().StringVar(&modelDir, "model", "", "trained model directory (required)")
+	cmd.Flags().StringVar(&modelDir, "model", "", "trained model directory (default: the one model in the current directory)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the information as JSON")
 	return cmd
 }
@@ -365,7 +397,39 @@ func printInfo(g *globals, info sdk.ModelInfo, asJSON bool) error {
 	if len(info.Labels) > 0 {
 		fmt.Fprintf(w, "labels:       %s\n", strings.Join(info.Labels, ", "))
 	}
+	if info.Warning != "" {
+		fmt.Fprintf(w, "warning:      %s\n", info.Warning)
+	}
 	fmt.Fprintf(w, "backend:      %s\n", info.Backend)
 	fmt.Fprintf(w, "config:       %s\n", info.ConfigJSON)
 	return nil
+}
+
+// validateExceptModel runs a request's Validate before the model directory
+// is known (it may be found in the current directory once the plugin runs):
+// an empty *modelDir is checked as a placeholder and left empty.
+func validateExceptModel(validate func() error, modelDir *string) error {
+	if *modelDir != "" {
+		return validate()
+	}
+	*modelDir = "."
+	defer func() { *modelDir = "" }()
+	return validate()
+}
+
+// findModel resolves a command's --model (see findModel) and describes the
+// model, printing its warnings; a model the plugin cannot read is an error.
+func (g *globals) findModel(ctx context.Context, gen sdk.Generator, flagValue string) (string, sdk.ModelInfo, error) {
+	dir, err := findModel(ctx, gen, flagValue, func(msg string) { fmt.Fprintf(g.env.Stderr, "fm-image: %s\n", msg) })
+	if err != nil {
+		return "", sdk.ModelInfo{}, interrupted(ctx, err, "interrupted")
+	}
+	info, err := gen.Info(ctx, dir)
+	if err != nil {
+		return "", sdk.ModelInfo{}, interrupted(ctx, fmt.Errorf("model %s: %w", dir, asUsage(err, nil)), "interrupted")
+	}
+	if info.Warning != "" {
+		fmt.Fprintf(g.env.Stderr, "fm-image: warning: %s\n", info.Warning)
+	}
+	return dir, info, nil
 }

@@ -39,7 +39,7 @@ func newInvertCommand(g *globals) *cobra.Command {
 		force    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "invert --model MODEL_DIR --image FILE [--steps 1,2,4,8,16,32]",
+		Use:   "invert [--model MODEL_DIR] --image FILE [--steps 1,2,4,8,16,32]",
 		Short: "Run the flow backwards from an image to its noise, and forwards again",
 		Long: `Invert an image: integrate the model's flow backwards from the image (t = 1)
 to its noise (t = 0), then forwards again, and report for each step count how
@@ -62,19 +62,20 @@ largest step count.`,
 			}
 			req.ImagePNG = data
 			req.Steps = steps[0]
-			if err := req.Validate(); err != nil {
-				return asUsage(err)
+			aliases := map[string]string{"image": "--image " + image}
+			if err := validateExceptModel(func() error { return req.Validate() }, &req.ModelDir); err != nil {
+				return asUsage(err, aliases)
 			}
 			if out != "" {
 				if err := checkTarget(out, "--out", force); err != nil {
 					return err
 				}
 			}
-			return runInvert(cmd.Context(), g, req, steps, out)
+			return runInvert(cmd.Context(), g, req, steps, out, aliases)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&req.ModelDir, "model", "", "trained model directory (required)")
+	f.StringVar(&req.ModelDir, "model", "", "trained model directory (default: the one model in the current directory)")
 	f.StringVar(&image, "image", "", "image to invert (required)")
 	f.StringVar(&stepList, "steps", "1,2,4,8,16,32", "comma-separated step counts to try")
 	f.StringVar(&req.Sampler, "sampler", sdk.SamplerEuler, "integrator: "+strings.Join(sdk.Samplers(), ", "))
@@ -83,7 +84,7 @@ largest step count.`,
 	return cmd
 }
 
-func runInvert(ctx context.Context, g *globals, req sdk.InvertRequest, steps []int, out string) error {
+func runInvert(ctx context.Context, g *globals, req sdk.InvertRequest, steps []int, out string, aliases map[string]string) error {
 	method, err := flow.ParseMethod(cmp.Or(req.Sampler, sdk.SamplerEuler))
 	if err != nil {
 		return usagef("--sampler: %w", err)
@@ -93,6 +94,9 @@ func runInvert(ctx context.Context, g *globals, req sdk.InvertRequest, steps []i
 		return err
 	}
 	defer client.Close()
+	if req.ModelDir, _, err = g.findModel(ctx, client, req.ModelDir); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(g.env.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "steps\tevaluations\tround-trip MAE\tnoise std\t\n")
 	var last sdk.InvertResult
@@ -100,7 +104,7 @@ func runInvert(ctx context.Context, g *globals, req sdk.InvertRequest, steps []i
 		req.Steps = n
 		res, err := client.Invert(ctx, req)
 		if err != nil {
-			return interrupted(ctx, fmt.Errorf("invert: %w", err), "inversion interrupted")
+			return interrupted(ctx, fmt.Errorf("invert: %w", asUsage(err, aliases)), "inversion interrupted")
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%.5f\t%.3f\t\n", n, 2*method.Evaluations(n), res.RoundTripMAE, res.NoiseStd)
 		last = res
@@ -125,7 +129,7 @@ func newInterpolateCommand(g *globals) *cobra.Command {
 		force bool
 	)
 	cmd := &cobra.Command{
-		Use:   "interpolate --model MODEL_DIR --seed A --to-seed B --frames N --steps S --out STRIP.png [--gif ANIM.gif]",
+		Use:   "interpolate [--model MODEL_DIR] --seed A --to-seed B --frames N --steps S --out STRIP.png [--gif ANIM.gif]",
 		Short: "Walk between two seeds' images: a strip or an animated GIF",
 		Long: `Generate N images whose starting noises follow the spherical interpolation
 between the noises of two seeds, so the first frame is seed A's image and the
@@ -134,11 +138,8 @@ animated GIF that plays forth and back (--gif).`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Interpolate = true
-			if req.ModelDir == "" {
-				return usagef("--model is required: the trained model directory")
-			}
-			if err := req.Validate(); err != nil {
-				return asUsage(err)
+			if err := validateExceptModel(func() error { return req.Validate() }, &req.ModelDir); err != nil {
+				return asUsage(err, interpolateAliases())
 			}
 			if out == "" && anim == "" {
 				return usagef("give --out STRIP.png and/or --gif ANIM.gif")
@@ -158,7 +159,7 @@ animated GIF that plays forth and back (--gif).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&req.ModelDir, "model", "", "trained model directory (required)")
+	f.StringVar(&req.ModelDir, "model", "", "trained model directory (default: the one model in the current directory)")
 	f.Int64Var(&req.Seed, "seed", 0, "seed of the first frame")
 	f.Int64Var(&req.InterpolateSeed, "to-seed", 1, "seed of the last frame")
 	f.IntVar(&req.N, "frames", 8, fmt.Sprintf("number of frames, %d..%d", sdk.MinImages, sdk.MaxImages))
@@ -172,13 +173,12 @@ animated GIF that plays forth and back (--gif).`,
 	return cmd
 }
 
-// generateWithBar opens the plugin and runs req with a progress bar.
-func generateWithBar(ctx context.Context, g *globals, req sdk.GenerateRequest) ([]sdk.Image, error) {
-	client, err := g.open()
-	if err != nil {
-		return nil, err
-	}
-	defer client.Close()
+// interpolateAliases names interpolate's flags for the request fields it
+// calls otherwise.
+func interpolateAliases() map[string]string { return map[string]string{"n": "--frames"} }
+
+// generateWithBar runs req on client with a progress bar.
+func generateWithBar(ctx context.Context, g *globals, client *sdk.Client, req sdk.GenerateRequest) ([]sdk.Image, error) {
 	bar := newBar(g, req.Steps, "sampling")
 	images, err := client.Generate(ctx, req, func(p sdk.GenerateProgress) {
 		if p.TotalSteps != bar.GetMax() {
@@ -192,9 +192,17 @@ func generateWithBar(ctx context.Context, g *globals, req sdk.GenerateRequest) (
 }
 
 func runInterpolate(ctx context.Context, g *globals, req sdk.GenerateRequest, out, anim string) error {
-	images, err := generateWithBar(ctx, g, req)
+	client, err := g.open()
 	if err != nil {
-		return interrupted(ctx, fmt.Errorf("interpolate: %w", err), "interpolation interrupted; nothing written")
+		return err
+	}
+	defer client.Close()
+	if req.ModelDir, _, err = g.findModel(ctx, client, req.ModelDir); err != nil {
+		return err
+	}
+	images, err := generateWithBar(ctx, g, client, req)
+	if err != nil {
+		return interrupted(ctx, fmt.Errorf("interpolate: %w", asUsage(err, interpolateAliases())), "interpolation interrupted; nothing written")
 	}
 	frames, err := decodeImages(images)
 	if err != nil {

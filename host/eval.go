@@ -51,7 +51,7 @@ type evalFlags struct {
 func newEvalCommand(g *globals) *cobra.Command {
 	var ef evalFlags
 	cmd := &cobra.Command{
-		Use:   "eval --model MODEL_DIR [--ref DIR|LIST] [--n 1000] [--steps 1,2,4,8,16,32] [--sampler euler,heun]",
+		Use:   "eval [--model MODEL_DIR] [--ref DIR|LIST] [--n 1000] [--steps 1,2,4,8,16,32] [--sampler euler,heun]",
 		Short: "Measure how close samples are to real images, per sampler and step count",
 		Long: `Generate --n images with every sampler and step count given and compare them
 with real reference images:
@@ -77,7 +77,7 @@ one line per sampler, and --json the figures as JSON.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runEval(cmd.Context(), g, ef) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&ef.model, "model", "", "trained model directory (required)")
+	f.StringVar(&ef.model, "model", "", "trained model directory (default: the one model in the current directory)")
 	f.StringVar(&ef.ref, "ref", "", "reference images: a folder, or a file listing image paths one per line (default: the images the model held out)")
 	f.StringVar(&ef.train, "train", "", "folder of training images for the nearest-neighbour check, reference files excluded (default: the model's data folder)")
 	f.IntVar(&ef.n, "n", DefaultEvalImages, fmt.Sprintf("images generated per configuration, %d..%d", sdk.MinImages, sdk.MaxImages))
@@ -147,15 +147,10 @@ func evalConfigs(stepsFlag, samplersFlag string) ([]evaluate.Config, error) {
 	return out, nil
 }
 
-// check validates the flags before anything runs, fills in the default
-// --ref and --plot, and returns the configurations to evaluate.
+// check validates the flags that need no model before anything runs and
+// returns the configurations to evaluate (the outputs are checked again once
+// the model, and so the default --plot, is known).
 func (ef *evalFlags) check() ([]evaluate.Config, error) {
-	if ef.model == "" {
-		return nil, usagef("--model is required: the trained model directory")
-	}
-	if exists, dir, err := isDir(ef.model); err != nil || !exists || !dir {
-		return nil, usagef("--model %s does not exist or is not a directory", ef.model)
-	}
 	if ef.n < sdk.MinImages || ef.n > sdk.MaxImages {
 		return nil, usagef("invalid --n: %d is not in %d..%d", ef.n, sdk.MinImages, sdk.MaxImages)
 	}
@@ -179,21 +174,29 @@ func (ef *evalFlags) check() ([]evaluate.Config, error) {
 			return nil, usagef("--train %s does not exist or is not a directory", ef.train)
 		}
 	}
-	if ef.plot == "" {
-		ef.plot = filepath.Join(ef.model, EvalPlotFile)
-	}
-	if !strings.EqualFold(filepath.Ext(ef.plot), ".png") {
-		return nil, usagef("--plot %s: the file name must end in .png", ef.plot)
-	}
-	if err := checkTarget(ef.plot, "--plot", ef.force); err != nil {
-		return nil, err
-	}
-	if ef.jsonOut != "" {
-		if err := checkTarget(ef.jsonOut, "--json", ef.force); err != nil {
+	if ef.plot != "" {
+		if err := ef.checkOutputs(); err != nil {
 			return nil, err
 		}
 	}
 	return configs, nil
+}
+
+// checkOutputs refuses --plot and --json files that exist (without --force)
+// or are not what their flag wants.
+func (ef *evalFlags) checkOutputs() error {
+	if !strings.EqualFold(filepath.Ext(ef.plot), ".png") {
+		return usagef("--plot %s: the file name must end in .png", ef.plot)
+	}
+	if err := checkTarget(ef.plot, "--plot", ef.force); err != nil {
+		return err
+	}
+	if ef.jsonOut != "" {
+		if err := checkTarget(ef.jsonOut, "--json", ef.force); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func runEval(ctx context.Context, g *globals, ef evalFlags) error {
@@ -206,6 +209,15 @@ func runEval(ctx context.Context, g *globals, ef evalFlags) error {
 		return err
 	}
 	defer client.Close()
+	if ef.model, _, err = g.findModel(ctx, client, ef.model); err != nil {
+		return err
+	}
+	if ef.plot == "" {
+		ef.plot = filepath.Join(ef.model, EvalPlotFile)
+	}
+	if err := ef.checkOutputs(); err != nil {
+		return err
+	}
 	out := g.env.Stdout
 	tw := &evalTable{w: out}
 	var bar *progressbar.ProgressBar
@@ -242,7 +254,7 @@ func runEval(ctx context.Context, g *globals, ef evalFlags) error {
 	})
 	endBar()
 	if err != nil {
-		return interrupted(ctx, fmt.Errorf("eval: %w", asUsage(err)), "evaluation interrupted")
+		return interrupted(ctx, fmt.Errorf("eval: %w", asUsage(err, nil)), "evaluation interrupted")
 	}
 	if err := writeEvalPlot(ef.plot, res); err != nil {
 		return err

@@ -199,7 +199,7 @@ func TestEvalArgumentErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no model", nil, "--model is required"},
+		{"no model", nil, "no --model given, and no model in the current directory"},
 		{"missing model", []string{"--model", filepath.Join(f.dir, "none")}, "does not exist"},
 		{"n zero", []string{"--model", f.model, "--n", "0"}, "invalid --n: 0"},
 		{"bad steps", []string{"--model", f.model, "--steps", "1,x"}, `--steps: "x" is not a step count`},

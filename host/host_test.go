@@ -89,43 +89,48 @@ func TestArgumentValidation(t *testing.T) {
 	gen := func(extra ...string) []string {
 		return append([]string{"generate", "--model", f.model, "--out", out, "--plugin", fakePlugin}, extra...)
 	}
+	empty := t.TempDir() // a working directory without a model
 	tests := []struct {
 		name     string
 		args     []string
 		wantCode int
 		wantErr  string
+		cwd      string // working directory of the command ("" = unchanged)
 	}{
-		{"unknown command", []string{"paint"}, 2, `unknown command "paint"`},
-		{"unknown flag", []string{"train", "--colour"}, 2, "unknown flag: --colour"},
-		{"train no dir", []string{"train", "--model", "m"}, 2, "want one argument DIR"},
-		{"train no model", []string{"train", f.data}, 2, "--model is required"},
-		{"train missing data", []string{"train", filepath.Join(f.dir, "nope"), "--model", "m"}, 2, "does not exist or is not a directory"},
-		{"train existing model", []string{"train", f.data, "--model", f.model}, 2, "already exists; pass --resume"},
-		{"train resume missing", []string{"train", f.data, "--model", filepath.Join(f.dir, "m2"), "--resume"}, 2, "--resume: model directory"},
-		{"train model is file", []string{"train", f.data, "--model", f.file}, 2, "exists and is not a directory"},
-		{"train bad size", []string{"train", f.data, "--model", filepath.Join(f.dir, "m2"), "--size", "33"}, 2, "invalid --size: must be a multiple of 8 in 8..512"},
-		{"train bad steps", []string{"train", f.data, "--model", filepath.Join(f.dir, "m2"), "--steps", "0"}, 2, "invalid --steps: must be in 1..10000000, got 0"},
-		{"train steps not a number", []string{"train", f.data, "--model", "m", "--steps", "many"}, 2, `invalid argument "many" for "--steps"`},
-		{"train bad lr", []string{"train", f.data, "--model", filepath.Join(f.dir, "m2"), "--lr", "-1"}, 2, "invalid --lr"},
-		{"generate no model", []string{"generate", "--steps", "2", "--n", "1", "--out", out}, 2, "--model is required"},
-		{"generate no steps", gen("--n", "1"), 2, "invalid --steps: must be in 1..10000, got 0"},
-		{"generate too many n", gen("--steps", "2", "--n", "1025"), 2, "invalid --n: must be in 1..1024, got 1025"},
-		{"generate bad sampler", gen("--steps", "2", "--n", "1", "--sampler", "ddim"), 2, "invalid --sampler: must be one of euler, heun, midpoint, rk4"},
-		{"generate missing model", []string{"generate", "--model", filepath.Join(f.dir, "nope"), "--steps", "1", "--n", "1", "--out", out}, 2, "does not exist"},
-		{"generate no out", []string{"generate", "--model", f.model, "--steps", "1", "--n", "1"}, 2, "--out is required"},
-		{"generate out is file", []string{"generate", "--model", f.model, "--steps", "1", "--n", "1", "--out", f.file}, 2, "--out " + f.file + " exists and is not a directory"},
-		{"generate grid not png", gen("--steps", "1", "--n", "1", "--grid", filepath.Join(f.dir, "g.jpg")), 2, "must end in .png"},
-		{"generate grid exists", gen("--steps", "1", "--n", "1", "--grid", taken), 2, "--grid: " + taken + " already exists (pass --force"},
-		{"generate grid is dir", gen("--steps", "1", "--n", "1", "--grid", pngDir), 2, "--grid: " + pngDir + " is a directory"},
-		{"generate extra arg", append(gen("--steps", "1", "--n", "1"), "extra"), 2, `unexpected argument "extra"`},
-		{"info no model", []string{"info"}, 2, "--model is required"},
-		{"no plugin found", []string{"info", "--model", f.model}, 1, "cannot find the fm-image-plugin binary"},
-		{"plugin missing", []string{"info", "--model", f.model, "--plugin", filepath.Join(f.dir, "nope")}, 2, "(from --plugin): stat"},
-		{"bad checksum", []string{"info", "--model", f.model, "--plugin", fakePlugin, "--plugin-sha256", strings.Repeat("ab", 32)}, 1, "does not match the expected"},
-		{"malformed checksum", []string{"info", "--model", f.model, "--plugin", fakePlugin, "--plugin-sha256", "xyz"}, 1, "want 64 hex digits"},
+		{"unknown command", []string{"paint"}, 2, `unknown command "paint"`, ""},
+		{"unknown flag", []string{"train", "--colour"}, 2, "unknown flag: --colour", ""},
+		{"train no dir", []string{"train", "--model", "m"}, 2, "want one argument DIR", ""},
+		{"train no model, data folder is the root", []string{"train", "/", "--plugin", fakePlugin}, 2, "cannot name a model after the folder /: pass --model DIR", ""},
+		{"train missing data", []string{"train", filepath.Join(f.dir, "nope"), "--model", "m"}, 2, "does not exist or is not a directory", ""},
+		{"train existing model", []string{"train", f.data, "--model", f.model}, 2, "already exists; pass --resume", ""},
+		{"train resume missing", []string{"train", f.data, "--model", filepath.Join(f.dir, "m2"), "--resume"}, 2, "--resume: model directory", ""},
+		{"train model is file", []string{"train", f.data, "--model", f.file}, 2, "exists and is not a directory", ""},
+		{"train bad size", []string{"train", f.data, "--model", filepath.Join(f.dir, "m2"), "--size", "33"}, 2, "invalid --size: must be a multiple of 8 in 8..512", ""},
+		{"train bad steps", []string{"train", f.data, "--model", filepath.Join(f.dir, "m2"), "--steps", "0"}, 2, "invalid --steps: must be in 1..10000000, got 0", ""},
+		{"train steps not a number", []string{"train", f.data, "--model", "m", "--steps", "many"}, 2, `invalid argument "many" for "--steps"`, ""},
+		{"train bad lr", []string{"train", f.data, "--model", filepath.Join(f.dir, "m2"), "--lr", "-1"}, 2, "invalid --lr", ""},
+		{"generate no model here", []string{"generate", "--steps", "2", "--n", "1", "--out", out, "--plugin", fakePlugin}, 2, "no --model given, and no model in the current directory", empty},
+		{"generate no steps", gen("--n", "1"), 2, "invalid --steps: must be in 1..10000, got 0", ""},
+		{"generate too many n", gen("--steps", "2", "--n", "1025"), 2, "invalid --n: must be in 1..1024, got 1025", ""},
+		{"generate bad sampler", gen("--steps", "2", "--n", "1", "--sampler", "ddim"), 2, "invalid --sampler: must be one of euler, heun, midpoint, rk4", ""},
+		{"generate missing model", []string{"generate", "--model", filepath.Join(f.dir, "nope"), "--steps", "1", "--n", "1", "--out", out, "--plugin", fakePlugin}, 2, "does not exist", ""},
+		{"generate out is file", []string{"generate", "--model", f.model, "--steps", "1", "--n", "1", "--out", f.file}, 2, "--out " + f.file + " exists and is not a directory", ""},
+		{"generate grid not png", gen("--steps", "1", "--n", "1", "--grid", filepath.Join(f.dir, "g.jpg")), 2, "must end in .png", ""},
+		{"generate grid exists", gen("--steps", "1", "--n", "1", "--grid", taken), 2, "--grid: " + taken + " already exists (pass --force", ""},
+		{"generate grid is dir", gen("--steps", "1", "--n", "1", "--grid", pngDir), 2, "--grid: " + pngDir + " is a directory", ""},
+		{"generate extra arg", append(gen("--steps", "1", "--n", "1"), "extra"), 2, `unexpected argument "extra"`, ""},
+		{"interpolate no frames", []string{"interpolate", "--model", f.model, "--frames", "0", "--out", filepath.Join(f.dir, "s.png"), "--plugin", fakePlugin}, 2, "invalid --frames: must be in 1..1024, got 0", ""},
+		{"info no model here", []string{"info", "--plugin", fakePlugin}, 2, "no --model given, and no model in the current directory", empty},
+		{"no plugin found", []string{"info", "--model", f.model}, 1, "cannot find the fm-image-plugin binary", ""},
+		{"plugin missing", []string{"info", "--model", f.model, "--plugin", filepath.Join(f.dir, "nope")}, 2, "(from --plugin): stat", ""},
+		{"bad checksum", []string{"info", "--model", f.model, "--plugin", fakePlugin, "--plugin-sha256", strings.Repeat("ab", 32)}, 1, "does not match the expected", ""},
+		{"malformed checksum", []string{"info", "--model", f.model, "--plugin", fakePlugin, "--plugin-sha256", "xyz"}, 1, "want 64 hex digits", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.cwd != "" {
+				t.Chdir(tc.cwd)
+			}
 			code, _, stderr := run(t, tc.args...)
 			if code != tc.wantCode {
 				t.Errorf("exit = %d, want %d (stderr %q)", code, tc.wantCode, stderr)
@@ -265,7 +270,7 @@ func TestInterruptedGenerateExits130(t *testing.T) {
 	cancel()
 	var out, errb bytes.Buffer
 	code := Run(ctx, []string{"generate", "--model", f.model, "--steps", "3", "--n", "1", "--out", filepath.Join(f.dir, "o"), "--plugin", fakePlugin}, testEnv(&out, &errb))
-	if code != ExitInterrupted || !strings.Contains(errb.String(), "generation interrupted; no images written") {
+	if code != ExitInterrupted || !strings.Contains(errb.String(), "interrupted") {
 		t.Errorf("exit %d, stderr %q", code, errb.String())
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "o", "sample-0000.png")); err == nil {

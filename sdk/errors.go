@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -26,6 +27,17 @@ func toStatus(err error) error {
 	if err == nil {
 		return nil
 	}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		// The field travels as a BadRequest detail, so that the host can
+		// name what its user typed.
+		st, derr := status.New(codes.InvalidArgument, err.Error()).WithDetails(&errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: ve.Field, Description: ve.Problem}},
+		})
+		if derr == nil {
+			return st.Err()
+		}
+	}
 	code := codes.Unknown
 	switch {
 	case errors.Is(err, ErrInvalidRequest):
@@ -44,20 +56,42 @@ func toStatus(err error) error {
 
 // RemoteError is an error reported by the plugin. Its message is the
 // plugin's own; errors.Is matches the sentinel corresponding to its gRPC code
-// (ErrInvalidRequest, ErrNotFound, ErrAlreadyExists, context.Canceled, ...).
+// (ErrInvalidRequest, ErrNotFound, ErrAlreadyExists, context.Canceled, ...),
+// and errors.As finds the *ValidationError of a refused request.
 type RemoteError struct {
 	// Code is the gRPC status code the plugin answered with.
 	Code codes.Code
 	// Message is the plugin's error message.
 	Message string
 	kind    error
+	invalid *ValidationError
 }
 
 // Error implements error.
 func (e *RemoteError) Error() string { return e.Message }
 
-// Unwrap returns the sentinel error for Code, if any.
-func (e *RemoteError) Unwrap() error { return e.kind }
+// Unwrap returns the sentinel error for Code and the validation error, if any.
+func (e *RemoteError) Unwrap() []error {
+	var out []error
+	if e.kind != nil {
+		out = append(out, e.kind)
+	}
+	if e.invalid != nil {
+		out = append(out, e.invalid)
+	}
+	return out
+}
+
+// validationFromStatus returns the ValidationError carried in st's details.
+func validationFromStatus(st *status.Status) *ValidationError {
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
+			fv := br.GetFieldViolations()[0]
+			return &ValidationError{Field: fv.GetField(), Problem: fv.GetDescription()}
+		}
+	}
+	return nil
+}
 
 // fromStatus turns an RPC error into a readable Go error. ctx is the call's
 // context; exited reports whether the plugin process is gone (may be nil).
@@ -74,7 +108,7 @@ func fromStatus(ctx context.Context, err error, exited func() bool) error {
 	}
 	switch st.Code() {
 	case codes.InvalidArgument:
-		return &RemoteError{Code: st.Code(), Message: st.Message(), kind: ErrInvalidRequest}
+		return &RemoteError{Code: st.Code(), Message: st.Message(), kind: ErrInvalidRequest, invalid: validationFromStatus(st)}
 	case codes.NotFound:
 		return &RemoteError{Code: st.Code(), Message: st.Message(), kind: ErrNotFound}
 	case codes.AlreadyExists:

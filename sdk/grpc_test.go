@@ -137,7 +137,7 @@ func TestErrorsMapBack(t *testing.T) {
 		is   error
 		msg  string
 	}{
-		{"client-side validation", func() error {
+		{"validation by the plugin", func() error {
 			_, err := c.Generate(context.Background(), sdk.GenerateRequest{ModelDir: "m", N: 0, Steps: 1}, nil)
 			return err
 		}, sdk.ErrInvalidRequest, "invalid n"},
@@ -156,6 +156,12 @@ func TestErrorsMapBack(t *testing.T) {
 				t.Fatalf("err = %v, want errors.Is %v and message containing %q", err, tc.is, tc.msg)
 			}
 		})
+	}
+	// A refused request's field crosses the wire, so that hosts can name it.
+	_, err := c.Generate(context.Background(), sdk.GenerateRequest{ModelDir: "m", N: 0, Steps: 1}, nil)
+	var ve *sdk.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "n" || !strings.Contains(ve.Problem, "must be in 1..") {
+		t.Errorf("errors.As(%v) found %+v; want the field n and its problem", err, ve)
 	}
 }
 

@@ -147,24 +147,38 @@ func TestGenerateConcurrentAndChunkedDeterministic(t *testing.T) {
 	}
 }
 
+// maxPixelDiff is the largest difference, in levels of 255, between two
+// same-sized PNGs over every pixel and channel; meanPixelDiff the mean.
 func maxPixelDiff(t *testing.T, a, b []byte) int {
+	worst, _ := pixelDiffs(t, a, b)
+	return worst
+}
+
+func meanPixelDiff(t *testing.T, a, b []byte) float64 {
+	_, mean := pixelDiffs(t, a, b)
+	return mean
+}
+
+func pixelDiffs(t *testing.T, a, b []byte) (worst int, mean float64) {
 	t.Helper()
 	ia, err1 := png.Decode(bytes.NewReader(a))
 	ib, err2 := png.Decode(bytes.NewReader(b))
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
-	worst := 0
+	sum, n := 0, 0
 	for y := range ia.Bounds().Dy() {
 		for x := range ia.Bounds().Dx() {
 			r1, g1, b1, _ := ia.At(x, y).RGBA()
 			r2, g2, b2, _ := ib.At(x, y).RGBA()
 			for _, d := range []int{int(r1>>8) - int(r2>>8), int(g1>>8) - int(g2>>8), int(b1>>8) - int(b2>>8)} {
 				worst = max(worst, d, -d)
+				sum += max(d, -d)
+				n++
 			}
 		}
 	}
-	return worst
+	return worst, float64(sum) / float64(n)
 }
 
 func TestPresets(t *testing.T) {
