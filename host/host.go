@@ -41,6 +41,9 @@ const (
 	// EnvPluginSHA256 is the expected plugin SHA-256 when --plugin-sha256 is
 	// not given.
 	EnvPluginSHA256 = "FM_IMAGE_PLUGIN_SHA256"
+	// EnvToken is the web server's token when serve's --token is not
+	// given (unlike the flag, it is not visible in the process list).
+	EnvToken = "FM_IMAGE_TOKEN"
 	// PluginBinary is the plugin's file name looked up next to the
 	// executable and on PATH.
 	PluginBinary = "fm-image-plugin"

@@ -34,6 +34,63 @@ func findChromium() string {
 	return ""
 }
 
+// newBrowser starts headless Chromium for the test, until ctx is done or
+// the test ends.
+func newBrowser(t *testing.T, ctx context.Context, chromium string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	return bctx
+}
+
+// TestBrowserToken opens the page of a server with a token through the URL
+// that carries it, as a user given that URL would: the page must load
+// without the token in its address (so the cookie set on the way is sent
+// by the redirect, fetch and EventSource) and keep working after a reload.
+func TestBrowserToken(t *testing.T) {
+	chromium := findChromium()
+	if chromium == "" {
+		t.Skipf("skipping the browser test: no Chromium found (apt-get install chromium, or set $%s)", envChromium)
+	}
+	token := NewToken()
+	_, ts := newTestServer(t, &sdktest.Generator{}, newFixture(t), Config{Token: token})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	bctx := newBrowser(t, ctx, chromium)
+	ready := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Poll[bool](`document.body.dataset.ready === 'true'`, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+		return chromedp.Void{}, err
+	}
+	for _, what := range []string{"open the URL with the token", "reload"} {
+		nav := chromedp.Navigate(ts.URL + "/?token=" + token)
+		if what == "reload" {
+			nav = chromedp.Reload()
+		}
+		if err := chromedp.Do(bctx, nav, ready); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		state, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
+			`[location.href, document.cookie, String(document.querySelectorAll('#model option').length)]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state[0] != ts.URL+"/" || state[1] != "" || state[2] == "0" {
+			t.Fatalf("%s: at %s, cookies seen by the page %q, %s models; want %s/, none (HttpOnly) and some", what, state[0], state[1], state[2], ts.URL)
+		}
+	}
+}
+
 // TestBrowser drives the page in headless Chromium against the fake plugin
 // (started through sdk.Open, as `fm-image serve` does): it generates at two
 // step counts, runs the step-count strip, shows a plugin error, and trains
@@ -58,19 +115,7 @@ func TestBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	bctx := newBrowser(t, ctx, chromium)
 
 	artifacts := t.ArtifactDir()
 	screenshot := func(name string) {

@@ -15,6 +15,26 @@
 //	POST /api/train/stop             stop a run; the plugin writes a checkpoint first
 //	GET  /api/train/events?model=M   server-sent events of a run: loss, checkpoints, samples
 //
+// Every request, to a page or to the API, is checked first (a 403 or 401
+// answer, JSON under /api/ and plain text elsewhere, says why and how to
+// reach the server):
+//
+//   - Its Host header must name localhost, a loopback address (127.0.0.0/8,
+//     [::1]) or one of Config.AllowedHosts, with any port. A page of
+//     another site whose DNS name is made to resolve to this machine (DNS
+//     rebinding) is same-origin for the browser, so the cross-origin
+//     checks below do not stop it; its requests still name that site.
+//   - Without a Config.Token, it must come from a loopback address: the
+//     server is then for this machine only, whatever it listens on.
+//   - With a Config.Token, it must carry the token: a GET or HEAD with
+//     ?token=TOKEN gets it set as a cookie (HttpOnly, SameSite=Strict,
+//     named fm-image-token-PORT) and a 303 redirect to the same URL
+//     without it; other requests send that cookie or the header
+//     Authorization: Bearer TOKEN. Tokens are compared in constant time.
+//
+// State-changing requests from other origins are then refused by
+// http.CrossOriginProtection.
+//
 // Model names are the names of sub-directories of Config.ModelsDir in which
 // the generator finds a model (Generator.Info); requests can only name
 // those, and training folders are resolved inside Config.DataDir (paths
@@ -92,6 +112,15 @@ type Config struct {
 	SampleSteps  int
 	// Logger receives request failures; nil discards them.
 	Logger hclog.Logger
+	// AllowedHosts are the host names and IP addresses (without a port)
+	// that a request's Host header may name besides localhost and the
+	// loopback addresses: those under which the server is reached from
+	// other machines. Each must pass CheckHost.
+	AllowedHosts []string
+	// Token, if not empty, is required of every request (see the package
+	// documentation); it must pass CheckToken, and NewToken makes one.
+	// Without it only requests from loopback addresses are answered.
+	Token string
 }
 
 // withDefaults checks c and fills in its defaults.
@@ -130,6 +159,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
+	}
+	hosts := make([]string, len(c.AllowedHosts))
+	for i, h := range c.AllowedHosts {
+		if hosts[i], err = CheckHost(h); err != nil {
+			return c, fmt.Errorf("web: allowed host: %w", err)
+		}
+	}
+	c.AllowedHosts = hosts
+	if c.Token != "" {
+		if err := CheckToken(c.Token); err != nil {
+			return c, fmt.Errorf("web: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -199,7 +240,7 @@ func New(gen sdk.Generator, cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/train", s.handleTrain)
 	mux.HandleFunc("POST /api/train/stop", s.handleTrainStop)
 	mux.HandleFunc("GET /api/train/events", s.handleTrainEvents)
-	s.handler = securityHeaders(http.NewCrossOriginProtection().Handler(mux))
+	s.handler = securityHeaders(newGuard(cfg).handler(http.NewCrossOriginProtection().Handler(mux)))
 	return s, nil
 }
 
