@@ -26,7 +26,7 @@ func flagName(field string) string {
 	switch field {
 	case "data dir":
 		return "DIR"
-	case "model", "size", "steps", "batch", "lr", "checkpoint-every", "n", "sampler", "label", "guidance", "strength", "init", "holdout", "labels", "image",
+	case "model", "size", "steps", "duration", "batch", "lr", "checkpoint-every", "n", "sampler", "label", "guidance", "strength", "init", "holdout", "labels", "image", "add-new",
 		"ref", "train", "patches", "projections":
 		return "--" + field
 	}
@@ -124,6 +124,9 @@ its minimum at the new total, without jumping back up) and
 		Args: exactArgs(1, "one argument DIR (the folder of training images)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.DataDir = args[0]
+			if cmd.Flags().Changed("steps") && req.Steps == 0 {
+				return usagef("invalid --steps: must be in %d..%d, got 0 (leave it out for the default)", sdk.MinTrainSteps, sdk.MaxTrainSteps)
+			}
 			return runTrain(cmd.Context(), g, req)
 		},
 	}
@@ -132,7 +135,9 @@ its minimum at the new total, without jumping back up) and
 	f.StringVar(&req.Arch, "arch", "", "model preset name (default: the engine's default preset)")
 	f.IntVar(&req.Size, "size", 0, fmt.Sprintf("image height = width in pixels, a multiple of %d in %d..%d (0 = the preset's size, 32 by default; with --resume, the model's)",
 		sdk.SizeMultiple, sdk.MinSize, sdk.MaxSize))
-	f.IntVar(&req.Steps, "steps", DefaultTrainSteps, fmt.Sprintf("total optimisation steps (%d..%d)", sdk.MinTrainSteps, sdk.MaxTrainSteps))
+	f.IntVar(&req.Steps, "steps", 0, fmt.Sprintf("total optimisation steps, %d..%d (default %d for a new run without --duration; with --duration, a cap; with --resume, the run's own total)",
+		sdk.MinTrainSteps, sdk.MaxTrainSteps, DefaultTrainSteps))
+	f.DurationVar(&req.Duration, "duration", 0, "train for this long (e.g. 20m, 1h30m): the learning-rate schedule is fitted to the steps it allows; with --resume, this long more")
 	f.IntVar(&req.Batch, "batch", 0, fmt.Sprintf("batch size (1..%d, 0 = engine default)", sdk.MaxBatch))
 	f.Float64Var(&req.LR, "lr", 0, "peak learning rate (0 = engine default)")
 	f.Int64Var(&req.Seed, "seed", 0, "random seed")
@@ -171,6 +176,9 @@ func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 	case !exists && req.Resume:
 		return usagef("--resume: model directory %s does not exist", req.ModelDir)
 	}
+	if req.Steps == 0 && req.Duration == 0 && !req.Resume {
+		req.Steps = DefaultTrainSteps
+	}
 	if err := req.Validate(); err != nil {
 		return asUsage(err, nil)
 	}
@@ -181,13 +189,16 @@ func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 	}
 	defer client.Close()
 
-	bar := newBar(g, req.Steps, "training")
+	bar := newBar(g, max(req.Steps, 1), "training")
 	var last sdk.TrainProgress
 	err = client.Train(ctx, req, func(p sdk.TrainProgress) {
 		last = p
 		if p.Message != "" {
 			_ = bar.Clear()
 			fmt.Fprintf(g.env.Stderr, "%s\n", p.Message)
+		}
+		if p.TotalSteps > 0 && p.TotalSteps != bar.GetMax() {
+			bar.ChangeMax(p.TotalSteps) // resumed runs and budgets set their own totals
 		}
 		bar.Describe(fmt.Sprintf("loss %.4f  %.0f img/s  ETA %s", p.Loss, p.ImagesPerSec, p.ETA.Round(time.Second)))
 		_ = bar.Set(p.Step)
@@ -206,7 +217,7 @@ func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", asUsage(err, nil))
 	}
-	fmt.Fprintf(g.env.Stdout, "trained %d/%d steps; model saved in %s\n", last.Step, req.Steps, req.ModelDir)
+	fmt.Fprintf(g.env.Stdout, "trained %d/%d steps; model saved in %s\n", last.Step, last.TotalSteps, req.ModelDir)
 	return nil
 }
 

@@ -73,8 +73,16 @@ type TrainRequest struct {
 	// Size is the image height = width in pixels (0 = preset default).
 	Size int
 	// Steps is the total number of optimisation steps; with Resume it counts
-	// the steps already done.
+	// the steps already done. 0 means: with Duration, as many as the budget
+	// allows; with Resume, the run's own total (an interrupted run finishes
+	// what it planned).
 	Steps int
+	// Duration is a wall-clock budget for the training loop (0 = none): the
+	// run times its steps early on, fits its total (and so its learning-rate
+	// schedule) to the steps the budget allows, and stops with a checkpoint
+	// when the budget is spent. With Resume it is the time to train for from
+	// now on. Steps, if also given, caps the total.
+	Duration time.Duration
 	// Batch is the batch size (0 = default).
 	Batch int
 	// LR is the peak learning rate (0 = default).

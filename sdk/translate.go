@@ -17,6 +17,7 @@ func trainRequestToPB(r TrainRequest) *fmimagepb.TrainRequest {
 		Steps: int64(r.Steps), Batch: int32(r.Batch), Lr: r.LR, Seed: r.Seed,
 		Resume: r.Resume, CheckpointEvery: int64(r.CheckpointEvery),
 		Holdout: r.Holdout, Labels: r.Labels, AddNewImages: r.AddNewImages,
+		DurationNanos: int64(r.Duration),
 	}
 }
 
@@ -29,6 +30,7 @@ func trainRequestFromPB(in *fmimagepb.TrainRequest) TrainRequest {
 		Holdout:         in.GetHoldout(),
 		Labels:          in.GetLabels(),
 		AddNewImages:    in.GetAddNewImages(),
+		Duration:        time.Duration(in.GetDurationNanos()),
 	}
 }
 

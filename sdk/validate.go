@@ -6,13 +6,18 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Limits enforced by TrainRequest.Validate and GenerateRequest.Validate.
 const (
-	// MinTrainSteps and MaxTrainSteps bound TrainRequest.Steps.
+	// MinTrainSteps and MaxTrainSteps bound TrainRequest.Steps (0 is allowed
+	// with a Duration or when resuming).
 	MinTrainSteps = 1
 	MaxTrainSteps = 10_000_000
+	// MinTrainDuration and MaxTrainDuration bound TrainRequest.Duration (0 = none).
+	MinTrainDuration = time.Second
+	MaxTrainDuration = 30 * 24 * time.Hour
 	// MinGenerateSteps and MaxGenerateSteps bound GenerateRequest.Steps.
 	MinGenerateSteps = 1
 	MaxGenerateSteps = 10_000
@@ -109,8 +114,13 @@ func (r TrainRequest) Validate() error {
 		return invalid("size", "must be a multiple of %d in %d..%d (or 0 for the preset default), got %d",
 			SizeMultiple, MinSize, MaxSize, r.Size)
 	}
-	if err := checkRange("steps", r.Steps, MinTrainSteps, MaxTrainSteps); err != nil {
-		return err
+	if r.Duration != 0 && (r.Duration < MinTrainDuration || r.Duration > MaxTrainDuration) {
+		return invalid("duration", "must be between %v and %v (or 0 for none), got %v", MinTrainDuration, MaxTrainDuration, r.Duration)
+	}
+	if r.Steps != 0 || r.Duration == 0 && !r.Resume {
+		if err := checkRange("steps", r.Steps, MinTrainSteps, MaxTrainSteps); err != nil {
+			return err
+		}
 	}
 	if r.Batch != 0 {
 		if err := checkRange("batch", r.Batch, 1, MaxBatch); err != nil {

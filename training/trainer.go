@@ -131,7 +131,8 @@ func (tr *Trainer) Step() int { return tr.step }
 // continuous: from the current step on it decays by a half cosine from the
 // rate the run has reached to its minimum at the new total (recorded in
 // TrainConfig.ScheduleFrom). During warm-up nothing is recorded: the warm-up
-// goes on and the cosine is laid over the new length.
+// goes on (shortened, if need be, to a tenth of the new total) and the
+// cosine is laid over the new length.
 func (tr *Trainer) SetTotalSteps(steps int) error {
 	c := tr.cfg
 	if steps == c.Steps {
@@ -140,7 +141,9 @@ func (tr *Trainer) SetTotalSteps(steps int) error {
 	if steps <= tr.step {
 		return fmt.Errorf("set total steps: %d is not beyond step %d, where the run is", steps, tr.step)
 	}
-	if tr.step >= max(c.WarmupSteps, 0) && tr.step > 0 {
+	if warm := max(c.WarmupSteps, 0); tr.step < warm {
+		c.WarmupSteps = min(warm, max(steps/10, tr.step+1))
+	} else if tr.step > 0 {
 		c.ScheduleFromLR = c.LearningRateAt(tr.step)
 		c.ScheduleFrom = tr.step
 	}
@@ -354,15 +357,135 @@ type RunOptions struct {
 	// OnBatch, if set, receives the dataset indices of every batch drawn
 	// (for tests and diagnostics of what a run trains on).
 	OnBatch func(indices []int)
+	// Duration, if positive, is the run's wall-clock budget, counted from the
+	// start of Run: the total number of steps is fitted to the steps it
+	// allows (timed early in the run and checked again at a quarter, half,
+	// three quarters and nine tenths of it, with [Trainer.SetTotalSteps], so
+	// the learning rate decays over the run's real length), and the run
+	// stops, with a checkpoint, when the budget is spent. The configured
+	// Steps is then only the total until the first fit.
+	Duration time.Duration
+	// MaxSteps, with a Duration, caps the totals fitted (0: no cap).
+	MaxSteps int
 }
 
-// Run trains on data until the configured total number of steps, writing a
-// checkpoint every CheckpointEvery steps, at the end, and when ctx is
-// cancelled (then it returns an error wrapping ctx.Err() after saving).
+// Run trains on data until the configured total number of steps (or the end
+// of RunOptions.Duration), writing a checkpoint every CheckpointEvery steps,
+// at the end, and when ctx is cancelled (then it returns an error wrapping
+// ctx.Err() after saving).
 func (tr *Trainer) Run(ctx stdcontext.Context, data *imageset.Dataset, opts RunOptions) error {
 	if opts.Save == nil {
 		return errors.New("train: no place to save checkpoints (RunOptions.Save)")
 	}
+	if err := tr.checkData(data); err != nil {
+		return err
+	}
+	batch := tr.cfg.BatchSize
+	h, w, c := tr.model.ImageShape()
+	x1 := make([]float32, batch*h*w*c)
+	report := func(p Progress) {
+		if opts.OnProgress != nil {
+			opts.OnProgress(p)
+		}
+	}
+	save := func() (string, error) {
+		ck, err := tr.Checkpoint()
+		if err != nil {
+			return "", err
+		}
+		return opts.Save(ck)
+	}
+	startStep := tr.step
+	var start time.Time
+	budget := newBudget(opts.Duration, time.Now(), opts.MaxSteps)
+	for tr.step < tr.cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			path, serr := save()
+			if serr != nil {
+				return fmt.Errorf("train interrupted at step %d, and saving failed: %w", tr.step, errors.Join(err, serr))
+			}
+			report(tr.progress(startStep, start, 0, 0, path))
+			return fmt.Errorf("train interrupted at step %d (checkpoint %s): %w", tr.step, path, err)
+		}
+		if budget.spent(time.Now()) {
+			return tr.endEarly(save, report, startStep, start)
+		}
+		loss, gnorm, err := tr.trainOnBatch(data, x1, opts.OnBatch)
+		if err != nil {
+			return err
+		}
+		if start.IsZero() {
+			start = time.Now() // the first step compiles the graph: leave it out of the rate
+			startStep = tr.step
+		}
+		if err := tr.fitToBudget(budget); err != nil {
+			return err
+		}
+		var path string
+		if (tr.cfg.CheckpointEvery > 0 && tr.step%tr.cfg.CheckpointEvery == 0) || tr.step == tr.cfg.Steps {
+			if path, err = save(); err != nil {
+				return err
+			}
+		}
+		if path != "" || tr.step%tr.cfg.ReportEvery == 0 {
+			report(tr.progress(startStep, start, loss, gnorm, path))
+		}
+	}
+	return nil
+}
+
+// trainOnBatch draws this step's batch from data into x1 (reporting its
+// indices to onBatch, if set) and runs the step.
+func (tr *Trainer) trainOnBatch(data *imageset.Dataset, x1 []float32, onBatch func([]int)) (loss, gradNorm float64, err error) {
+	batch := tr.cfg.BatchSize
+	idx, err := data.Batch(tr.stepRand(0), batch, x1)
+	if err != nil {
+		return 0, 0, fmt.Errorf("train: draw batch: %w", err)
+	}
+	if onBatch != nil {
+		onBatch(idx)
+	}
+	var labels []int
+	if data.Labels != nil && numClasses(tr.model) > 0 {
+		labels = make([]int, batch)
+		for i, j := range idx {
+			labels[i] = data.Labels[j]
+		}
+	}
+	return tr.TrainStepLabeled(x1, labels, batch)
+}
+
+// fitToBudget records the step just done and, at the budget's fit points,
+// sets the total to what the budget allows (if it moved by more than 1%).
+func (tr *Trainer) fitToBudget(b *budget) error {
+	now := time.Now()
+	b.stepDone(tr.step, now)
+	total, due := b.fit(tr.step, now)
+	if !due || math.Abs(float64(total-tr.cfg.Steps)) <= 0.01*float64(tr.cfg.Steps) {
+		return nil
+	}
+	return tr.SetTotalSteps(total)
+}
+
+// endEarly ends a run whose budget is spent before its total: the total
+// becomes the step reached (so the checkpoint says the run is complete),
+// and a checkpoint is saved and reported.
+func (tr *Trainer) endEarly(save func() (string, error), report func(Progress), startStep int, start time.Time) error {
+	tr.cfg.Steps = tr.step
+	if tr.cfg.ScheduleFrom >= tr.cfg.Steps {
+		tr.cfg.ScheduleFrom, tr.cfg.ScheduleFromLR = 0, 0
+	}
+	path, err := save()
+	if err != nil {
+		return err
+	}
+	report(tr.progress(startStep, start, 0, 0, path))
+	return nil
+}
+
+// checkData checks that data suits the model and records its size and
+// classes for the checkpoints.
+func (tr *Trainer) checkData(data *imageset.Dataset) error {
 	h, w, c := tr.model.ImageShape()
 	if data == nil || data.Len() == 0 {
 		return errors.New("train: the dataset is empty")
@@ -379,63 +502,6 @@ func (tr *Trainer) Run(ctx stdcontext.Context, data *imageset.Dataset, opts RunO
 			return fmt.Errorf("train: the dataset's classes %v differ from the model's %v", data.Classes, tr.classes)
 		}
 		tr.classes = data.Classes
-	}
-	batch := tr.cfg.BatchSize
-	x1 := make([]float32, batch*h*w*c)
-	report := func(p Progress) {
-		if opts.OnProgress != nil {
-			opts.OnProgress(p)
-		}
-	}
-	save := func() (string, error) {
-		ck, err := tr.Checkpoint()
-		if err != nil {
-			return "", err
-		}
-		return opts.Save(ck)
-	}
-	startStep := tr.step
-	var start time.Time
-	for tr.step < tr.cfg.Steps {
-		if err := ctx.Err(); err != nil {
-			path, serr := save()
-			if serr != nil {
-				return fmt.Errorf("train interrupted at step %d, and saving failed: %w", tr.step, errors.Join(err, serr))
-			}
-			report(tr.progress(startStep, start, 0, 0, path))
-			return fmt.Errorf("train interrupted at step %d (checkpoint %s): %w", tr.step, path, err)
-		}
-		idx, err := data.Batch(tr.stepRand(0), batch, x1)
-		if err != nil {
-			return fmt.Errorf("train: draw batch: %w", err)
-		}
-		if opts.OnBatch != nil {
-			opts.OnBatch(idx)
-		}
-		var labels []int
-		if data.Labels != nil && numClasses(tr.model) > 0 {
-			labels = make([]int, batch)
-			for i, j := range idx {
-				labels[i] = data.Labels[j]
-			}
-		}
-		loss, gnorm, err := tr.TrainStepLabeled(x1, labels, batch)
-		if err != nil {
-			return err
-		}
-		if start.IsZero() {
-			start = time.Now() // the first step compiles the graph: leave it out of the rate
-			startStep = tr.step
-		}
-		var path string
-		if (tr.cfg.CheckpointEvery > 0 && tr.step%tr.cfg.CheckpointEvery == 0) || tr.step == tr.cfg.Steps {
-			if path, err = save(); err != nil {
-				return err
-			}
-		}
-		if path != "" || tr.step%tr.cfg.ReportEvery == 0 {
-			report(tr.progress(startStep, start, loss, gnorm, path))
-		}
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 
@@ -231,5 +232,40 @@ func testInterruptAndResume(t *testing.T, model unet.Model) {
 		if ta.Name != tb.Name || string(ta.Data) != string(tb.Data) {
 			t.Errorf("tensor %s differs between the uninterrupted and the resumed run", ta.Name)
 		}
+	}
+}
+
+// A run with a wall-clock budget fits its total to the steps the budget
+// holds, ends on time with a checkpoint of a complete run, and lets its
+// learning rate reach the minimum at the end.
+func TestRunWithDuration(t *testing.T) {
+	backend := testBackend(t)
+	data := loadData(t, writeSyntheticImages(t, 3))
+	tr, err := training.NewTrainer(backend, tinyModel(t), training.TrainConfig{Steps: training.MaxTrainSteps, BatchSize: 2, Seed: 1, CheckpointEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const budget = 3 * time.Second
+	store := &checkpointStore{}
+	var last training.Progress
+	start := time.Now()
+	if err := tr.Run(context.Background(), data, training.RunOptions{Save: store.Save, Duration: budget,
+		OnProgress: func(p training.Progress) { last = p }}); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	ck := store.Last(t)
+	t.Logf("%v budget: %d steps in %v; last rate %.3g", budget, ck.Step, took, last.LearningRate)
+	// The run stops at the first step boundary after the budget (or at the
+	// fitted total just before it): within a step or two and a save of it.
+	if took < budget*8/10 || took > budget+2*time.Second {
+		t.Errorf("the run took %v for a budget of %v", took, budget)
+	}
+	if ck.Step < 20 || ck.Train.Steps != ck.Step || ck.Train.Steps >= training.MaxTrainSteps {
+		t.Errorf("checkpoint at step %d of %d: want a complete run of the steps the budget held", ck.Step, ck.Train.Steps)
+	}
+	cfg := ck.Train
+	if minLR := cfg.LearningRate * cfg.MinLRFraction; last.LearningRate > minLR+0.2*(cfg.LearningRate-minLR) {
+		t.Errorf("last learning rate %.3g: the schedule did not decay over the budget (peak %.3g, minimum %.3g)", last.LearningRate, cfg.LearningRate, minLR)
 	}
 }

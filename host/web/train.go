@@ -55,8 +55,11 @@ type trainRequest struct {
 	Arch string `json:"arch"`
 	// Size is the image size (0 = the preset's).
 	Size int `json:"size"`
-	// Steps is the total number of optimisation steps.
+	// Steps is the total number of optimisation steps (0: as many as
+	// Minutes allow, or a resumed run's own total).
 	Steps int `json:"steps"`
+	// Minutes is a wall-clock budget (0 = none; see sdk.TrainRequest.Duration).
+	Minutes float64 `json:"minutes"`
 	// Batch is the batch size (0 = the plugin's default).
 	Batch int `json:"batch"`
 	// LR is the peak learning rate (0 = the plugin's default).
@@ -245,7 +248,8 @@ func (s *Server) trainRequestToSDK(ctx context.Context, r trainRequest) (sdk.Tra
 	}
 	req := sdk.TrainRequest{
 		DataDir: data, ModelDir: dir, Arch: r.Arch, Size: r.Size, Steps: r.Steps, Batch: r.Batch, LR: r.LR,
-		Seed: r.Seed, Resume: r.Resume, CheckpointEvery: r.CheckpointEvery,
+		Duration: time.Duration(r.Minutes * float64(time.Minute)),
+		Seed:     r.Seed, Resume: r.Resume, CheckpointEvery: r.CheckpointEvery,
 	}
 	if err := req.Validate(); err != nil {
 		return sdk.TrainRequest{}, &httpError{status: http.StatusBadRequest, err: err}

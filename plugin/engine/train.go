@@ -46,19 +46,27 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 		return err
 	}
 	if run.ckpt != nil && run.ckpt.Step >= tr.Config().Steps {
-		report(sdk.TrainProgress{Step: run.ckpt.Step, TotalSteps: req.Steps, Message: fmt.Sprintf("the model is already at step %d of %d: nothing to do", run.ckpt.Step, req.Steps)})
+		report(sdk.TrainProgress{Step: run.ckpt.Step, TotalSteps: tr.Config().Steps, Message: fmt.Sprintf("the model is already at step %d of %d: nothing to do", run.ckpt.Step, tr.Config().Steps)})
 		return nil
 	}
 	if err := run.writeModelDir(req); err != nil {
 		return err
 	}
 	save := func(c *training.Checkpoint) (string, error) { return modeldir.SaveCheckpoint(req.ModelDir, c) }
-	return tr.Run(ctx, run.data, training.RunOptions{Save: save, OnBatch: e.batchObserver(run.data), OnProgress: func(p training.Progress) {
+	return tr.Run(ctx, run.data, training.RunOptions{
+		Save: save, OnProgress: sdkProgress(report), OnBatch: e.batchObserver(run.data),
+		Duration: req.Duration, MaxSteps: req.Steps,
+	})
+}
+
+// sdkProgress passes the trainer's reports on as sdk progress.
+func sdkProgress(report func(sdk.TrainProgress)) func(training.Progress) {
+	return func(p training.Progress) {
 		report(sdk.TrainProgress{
 			Step: p.Step, TotalSteps: p.TotalSteps, Loss: p.SmoothLoss, ImagesPerSec: p.ImagesPerSec,
 			ETA: p.ETA, Checkpoint: p.Checkpoint,
 		})
-	}})
+	}
 }
 
 // batchObserver returns the training.RunOptions.OnBatch of a run on data:
@@ -344,7 +352,11 @@ func (e *Engine) newTrainer(r *trainRun, req sdk.TrainRequest, report func(sdk.T
 	if err != nil {
 		return nil, err
 	}
-	tcfg := training.TrainConfig{Steps: req.Steps, BatchSize: req.Batch, LearningRate: req.LR, Seed: req.Seed, CheckpointEvery: req.CheckpointEvery}
+	steps := req.Steps
+	if steps == 0 { // a budget: any total until the run has timed its steps
+		steps = sdk.MaxTrainSteps
+	}
+	tcfg := training.TrainConfig{Steps: steps, BatchSize: req.Batch, LearningRate: req.LR, Seed: req.Seed, CheckpointEvery: req.CheckpointEvery}
 	if r.ckpt != nil {
 		tcfg = r.ckpt.Train
 		if req.CheckpointEvery != 0 && req.CheckpointEvery != tcfg.CheckpointEvery {
@@ -362,21 +374,40 @@ func (e *Engine) newTrainer(r *trainRun, req sdk.TrainRequest, report func(sdk.T
 	if err := tr.Restore(r.ckpt); err != nil {
 		return nil, fmt.Errorf("resume from %s: %w", req.ModelDir, err)
 	}
-	if r.ckpt.Step >= req.Steps {
+	old, target := tcfg.Steps, resumeTarget(req, r.ckpt)
+	if r.ckpt.Step >= target {
 		return tr, nil // nothing to do; Train says so
 	}
-	old := tcfg.Steps
-	if err := tr.SetTotalSteps(req.Steps); err != nil {
+	if err := tr.SetTotalSteps(target); err != nil {
 		return nil, &sdk.ValidationError{Field: "steps", Problem: err.Error()}
 	}
-	msg := fmt.Sprintf("resuming at step %d of %d", r.ckpt.Step, req.Steps)
-	if req.Steps != old {
-		c := tr.Config()
+	msg := fmt.Sprintf("resuming at step %d of %d", r.ckpt.Step, target)
+	c := tr.Config()
+	switch {
+	case req.Duration > 0:
+		msg = fmt.Sprintf("resuming at step %d for %v more: the learning rate goes on from %.3g and decays over the steps that time allows",
+			r.ckpt.Step, req.Duration, c.LearningRateAt(r.ckpt.Step))
+	case target != old:
 		msg += fmt.Sprintf(" (the run was set for %d): the learning rate goes on from %.3g and decays to %.3g at step %d",
-			old, c.LearningRateAt(r.ckpt.Step), c.LearningRateAt(req.Steps-1), req.Steps)
+			old, c.LearningRateAt(r.ckpt.Step), c.LearningRateAt(target-1), target)
 	}
-	report(sdk.TrainProgress{Step: r.ckpt.Step, TotalSteps: req.Steps, Message: msg})
+	report(sdk.TrainProgress{Step: r.ckpt.Step, TotalSteps: target, Message: msg})
 	return tr, nil
+}
+
+// resumeTarget is the total a resumed run heads for: the request's Steps;
+// without them, the run's own total, or with a Duration any total beyond
+// the current step until the budget is fitted (capped by Steps if given).
+func resumeTarget(req sdk.TrainRequest, ck *training.Checkpoint) int {
+	switch {
+	case req.Duration > 0 && req.Steps > 0:
+		return max(req.Steps, ck.Step+1)
+	case req.Duration > 0:
+		return sdk.MaxTrainSteps
+	case req.Steps > 0:
+		return req.Steps
+	}
+	return ck.Train.Steps
 }
 
 // writeModelDir creates a new run's model directory (refusing one that

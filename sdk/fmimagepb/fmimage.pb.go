@@ -41,7 +41,9 @@ type TrainRequest struct {
 	Holdout         float64                `protobuf:"fixed64,11,opt,name=holdout,proto3" json:"holdout,omitempty"`
 	Labels          bool                   `protobuf:"varint,12,opt,name=labels,proto3" json:"labels,omitempty"`
 	// On resume, also train on images added to the folder since the run began.
-	AddNewImages  bool `protobuf:"varint,13,opt,name=add_new_images,json=addNewImages,proto3" json:"add_new_images,omitempty"`
+	AddNewImages bool `protobuf:"varint,13,opt,name=add_new_images,json=addNewImages,proto3" json:"add_new_images,omitempty"`
+	// Wall-clock budget of the run, in nanoseconds (0 = none).
+	DurationNanos int64 `protobuf:"varint,14,opt,name=duration_nanos,json=durationNanos,proto3" json:"duration_nanos,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,6 +167,13 @@ func (x *TrainRequest) GetAddNewImages() bool {
 		return x.AddNewImages
 	}
 	return false
+}
+
+func (x *TrainRequest) GetDurationNanos() int64 {
+	if x != nil {
+		return x.DurationNanos
+	}
+	return 0
 }
 
 type TrainEvent struct {
@@ -1287,7 +1296,7 @@ var File_fmimage_proto protoreflect.FileDescriptor
 const file_fmimage_proto_rawDesc = "" +
 	"\n" +
 	"\rfmimage.proto\x12\n" +
-	"fmimage.v1\"\xd9\x02\n" +
+	"fmimage.v1\"\x80\x03\n" +
 	"\fTrainRequest\x12\x19\n" +
 	"\bdata_dir\x18\x01 \x01(\tR\adataDir\x12\x1b\n" +
 	"\tmodel_dir\x18\x02 \x01(\tR\bmodelDir\x12\x12\n" +
@@ -1302,7 +1311,8 @@ const file_fmimage_proto_rawDesc = "" +
 	" \x01(\x03R\x0fcheckpointEvery\x12\x18\n" +
 	"\aholdout\x18\v \x01(\x01R\aholdout\x12\x16\n" +
 	"\x06labels\x18\f \x01(\bR\x06labels\x12$\n" +
-	"\x0eadd_new_images\x18\r \x01(\bR\faddNewImages\"\xd2\x01\n" +
+	"\x0eadd_new_images\x18\r \x01(\bR\faddNewImages\x12%\n" +
+	"\x0eduration_nanos\x18\x0e \x01(\x03R\rdurationNanos\"\xd2\x01\n" +
 	"\n" +
 	"TrainEvent\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x1f\n" +

@@ -318,6 +318,7 @@ async function onTrain(ev) {
     arch: $('train-arch').value,
     size: Number($('train-size').value),
     steps: Number($('train-steps').value),
+    minutes: Number($('train-minutes').value),
     batch: Number($('train-batch').value),
     lr: Number($('train-lr').value),
     checkpointEvery: Number($('train-every').value),
