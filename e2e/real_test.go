@@ -51,12 +51,19 @@ func writeRealData(t *testing.T, data string, n int) {
 // realEnv makes the CLI use the real plugin.
 func realEnv() []string { return []string{"FM_IMAGE_PLUGIN=" + realPluginBin} }
 
-// runCLI runs fm-image to completion and returns its exit code and output.
+// runCLI runs fm-image with the real plugin to completion and returns its
+// exit code and output.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runCLIWith(t, realEnv(), args...)
+}
+
+// runCLIWith runs fm-image with the environment entries env to completion.
+func runCLIWith(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd, out, errb := cli(ctx, realEnv(), args...)
+	cmd, out, errb := cli(ctx, env, args...)
 	err := cmd.Run()
 	code = cmd.ProcessState.ExitCode()
 	if err != nil && code == 0 {

@@ -26,7 +26,7 @@ func flagName(field string) string {
 	switch field {
 	case "data dir":
 		return "DIR"
-	case "model", "size", "steps", "duration", "batch", "lr", "checkpoint-every", "n", "sampler", "label", "guidance", "strength", "init", "holdout", "labels", "image", "add-new",
+	case "backend", "model", "size", "steps", "duration", "batch", "lr", "checkpoint-every", "n", "sampler", "label", "guidance", "strength", "init", "holdout", "labels", "image", "add-new",
 		"ref", "train", "patches", "projections":
 		return "--" + field
 	}
@@ -410,6 +410,9 @@ func printInfo(g *globals, info sdk.ModelInfo, asJSON bool) error {
 	}
 	if info.Warning != "" {
 		fmt.Fprintf(w, "warning:      %s\n", info.Warning)
+	}
+	if info.TrainedOn != "" {
+		fmt.Fprintf(w, "trained on:   %s\n", info.TrainedOn)
 	}
 	fmt.Fprintf(w, "backend:      %s\n", info.Backend)
 	fmt.Fprintf(w, "config:       %s\n", info.ConfigJSON)

@@ -109,6 +109,7 @@ type globals struct {
 	env          Env
 	pluginPath   string
 	pluginSHA256 string
+	backend      string
 	verbose      bool
 }
 
@@ -160,6 +161,7 @@ Exit status: 0 success, 1 failure, 2 invalid arguments, 130 interrupted.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.pluginPath, "plugin", "", "path of the fm-image-plugin binary")
 	pf.StringVar(&g.pluginSHA256, "plugin-sha256", "", "expected SHA-256 (hex) of the plugin binary; refuse to run it otherwise")
+	pf.StringVar(&g.backend, "backend", "", "compute backend of the plugin: fastcpu (the default), fmcpu, go, or xla:PLUGIN (e.g. xla:cuda, in a plugin built with -tags xla); sets $GOMLX_BACKEND for it")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "show the plugin's log")
 	root.AddCommand(newTrainCommand(g), newGenerateCommand(g), newInfoCommand(g), newEvalCommand(g))
 	root.AddCommand(newServeCommand(g))
@@ -190,7 +192,11 @@ func (g *globals) open() (*sdk.Client, error) {
 	if sum == "" {
 		sum = g.env.Getenv(EnvPluginSHA256)
 	}
-	c, err := sdk.Open(path, sdk.Options{SHA256: sum, Logger: g.logger(), Managed: true})
+	var env []string
+	if g.backend != "" {
+		env = append(env, "GOMLX_BACKEND="+g.backend)
+	}
+	c, err := sdk.Open(path, sdk.Options{SHA256: sum, Logger: g.logger(), Managed: true, Env: env})
 	if err != nil {
 		return nil, err
 	}

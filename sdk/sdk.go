@@ -219,8 +219,11 @@ type ModelInfo struct {
 	// model, e.g. that its newest checkpoint is damaged and the previous one
 	// is used.
 	Warning string
-	// Backend names the compute backend the plugin uses.
+	// Backend describes the compute backend (and device) the plugin uses now.
 	Backend string
+	// TrainedOn describes the backend and device the model was trained on
+	// (its newest checkpoint's); a model samples on any backend.
+	TrainedOn string
 	// Params is the number of trainable parameters.
 	Params int64
 	// ConfigJSON is the model configuration as JSON.

@@ -122,7 +122,7 @@ func modelInfoToPB(mi ModelInfo) *fmimagepb.ModelInfo {
 		ModelDir: mi.ModelDir, Arch: mi.Arch, Width: int32(mi.Width), Height: int32(mi.Height),
 		Step: int64(mi.Step), TotalSteps: int64(mi.TotalSteps), DatasetSize: int64(mi.DatasetSize),
 		Backend: mi.Backend, Params: mi.Params, ConfigJson: mi.ConfigJSON, Labels: mi.Labels,
-		DataDir: mi.DataDir, HoldoutFiles: mi.HoldoutFiles, Warning: mi.Warning,
+		DataDir: mi.DataDir, HoldoutFiles: mi.HoldoutFiles, Warning: mi.Warning, TrainedOn: mi.TrainedOn,
 	}
 }
 
@@ -131,7 +131,7 @@ func modelInfoFromPB(mi *fmimagepb.ModelInfo) ModelInfo {
 		ModelDir: mi.GetModelDir(), Arch: mi.GetArch(), Width: int(mi.GetWidth()), Height: int(mi.GetHeight()),
 		Step: int(mi.GetStep()), TotalSteps: int(mi.GetTotalSteps()), DatasetSize: int(mi.GetDatasetSize()),
 		Backend: mi.GetBackend(), Params: mi.GetParams(), ConfigJSON: mi.GetConfigJson(), Labels: mi.GetLabels(),
-		DataDir: mi.GetDataDir(), HoldoutFiles: mi.GetHoldoutFiles(), Warning: mi.GetWarning(),
+		DataDir: mi.GetDataDir(), HoldoutFiles: mi.GetHoldoutFiles(), Warning: mi.GetWarning(), TrainedOn: mi.GetTrainedOn(),
 	}
 }
 

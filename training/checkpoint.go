@@ -51,7 +51,11 @@ type Checkpoint struct {
 	Classes []string `json:"classes,omitempty"`
 	// LossHistory holds (step, smoothed loss) pairs for plotting.
 	LossHistory [][2]float64 `json:"loss_history,omitempty"`
-	Tensors     []Tensor     `json:"tensors"`
+	// TrainedOn describes the backend and device that made this checkpoint
+	// (the GoMLX backend's description). Checkpoints do not depend on it: a
+	// model trained on one backend samples on any other.
+	TrainedOn string   `json:"trained_on,omitempty"`
+	Tensors   []Tensor `json:"tensors"`
 }
 
 // Find returns the tensor with the given name, or nil.

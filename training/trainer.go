@@ -529,6 +529,7 @@ func (tr *Trainer) Checkpoint() (*Checkpoint, error) {
 	ck := &Checkpoint{
 		Version: CheckpointVersion, Step: tr.step, Model: json.RawMessage(modelJSON),
 		Train: tr.cfg, DatasetSize: tr.datasetSize, LossHistory: slices.Clone(tr.history), Classes: slices.Clone(tr.classes),
+		TrainedOn: tr.backend.Description(),
 	}
 	var errs []error
 	for v := range tr.ctx.IterVariables() {

@@ -63,6 +63,16 @@ func TestSelectXLA(t *testing.T) {
 	if !xlaCompiledIn && !strings.Contains(err.Error(), "-tags xla") {
 		t.Fatalf("error %q does not say how to build with xla", err)
 	}
+	if xlaCompiledIn {
+		// Without a PJRT plugin installed: say what to install and where it was looked for.
+		t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
+		_, err := Select("xla:cuda")
+		for _, want := range []string{"pjrt_c_api_cuda_plugin.so", "PJRT_PLUGIN_LIBRARY_PATH", "jax-cuda13-pjrt", "plugins found"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Select(\"xla:cuda\") without a plugin: %v; want an error mentioning %q", err, want)
+			}
+		}
+	}
 }
 
 // TestRegistered checks the GoMLX registry knows both backends by name and that GoMLX's own

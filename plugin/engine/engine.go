@@ -103,13 +103,17 @@ func NewWithOptions(logger hclog.Logger, opts Options) *Engine {
 	}
 }
 
-// getBackend creates the GoMLX backend once.
+// getBackend creates the GoMLX backend once. A backend that cannot be had
+// (an unknown name, a PJRT plugin that is not installed) is a
+// ValidationError of the field "backend": calls check it before any work.
 func (e *Engine) getBackend() (backends.Backend, error) {
 	e.backendOnce.Do(func() {
 		e.backend, e.backendErr = backend.Select(e.opts.Backend)
-		if e.backendErr == nil {
-			e.logger.Info("backend ready", "backend", e.backend.Name())
+		if e.backendErr != nil {
+			e.backendErr = &sdk.ValidationError{Field: "backend", Problem: e.backendErr.Error()}
+			return
 		}
+		e.logger.Info("backend ready", "backend", e.backend.Name(), "device", e.backend.Description())
 	})
 	return e.backend, e.backendErr
 }
@@ -163,10 +167,12 @@ func (e *Engine) Info(ctx context.Context, modelDir string) (info sdk.ModelInfo,
 		ModelDir: modelDir, Arch: meta.Arch, Width: meta.UNet.Width, Height: meta.UNet.Height,
 		Step: ck.Step, TotalSteps: ck.Train.Steps, DatasetSize: ck.DatasetSize,
 		DataDir: meta.DataDir, HoldoutFiles: holdout, Warning: warning,
-		Backend: e.opts.Backend, Params: countParams(ck), Labels: ck.Classes,
+		Backend: e.opts.Backend, Params: countParams(ck), Labels: ck.Classes, TrainedOn: ck.TrainedOn,
 	}
 	if b, err := e.getBackend(); err == nil {
 		info.Backend = b.Name()
+	} else {
+		info.Backend = "unavailable: " + err.Error()
 	}
 	cfgJSON, _ := meta.UNet.MarshalIndent()
 	info.ConfigJSON = string(cfgJSON)

@@ -58,6 +58,9 @@ func (e *Engine) newGenerateJob(req sdk.GenerateRequest, progress func(sdk.Gener
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", sdk.ErrInvalidRequest, err)
 	}
+	if _, err := e.getBackend(); err != nil {
+		return nil, err
+	}
 	lm, err := e.loadModel(req.ModelDir)
 	if err != nil {
 		return nil, err

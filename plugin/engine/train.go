@@ -32,6 +32,9 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 			progress(p)
 		}
 	}
+	if _, err := e.getBackend(); err != nil {
+		return err
+	}
 	run, err := planRun(req, report)
 	if err != nil {
 		return err

@@ -918,7 +918,9 @@ type ModelInfo struct {
 	HoldoutFiles []string `protobuf:"bytes,13,rep,name=holdout_files,json=holdoutFiles,proto3" json:"holdout_files,omitempty"`
 	// Something the user should know, e.g. that a damaged checkpoint was
 	// replaced by the previous one.
-	Warning       string `protobuf:"bytes,14,opt,name=warning,proto3" json:"warning,omitempty"`
+	Warning string `protobuf:"bytes,14,opt,name=warning,proto3" json:"warning,omitempty"`
+	// The backend and device the model was trained on.
+	TrainedOn     string `protobuf:"bytes,15,opt,name=trained_on,json=trainedOn,proto3" json:"trained_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1047,6 +1049,13 @@ func (x *ModelInfo) GetHoldoutFiles() []string {
 func (x *ModelInfo) GetWarning() string {
 	if x != nil {
 		return x.Warning
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetTrainedOn() string {
+	if x != nil {
+		return x.TrainedOn
 	}
 	return ""
 }
@@ -1374,7 +1383,7 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x04data\x18\x05 \x01(\fR\x04data\x12\x12\n" +
 	"\x04last\x18\x06 \x01(\bR\x04last\"*\n" +
 	"\vInfoRequest\x12\x1b\n" +
-	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\x87\x03\n" +
+	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\xa6\x03\n" +
 	"\tModelInfo\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x12\n" +
 	"\x04arch\x18\x02 \x01(\tR\x04arch\x12\x14\n" +
@@ -1392,7 +1401,9 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x06labels\x18\v \x03(\tR\x06labels\x12\x19\n" +
 	"\bdata_dir\x18\f \x01(\tR\adataDir\x12#\n" +
 	"\rholdout_files\x18\r \x03(\tR\fholdoutFiles\x12\x18\n" +
-	"\awarning\x18\x0e \x01(\tR\awarning\"\x0e\n" +
+	"\awarning\x18\x0e \x01(\tR\awarning\x12\x1d\n" +
+	"\n" +
+	"trained_on\x18\x0f \x01(\tR\ttrainedOn\"\x0e\n" +
 	"\fDrainRequest\",\n" +
 	"\rDrainResponse\x12\x1b\n" +
 	"\tin_flight\x18\x01 \x01(\x05R\binFlight\"\x10\n" +
