@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/hashicorp/go-hclog"
@@ -41,7 +42,13 @@ type Options struct {
 	MaxGeneratePixels int64
 	// GenerateBatch is the largest number of images integrated at once
 	// (default 32); larger requests are processed in chunks of this size.
+	// It also bounds the batches that concurrent requests are gathered into.
 	GenerateBatch int
+	// BatchWindow is how long a velocity request of one Generate call waits
+	// for those of the other calls in flight on the same model, to be
+	// evaluated with them in one batch (default 10ms; negative: never
+	// batch). A call alone never waits.
+	BatchWindow time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -50,6 +57,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.GenerateBatch == 0 {
 		o.GenerateBatch = 32
+	}
+	if o.BatchWindow == 0 {
+		o.BatchWindow = 10 * time.Millisecond
 	}
 	return o
 }
@@ -85,6 +95,9 @@ type loadedModel struct {
 	model unet.Model
 	ckpt  *training.Checkpoint
 	field *training.ModelField
+	// batch gathers the unguided requests of concurrent Generate calls
+	// (nil when Options.BatchWindow is negative).
+	batch *batcher
 }
 
 // New returns an engine with default options. It does no work: the backend
@@ -229,6 +242,10 @@ func (e *Engine) loadModel(modelDir string) (*loadedModel, error) {
 		return nil, fmt.Errorf("load model %s: %w", modelDir, err)
 	}
 	lm = &loadedModel{stamp: stamp, model: model, ckpt: ck, field: field}
+	if e.opts.BatchWindow > 0 {
+		h, w, c := model.ImageShape()
+		lm.batch = newBatcher(field, h*w*c, e.opts.BatchWindow, e.opts.GenerateBatch)
+	}
 	e.mu.Lock()
 	e.fields[abs] = lm
 	e.mu.Unlock()

@@ -15,7 +15,7 @@ import (
 )
 
 // pngOf encodes a 16x16 test pattern.
-func pngOf(t *testing.T, r, g, b uint8) []byte {
+func pngOf(t testing.TB, r, g, b uint8) []byte {
 	t.Helper()
 	img := image.NewNRGBA(image.Rect(0, 0, 16, 16))
 	for y := range 16 {

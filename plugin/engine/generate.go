@@ -40,8 +40,11 @@ type generateJob struct {
 	progress func(sdk.GenerateProgress)
 	method   flow.Method
 	field    flow.Field
-	h, w     int
-	dim      int
+	// batch, if set, gathers this job's velocity requests with those of
+	// other Generate calls on the model (unguided requests only).
+	batch *batcher
+	h, w  int
+	dim   int
 	// initImg is the image-to-image start ([h, w, 3]), nil without one.
 	initImg []float32
 	// pathA and pathB are the two noises an interpolation walks between.
@@ -74,6 +77,9 @@ func (e *Engine) newGenerateJob(req sdk.GenerateRequest, progress func(sdk.Gener
 	j := &generateJob{e: e, req: req, progress: progress, method: method, h: h, w: w, dim: h * w * c}
 	if j.field, err = guidedField(lm, req); err != nil {
 		return nil, err
+	}
+	if req.Label == "" {
+		j.batch = lm.batch
 	}
 	if len(req.InitPNG) > 0 {
 		if j.initImg, err = imageset.DecodeTensor(req.InitPNG, h, w); err != nil {
@@ -121,8 +127,13 @@ func (j *generateJob) runChunk(ctx context.Context, ci int) ([]sdk.Image, error)
 		return nil, err
 	}
 	field, rec := j.field, (*velocityRecorder)(nil)
+	if j.batch != nil {
+		batched, end := j.batch.begin()
+		defer end()
+		field = batched
+	}
 	if j.req.PreviewEvery > 0 && j.progress != nil {
-		rec = &velocityRecorder{Field: j.field}
+		rec = &velocityRecorder{Field: field}
 		field = rec
 	}
 	opts := flow.SampleOptions{Method: j.method, Steps: j.req.Steps, OnStep: j.onStep(ci, first, n, rec)}

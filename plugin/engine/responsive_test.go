@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 // on its input (the few-step models of the other tests have an output layer
 // still near its zero initialisation, which makes round trips exact by
 // construction). It is trained once per test binary.
-func responsive(t *testing.T) (*Engine, string) {
+func responsive(t testing.TB) (*Engine, string) {
 	t.Helper()
 	e := NewWithOptions(nil, Options{})
 	responsiveOnce.Do(func() {
