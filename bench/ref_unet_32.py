@@ -89,17 +89,20 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sample-batch", type=int, default=16)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for an NVIDIA GPU (eager mode)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    model = RefUNet32()
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    model = RefUNet32().to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, weight_decay=0.0)
-    x1 = torch.rand(a.batch, 3, a.size, a.size) * 2 - 1
+    x1 = torch.rand(a.batch, 3, a.size, a.size, device=dev) * 2 - 1
 
     def step():
         x0 = torch.randn_like(x1)
-        t = torch.rand(a.batch)
+        t = torch.rand(a.batch, device=dev)
         tb = t[:, None, None, None]
         xt = (1 - tb) * x0 + tb * x1
         loss = F.mse_loss(model(xt, t), x1 - x0)
@@ -115,20 +118,24 @@ def main():
     step()  # warm-up
     times = []
     for _ in range(max(a.steps, 1)):
+        sync()
         t0 = time.perf_counter()
         step()
+        sync()
         times.append(time.perf_counter() - t0)
     print("s/step %.6f" % statistics.median(times))
 
     if a.sample_batch > 0:
-        x = torch.randn(a.sample_batch, 3, a.size, a.size)
+        x = torch.randn(a.sample_batch, 3, a.size, a.size, device=dev)
         with torch.no_grad():
-            ema(x, torch.zeros(a.sample_batch))  # warm-up
+            ema(x, torch.zeros(a.sample_batch, device=dev))  # warm-up
+            sync()
             t0 = time.perf_counter()
             n = 20
             for k in range(n):
-                t = torch.full((a.sample_batch,), k / n)
+                t = torch.full((a.sample_batch,), k / n, device=dev)
                 x = x + ema(x, t) / n
+            sync()
             dt = time.perf_counter() - t0
         print("sample_img/s %.3f" % (a.sample_batch / dt))
 
