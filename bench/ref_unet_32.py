@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer of fm-image's ref-unet-32 benchmark (see /work/shared/docs/ref-unet-32.md).
+"""PyTorch peer of fm-image's ref-unet-32 benchmark (see docs/ref-unet-32.md).
 
 Same architecture, loss and optimiser work per step as the Go trainer (package training): flow
 matching, Adam(W) with global-norm clipping and an EMA of the weights. Prints the median seconds

@@ -12,8 +12,10 @@ import (
 	"time"
 )
 
-// EnvRealData names a folder of PNG images (e.g. shared/data/emoji-noto-64)
-// for TestRealDataSanity; the test is skipped without it.
+// EnvRealData names a folder of square PNG images whose side is a multiple of
+// 32 (such as the Noto emoji of docs/quality.md, or the smaller
+// demo/emoji-faces) for TestRealDataSanity; the test is skipped without it.
+// Give an absolute path: go test runs in the package's folder.
 const EnvRealData = "FM_IMAGE_QUALITY_DATA"
 
 // loadPNGs reads up to max PNGs of dir, composited onto white and reduced

@@ -15,7 +15,7 @@ import (
 // on the project's CPU backend and reports images/s and GFLOP/s (training
 // FLOPs counted analytically as 3x the forward pass).
 //
-//	go test ./training -run '^$' -bench TrainStepRefUNet32 -benchtime 5x
+//	go test ./training -run '^$' -bench '^BenchmarkTrainStepRefUNet32$' -benchtime 5x
 func BenchmarkTrainStepRefUNet32(b *testing.B) {
 	const batch = 16
 	cfg, _, tr := refUNet32Trainer(b, batch)
@@ -41,7 +41,7 @@ func BenchmarkTrainStepRefUNet32(b *testing.B) {
 // BenchmarkSampleRefUNet32 times 20-step Euler sampling of 16 images with
 // ref-unet-32 (EMA weights after one training step) and reports images/s.
 //
-//	go test ./training -run '^$' -bench SampleRefUNet32 -benchtime 3x
+//	go test ./training -run '^$' -bench '^BenchmarkSampleRefUNet32$' -benchtime 3x
 func BenchmarkSampleRefUNet32(b *testing.B) {
 	const batch = 16
 	cfg, backend, tr := refUNet32Trainer(b, batch)

@@ -110,7 +110,7 @@ func TestRefUNet32LossFalls(t *testing.T) {
 	}
 }
 
-// BenchmarkRefUNet32TrainStep times the ref-unet-32 training step at batch 16 (32x32) on this
+// BenchmarkFMCPUTrainStepRefUNet32 times the ref-unet-32 training step at batch 16 (32x32) on this
 // backend and on the filled-in simplego baseline, in one run. Each iteration is one step; a warm-up
 // step (which compiles) is not timed. It reports the median seconds per step, images/s and
 // GFLOP/s (FLOPs from unet's analytical count: 3 x forward, forward = 2 x multiply-adds), and

@@ -1,5 +1,5 @@
 // Command fm-bench compares GoMLX backends (and, when available, PyTorch) on ref-unet-32
-// flow-matching training and sampling. The logic lives in internal/fastcpu/fmbench.
+// flow-matching training and sampling. The logic lives in bench/fmbench.
 //
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench                      # fastcpu vs fmcpu at 16@32,64@32,16@64
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench -points 16@32 -backends fastcpu

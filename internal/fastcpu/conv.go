@@ -24,7 +24,7 @@ import (
 //     col[(c,k1,k2), (p1,p2,n)] the same patches laid out the other way: no operand is copied.
 //
 // When the shapes allow it (no dilation in form A, no stride in form B) the work goes to
-// internal/gemm's tuned Conv2D and Conv2DKernelGrad, and the input-gradient convolution
+// package kernels' tuned Conv2D and Conv2DKernelGrad, and the input-gradient convolution
 // v ⊛ Reverse(K) to Conv2DInputGrad on K (matchInputGrad). Otherwise col is built here in chunks
 // of rows (a few MiB), so the im2col matrix never exists whole. Operands whose layout differs
 // from the form's are transposed into temporaries first (kernels are small; activations in the
@@ -46,7 +46,7 @@ type convParams struct {
 	outCanonDims                    []int
 
 	// inputGrad: the convolution is graph.Convolve's input gradient, v ⊛ Reverse(K) with K's
-	// channel axes swapped; it runs as internal/gemm's Conv2DInputGrad of the forward
+	// channel axes swapped; it runs as package kernels' Conv2DInputGrad of the forward
 	// convolution igShape on K itself (the node's kernel input is K, not the Reverse).
 	inputGrad bool
 	igShape   kernels.ConvShape
@@ -219,7 +219,7 @@ func execConv(ec *execCtx, n *node, out any, ins []any) error {
 	return nil
 }
 
-// gemmShape returns the internal/gemm convolution that computes this one, if there is one: no
+// gemmShape returns the internal/fastcpu/kernels convolution that computes this one, if there is one: no
 // kernel dilation (form A) or no stride (form B, where the kernel dilation becomes gemm's
 // stride), and non-negative padding at both ends.
 func (p *convParams) gemmShape() (kernels.ConvShape, bool) {
@@ -395,7 +395,7 @@ func dilated(pos, dil, size int) (int, bool) {
 	return pos, pos < size
 }
 
-// kind names the way the convolution runs, for profiles: "fwd" or "kgrad" on internal/gemm's
+// kind names the way the convolution runs, for profiles: "fwd" or "kgrad" on package kernels'
 // convolutions, "im2colA" or "im2colB" on this package's fallback.
 func (p *convParams) kind() string {
 	_, ok := p.gemmShape()

@@ -23,9 +23,9 @@
 //     by the Backend (buffers.go) and go back to it right after their last use (donated inputs
 //     too), so steady-state training steps reuse the same memory. An elementwise group writes
 //     its result over a same-shape input whose last use it is (plan.go, pickInPlace).
-//   - Heavy kernels: DotGeneral (dot.go) becomes one batched GEMM of internal/gemm, with
+//   - Heavy kernels: DotGeneral (dot.go) becomes one batched GEMM of internal/fastcpu/kernels, with
 //     transposes only when the operand layout needs them. ConvGeneral (conv.go) recognises the
-//     three forms graph.Convolve and its gradient emit and runs them on internal/gemm's
+//     three forms graph.Convolve and its gradient emit and runs them on package kernels'
 //     Conv2D (forward), Conv2DInputGrad (v ⊛ Reverse(K), run on K itself, the Reverse pruned)
 //     and Conv2DKernelGrad; other layouts, strides and dilations use this package's chunked
 //     im2col + GEMM. Elementwise ops use AVX2 run kernels (simd_amd64.go, including a vector
@@ -39,12 +39,12 @@
 //     (loop.go, shapeops.go).
 //   - Parallelism: this package's loops run on the Backend's team of helper goroutines
 //     (team.go), which spin briefly between ops so that back-to-back elementwise ops do not each
-//     pay for waking an idle CPU, and park before internal/gemm kernels. Loops are cut into
+//     pay for waking an idle CPU, and park before the kernels of package kernels. Loops are cut into
 //     fixed chunks and every reduction combines partial sums in a fixed order, so results do
 //     not depend on which goroutine ran what. Kernels outside the team use parallelFor
 //     (parallel.go).
 //
-// internal/gemm picks its micro-kernel (AVX2/FMA with GOEXPERIMENT=simd, portable otherwise) at
+// internal/fastcpu/kernels picks its micro-kernel (AVX2/FMA with GOEXPERIMENT=simd, portable otherwise) at
 // run time; this package builds and runs either way.
 //
 // Random bits (RNGBitGenerator, for dropout) come from a counter-based SplitMix64 stream

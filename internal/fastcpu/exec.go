@@ -236,7 +236,7 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 				err = st.fused.run(ec, out, vals)
 			} else {
 				if ec.team != nil && (n.op == backends.OpTypeConvGeneral || n.op == backends.OpTypeDotGeneral) {
-					ec.team.rest() // internal/gemm runs its own goroutines
+					ec.team.rest() // internal/fastcpu/kernels runs its own goroutines
 				}
 				ins := insBuf[:0]
 				for _, in := range n.inputs {

@@ -15,7 +15,7 @@ import (
 // as many elementwise ops of a training step (50-500 µs each). A team helper instead keeps
 // spinning for spinWindow after a loop, so a step's back-to-back ops find it awake, and then
 // parks. Before a kernel that runs its own goroutines (convolutions and GEMMs on
-// internal/gemm) the executor calls rest, and spinning helpers park at once.
+// internal/fastcpu/kernels) the executor calls rest, and spinning helpers park at once.
 //
 // A loop's units are cut into a fixed set of chunks (teamChunksPerPart per part) that the
 // calling goroutine and the helpers claim from a counter: a helper that is slow to wake, or

@@ -121,7 +121,7 @@ func conv3(batch, hw, cin, cout int) ConvShape {
 // the Winograd form turned off). GFLOP/s counts the direct form's
 // multiply-adds, so the Winograd form shows as a higher rate.
 //
-//	GOEXPERIMENT=simd go test ./internal/gemm -run XXX -bench ConvUNet
+//	GOEXPERIMENT=simd go test ./internal/fastcpu/kernels -run XXX -bench ConvUNet
 func BenchmarkConvUNet(b *testing.B) {
 	auto := NewWorkspace(Options{Parallelism: 2})
 	defer auto.Close()
