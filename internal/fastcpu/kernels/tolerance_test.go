@@ -29,8 +29,8 @@ import (
 //
 // That worst case is useless for long sums: for the kernel gradient of a
 // batch-16 32×32 layer, n = 16·32·32 = 16384 and γ_n·A ≈ 1e-3·A, while the
-// inputs being random signs, |s| ≈ A/√n·1.2 ≈ 1e-2·A: a result 10% off, or
-// missing a whole image, would pass. The roundings of round-to-nearest on
+// inputs being random signs, |s| ≈ 1.3·A/√n ≈ 1e-2·A: a result 10% off
+// would pass. The roundings of round-to-nearest on
 // such data behave as independent zero-mean random variables; under that
 // model (Higham & Mary, "A new approach to probabilistic rounding error
 // analysis", SIAM J. Sci. Comput. 41(5), 2019, Thm 3.1)
