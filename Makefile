@@ -3,7 +3,8 @@
 #   make demo    build, train a small model on the built-in emoji faces for a
 #                few minutes, and write a sample grid to out/demo/grid.png
 #   make test    vet, format check, the whole test suite, the race detector on
-#                the process plumbing, and a short fuzzing run
+#                the process plumbing, a short fuzzing run, and the checks
+#                below (test-nosimd, build-xla, proto-check, test-kernels-avx2)
 #   make build   bin/fm-image and bin/fm-image-plugin
 GO ?= go
 BIN := bin
@@ -23,7 +24,12 @@ DEMO_BATCH ?= 16
 DEMO_LR    ?= 1e-3
 DEMO_OUT   ?= out/demo
 
-.PHONY: build deps demo test test-race fuzz proto clean chromium
+# The protocol code generators the committed code was made with (see
+# sdk/fmimagepb/doc.go); protoc itself is Debian's protobuf-compiler 3.21.12.
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+
+.PHONY: build deps demo test test-race fuzz proto proto-tools proto-check test-nosimd build-xla test-kernels-avx2 clean chromium
 
 deps:
 	$(GO) mod download
@@ -50,10 +56,21 @@ chromium:
 		echo "chromium is not installed: the browser test will be skipped"
 
 test: deps chromium
+	@echo "== vet, gofmt, go test ./... (GOEXPERIMENT=$(GOEXPERIMENT)) =="
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -count=1 -timeout 30m ./...
-	$(MAKE) test-race fuzz
+	$(MAKE) test-race fuzz test-nosimd build-xla proto-check test-kernels-avx2
+
+# quiet-test runs a `go test -v` command line ($(1)) and prints only the
+# package results, failures and the distinct "not tested" skip reasons,
+# keeping its exit status (the skips show what a build or CPU leaves out).
+define quiet-test
+	@log=$$(mktemp); $(1) >$$log 2>&1; st=$$?; \
+	grep -E '^(ok|FAIL|panic:)|^ *--- FAIL' $$log; \
+	grep -hE '^ +[a-z0-9_]+_test\.go:[0-9]+: .*not (tested|compared)' $$log | sed -E 's/^ +[a-z0-9_]+_test\.go:[0-9]+: /  skipped: /' | sort | uniq -c; \
+	[ $$st = 0 ] || tail -n 60 $$log; rm -f $$log; exit $$st
+endef
 
 # The race detector on the packages that juggle processes, streams and goroutines.
 test-race:
@@ -65,9 +82,54 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzTrainRequestValidate$$' -fuzztime 10s ./sdk/
 	$(GO) test -run '^$$' -fuzz '^FuzzGenerateRequestValidate$$' -fuzztime 10s ./sdk/
 
-# Regenerate the protocol code (needs protoc, protoc-gen-go and
-# protoc-gen-go-grpc at the versions listed in sdk/fmimagepb/doc.go).
-proto:
+# The build without GOEXPERIMENT=simd (the portable GEMM kernels; the
+# direct-convolution assembly needs no flag): vet, and the short tests of the
+# packages the experiment changes.
+test-nosimd:
+	@echo "== test-nosimd: go vet ./... and go test -short ./internal/... ./training/... built without GOEXPERIMENT=simd =="
+	GOEXPERIMENT= $(GO) vet ./...
+	$(call quiet-test,GOEXPERIMENT= $(GO) test -count=1 -short -v ./internal/... ./training/...)
+
+# The plugin built with the XLA backend (needs only Go modules to build;
+# running it needs a PJRT plugin).
+build-xla:
+	@echo "== build-xla: go vet and go build -tags xla ./cmd/fm-image-plugin =="
+	$(GO) vet -tags xla ./internal/backend/ ./cmd/fm-image-plugin/
+	$(GO) build -tags xla -o /dev/null ./cmd/fm-image-plugin
+
+# protoc and the two Go generators at the pinned versions: protoc from apt
+# when we are root, the generators with go install (into $$(go env GOPATH)/bin,
+# where the generated-code test and `make proto` look for them).
+proto-tools:
+	@command -v protoc >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null; } || \
+		echo "protoc is not installed and cannot be (not root with apt)"
+	@gobin="$$($(GO) env GOPATH)/bin"; \
+	[ "$$($$gobin/protoc-gen-go --version 2>/dev/null)" = "protoc-gen-go $(PROTOC_GEN_GO_VERSION)" ] || \
+		GOBIN="$$gobin" $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION); \
+	[ "$$($$gobin/protoc-gen-go-grpc --version 2>/dev/null)" = "protoc-gen-go-grpc $(PROTOC_GEN_GO_GRPC_VERSION:v%=%)" ] || \
+		GOBIN="$$gobin" $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+# The committed protocol code is what the pinned tools generate: the test
+# fails (instead of skipping) when a tool is missing or another version.
+proto-check: proto-tools
+	@echo "== proto-check: TestGeneratedCodeUpToDate with $$(protoc --version), protoc-gen-go $(PROTOC_GEN_GO_VERSION), protoc-gen-go-grpc $(PROTOC_GEN_GO_GRPC_VERSION) =="
+	FMIMAGE_REQUIRE_PROTOC=1 $(GO) test -count=1 -v -run '^TestGeneratedCodeUpToDate$$' ./sdk/fmimagepb/
+
+# The kernel and backend tests as on a CPU without AVX-512: GODEBUG hides it
+# from the CPU-feature checks (x/sys/cpu and simd/archsimd), so the AVX2
+# kernels are the default and the AVX-512 forms skip; FMIMAGE_REQUIRE_KERNELS
+# makes the AVX2 cases fail rather than skip. (The normal run already tests
+# the AVX2 kernels forced on an AVX-512 machine.)
+test-kernels-avx2:
+	@echo "== test-kernels-avx2: go test ./internal/fastcpu/... with AVX-512 hidden (GODEBUG=cpu.avx512f=off), the AVX2 kernels required =="
+	@grep -qw avx2 /proc/cpuinfo || { echo "this CPU has no AVX2: the AVX2 kernels cannot be tested"; exit 1; }
+	@GODEBUG=cpu.avx512f=off $(GO) test -count=1 -v -run '^TestKernelNames$$' ./internal/fastcpu/kernels/ | grep 'Kernel() ='
+	$(call quiet-test,GODEBUG=cpu.avx512f=off FMIMAGE_REQUIRE_KERNELS=avx2-fma $(GO) test -count=1 -v ./internal/fastcpu/...)
+
+# Regenerate the protocol code with the pinned tools (see proto-tools).
+proto: proto-tools
 	cd sdk/fmimagepb && PATH="$$PATH:$$($(GO) env GOPATH)/bin" $(GO) generate
 
 clean:

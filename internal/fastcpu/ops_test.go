@@ -1,8 +1,10 @@
 package fastcpu_test
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/fm-image/fm-image/internal/fastcpu"
+	"github.com/fm-image/fm-image/internal/fastcpu/kernels"
 	"github.com/fm-image/fm-image/internal/fmcpu"
 )
 
@@ -387,36 +390,54 @@ func TestDotGeneral(t *testing.T) {
 	}
 }
 
+// TestConvolutionsAndGradients compares convolutions and their gradients on fastcpu, with
+// each of its kernel choices, with fmcpu.
 func TestConvolutionsAndGradients(t *testing.T) {
-	fast, _, fm := backendsForTest(t)
-	rng := rand.New(rand.NewPCG(4, 1))
-	for _, c := range []struct {
-		name               string
-		b, h, w, cin, cout int
-		k                  int
-		stride             int
-		pad                bool
-	}{
-		{"3x3same", 2, 9, 7, 5, 6, 3, 1, true},
-		{"1x1", 3, 6, 5, 4, 7, 1, 1, true},
-		{"3x3valid", 2, 8, 8, 3, 4, 3, 1, false},
-		{"3x3stride2", 2, 9, 9, 3, 4, 3, 2, true},
-		{"5x5same", 1, 11, 10, 2, 3, 5, 1, true},
-	} {
-		x := randTensor(rng, c.b, c.h, c.w, c.cin)
-		k := randTensor(rng, c.k, c.k, c.cin, c.cout)
-		compare(t, c.name, fast, fm, 1e-4, func(in []*Node) []*Node {
-			cv := Convolve(in[0], in[1]).Strides(c.stride)
-			if c.pad {
-				cv = cv.PadSame()
-			} else {
-				cv = cv.NoPadding()
+	_, _, fm := backendsForTest(t)
+	for _, config := range []string{"", "kernel=avx2-fma", "kernel=portable", "nowinograd", "nodirectconv"} {
+		t.Run(strings.TrimPrefix(cmp.Or(config, "auto"), "kernel="), func(t *testing.T) {
+			if k, ok := strings.CutPrefix(config, "kernel="); ok && !slices.Contains(kernels.Kernels(), k) {
+				t.Skipf("the %s kernels cannot run on this CPU and build: not tested through the backend", k)
 			}
-			y := cv.Done()
-			loss := ReduceAllSum(Mul(y, Sin(y)))
-			g := Gradient(loss, in[0], in[1])
-			return []*Node{y, g[0], g[1]}
-		}, x, k)
+			fast, err := fastcpu.New(config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fast.Finalize()
+			rng := rand.New(rand.NewPCG(4, 1))
+			for _, c := range []struct {
+				name               string
+				b, h, w, cin, cout int
+				k                  int
+				stride             int
+				pad                bool
+			}{
+				{"3x3same", 2, 9, 7, 5, 6, 3, 1, true},
+				{"1x1", 3, 6, 5, 4, 7, 1, 1, true},
+				{"3x3valid", 2, 8, 8, 3, 4, 3, 1, false},
+				{"3x3stride2", 2, 9, 9, 3, 4, 3, 2, true},
+				{"5x5same", 1, 11, 10, 2, 3, 5, 1, true},
+				{"3x3same-16to32", 2, 8, 8, 16, 32, 3, 1, true}, // the Winograd form where there is one
+				{"3x3same-32to3", 2, 8, 8, 32, 3, 3, 1, true},   // an RGB head
+			} {
+				x := randTensor(rng, c.b, c.h, c.w, c.cin)
+				k := randTensor(rng, c.k, c.k, c.cin, c.cout)
+				compare(t, c.name, fast, fm, 1e-4, func(in []*Node) []*Node {
+					cv := Convolve(in[0], in[1]).Strides(c.stride)
+					if c.pad {
+						cv = cv.PadSame()
+					} else {
+						cv = cv.NoPadding()
+					}
+					y := cv.Done()
+					// Scaled to about unit size, so that sin does not amplify y's rounding.
+					ys := MulScalar(y, 1/math.Sqrt(float64(c.k*c.k*c.cin)))
+					loss := ReduceAllSum(Mul(ys, Sin(ys)))
+					g := Gradient(loss, in[0], in[1])
+					return []*Node{y, g[0], g[1]}
+				}, x, k)
+			}
+		})
 	}
 }
 

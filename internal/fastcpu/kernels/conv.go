@@ -115,6 +115,8 @@ type convJob struct {
 	parts      int
 	x, k, y    []float32
 	kernelGrad bool
+	slots      int           // kernel gradient: partial sums, each kdim·Cout values of acc
+	acc        []float32     // kernel gradient: the partial sums (transposed, Cout×kdim)
 	kern       *kernel       // kernel of the per-chunk GEMMs
 	chunk      int           // output rows per im2col chunk
 	next       *atomic.Int64 // next chunk to take
@@ -150,12 +152,21 @@ func (w *Workspace) Conv2DKernelGrad(s ConvShape, x, dy, dk []float32) error {
 	cj := w.convJob(s, x, dk, dy)
 	cj.kernelGrad = true
 	cj.kern = w.st.pick(cj.kdim)
-	w.st.parallel(cj, cj.parts)
-	// Sum the workers' partial gradients (each Cout×kdim) into dk (kdim×Cout).
+	// Fixed chunks, summed into kgradSlots partial gradients whatever the
+	// number of workers (see runPart).
+	cj.chunk = max(16, min(1024, colsBudget/cj.kdim, roundUp((cj.rows+kgradSlots-1)/kgradSlots, 8)))
+	cj.slots = min(kgradSlots, (cj.rows+cj.chunk-1)/cj.chunk)
+	cj.parts = max(1, min(cj.parts, cj.slots))
 	n := cj.kdim * s.Cout
+	if need := cj.slots * n; len(w.st.kacc) < need {
+		w.st.kacc = make([]float32, need)
+	}
+	cj.acc = w.st.kacc[:cj.slots*n]
+	w.st.parallel(cj, cj.parts)
+	// Sum the slots' partial gradients (each Cout×kdim), in slot order, into dk (kdim×Cout).
 	dk = dk[:n]
-	for p := 0; p < cj.parts; p++ {
-		src := w.st.workers[p].acc[:n]
+	for p := 0; p < cj.slots; p++ {
+		src := cj.acc[p*n : (p+1)*n]
 		for o := 0; o < s.Cout; o++ {
 			row := src[o*cj.kdim : (o+1)*cj.kdim]
 			if p == 0 {
@@ -171,6 +182,11 @@ func (w *Workspace) Conv2DKernelGrad(s ConvShape, x, dy, dk []float32) error {
 	}
 	return nil
 }
+
+// kgradSlots is the number of partial sums the im2col kernel gradient adds
+// up: fixed, so that the result does not depend on the number of workers
+// (it is also the most workers that form can use).
+const kgradSlots = 8
 
 // checkConv verifies the Workspace and the convolution s with slices of nx,
 // nk and ny values for its input, kernel and output.
@@ -214,49 +230,59 @@ func (w *Workspace) parallelism() int {
 
 // runPart computes chunks of output rows, taken from a shared counter: im2col
 // of the chunk followed by a GEMM. The kernel gradient sums over chunks, so
-// there part p takes chunks p, p+parts, ... in order instead: which chunks
-// a partial sum holds, and in what order, must not depend on timing, or the
-// result would change from run to run in its last bits (and a resumed
-// training run would not match an uninterrupted one).
+// there the chunks are dealt to cj.slots partial sums instead, slot q
+// adding chunks q, q+slots, ... in order, and part p computes slots p,
+// p+parts, ...: which chunks a partial sum holds, and in what order, must
+// depend neither on timing nor on the number of workers, or the result
+// would change from run to run, or from machine to machine, in its last
+// bits (and a resumed training run would not match an uninterrupted one).
 func (cj *convJob) runPart(wk *worker, part int) {
-	s := cj.s
 	mc := cj.chunk
 	if need := mc * cj.kdim; len(wk.cols) < need {
 		wk.cols = make([]float32, need)
 	}
 	if cj.kernelGrad {
-		if need := cj.kdim * s.Cout; len(wk.acc) < need {
-			wk.acc = make([]float32, need)
+		n := cj.kdim * cj.s.Cout
+		for slot := part; slot < cj.slots; slot += cj.parts {
+			acc := cj.acc[slot*n : (slot+1)*n]
+			clear(acc)
+			for c := slot; c*mc < cj.rows; c += cj.slots {
+				cj.chunkRows(wk, c, acc)
+			}
 		}
-		clear(wk.acc[:cj.kdim*s.Cout])
+		return
 	}
-	for c := part; ; c += cj.parts {
-		chunk := c
-		if !cj.kernelGrad {
-			chunk = int(cj.next.Add(1) - 1)
-		}
-		r0 := chunk * mc
-		if r0 >= cj.rows {
+	for {
+		c := int(cj.next.Add(1) - 1)
+		if c*mc >= cj.rows {
 			return
 		}
-		n := min(mc, cj.rows-r0)
-		cols := wk.cols[:n*cj.kdim]
-		cj.im2col(cols, r0, n)
-		var j job
-		if cj.kernelGrad {
-			// accᵀ (Cout×kdim) += dy rowsᵀ (Cout×n) · cols (n×kdim): computed
-			// transposed so that the big operand, cols, is packed as B (a
-			// plain copy) and the small one, dy, as A.
-			j = job{tA: Trans, m: s.Cout, n: cj.kdim, k: n, alpha: 1, beta: 1,
-				a: cj.y[r0*s.Cout:], lda: s.Cout, b: cols, ldb: cj.kdim, c: wk.acc, ldc: cj.kdim}
-		} else {
-			// y rows (n×Cout) = cols (n×kdim) · k (kdim×Cout)
-			j = job{m: n, n: s.Cout, k: cj.kdim, alpha: 1, beta: 0,
-				a: cols, lda: cj.kdim, b: cj.k, ldb: s.Cout, c: cj.y[r0*s.Cout:], ldc: s.Cout}
-		}
-		j.kern = cj.kern
-		wk.gemm(&j, 0, 0, j.m, 0, j.n)
+		cj.chunkRows(wk, c, nil)
 	}
+}
+
+// chunkRows computes chunk c of the output rows: the forward convolution's
+// rows of y, or (kernel gradient) their contribution added to acc.
+func (cj *convJob) chunkRows(wk *worker, c int, acc []float32) {
+	s := cj.s
+	r0 := c * cj.chunk
+	n := min(cj.chunk, cj.rows-r0)
+	cols := wk.cols[:n*cj.kdim]
+	cj.im2col(cols, r0, n)
+	var j job
+	if cj.kernelGrad {
+		// accᵀ (Cout×kdim) += dy rowsᵀ (Cout×n) · cols (n×kdim): computed
+		// transposed so that the big operand, cols, is packed as B (a
+		// plain copy) and the small one, dy, as A.
+		j = job{tA: Trans, m: s.Cout, n: cj.kdim, k: n, alpha: 1, beta: 1,
+			a: cj.y[r0*s.Cout:], lda: s.Cout, b: cols, ldb: cj.kdim, c: acc, ldc: cj.kdim}
+	} else {
+		// y rows (n×Cout) = cols (n×kdim) · k (kdim×Cout)
+		j = job{m: n, n: s.Cout, k: cj.kdim, alpha: 1, beta: 0,
+			a: cols, lda: cj.kdim, b: cj.k, ldb: s.Cout, c: cj.y[r0*s.Cout:], ldc: s.Cout}
+	}
+	j.kern = cj.kern
+	wk.gemm(&j, 0, 0, j.m, 0, j.n)
 }
 
 // im2col writes output rows [r0, r0+n) of the patch matrix into cols (n×kdim):

@@ -116,7 +116,7 @@ type state struct {
 	xpad       []float32 // zero-padded input
 	kpack      []float32 // kernel packed for the tiles
 	dypad      []float32 // output gradient widened to whole strips
-	kacc       []float32 // kernel-gradient accumulator
+	kacc       []float32 // kernel-gradient accumulators (direct, Winograd and im2col forms)
 	taps       []int     // byte offsets of the kernel taps
 	tileDone   []atomic.Int32
 	pad        padJob
@@ -146,7 +146,7 @@ type worker struct {
 	packA []float32
 	packB []float32
 	cols  []float32 // im2col chunk of convolutions
-	acc   []float32 // partial kernel gradient of Conv2DKernelGrad
+	acc   []float32 // scratch accumulator of matrix-vector products
 	kern  *kernel
 }
 

@@ -9,16 +9,17 @@ import (
 	"time"
 )
 
-// naive computes the reference result in float64.
+// naive computes the reference result in float64, with the magnitudes of
+// what each element adds up (see ref).
 func naive(tA, tB Transpose, m, n, k int, alpha float32, a []float32, lda int,
-	b []float32, ldb int, beta float32, c []float32, ldc int) []float64 {
-	out := make([]float64, len(c))
+	b []float32, ldb int, beta float32, c []float32, ldc int) ref {
+	out := newRef(len(c))
 	for i := range c {
-		out[i] = float64(c[i])
+		out.v[i] = float64(c[i])
 	}
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
-			var s float64
+			var s, abs float64
 			for p := 0; p < k; p++ {
 				var av, bv float32
 				if tA {
@@ -32,12 +33,14 @@ func naive(tA, tB Transpose, m, n, k int, alpha float32, a []float32, lda int,
 					bv = b[p*ldb+j]
 				}
 				s += float64(av) * float64(bv)
+				abs += math.Abs(float64(av) * float64(bv))
 			}
 			old := float64(c[i*ldc+j])
 			if beta == 0 {
 				old = 0
 			}
-			out[i*ldc+j] = float64(alpha)*s + float64(beta)*old
+			out.v[i*ldc+j] = float64(alpha)*s + float64(beta)*old
+			out.abs[i*ldc+j] = math.Abs(float64(alpha))*abs + math.Abs(float64(beta)*old)
 		}
 	}
 	return out
@@ -49,17 +52,6 @@ func randSlice(r *rand.Rand, n int) []float32 {
 		x[i] = r.Float32()*2 - 1
 	}
 	return x
-}
-
-// compare checks got against want with a tolerance scaled by k.
-func compare(t *testing.T, name string, got []float32, want []float64, k int) {
-	t.Helper()
-	tol := 1e-5 * float64(k+1)
-	for i := range got {
-		if d := math.Abs(float64(got[i]) - want[i]); d > tol*(1+math.Abs(want[i])) || math.IsNaN(float64(got[i])) {
-			t.Fatalf("%s: element %d = %g, want %g (diff %g)", name, i, got[i], want[i], d)
-		}
-	}
 }
 
 type caseSpec struct {
@@ -92,32 +84,16 @@ func runCase(t *testing.T, r *rand.Rand, ws *Workspace, cs caseSpec) {
 	if err := ws.Sgemm(cs.tA, cs.tB, cs.m, cs.n, cs.k, cs.alpha, a, lda, b, ldb, cs.beta, c, ldc); err != nil {
 		t.Fatalf("%+v: %v", cs, err)
 	}
-	compare(t, fmt.Sprintf("%+v", cs), c, want, cs.k)
-}
-
-func kernelsToTest(t *testing.T) []Options {
-	opts := []Options{{ForcePortable: true}, {}} // forced portable, automatic choice
-	for _, name := range Kernels() {
-		if name != "portable" {
-			opts = append(opts, Options{Kernel: name})
-		}
-	}
-	if !simdAvailable() {
-		t.Logf("SIMD kernel not available in this build/CPU (Kernel() = %q)", Kernel())
-	}
-	if hasDirectAVX512() || hasDirectAVX2() {
-		opts = append(opts, Options{NoDirectConv: true}) // convolutions as im2col + GEMM only
-	}
-	return opts
+	compare(t, fmt.Sprintf("%+v", cs), c, want, cs.k, false)
 }
 
 func TestSgemmRandomShapes(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, o := range kernelsToTest(t) {
+	forEachCase(t, gemmCases(), func(t *testing.T, o Options) {
 		for _, par := range []int{1, 2, 3} {
 			o.Parallelism = par
 			ws := NewWorkspace(o)
-			t.Run(fmt.Sprintf("%s/p%d", ws.Kernel(), par), func(t *testing.T) {
+			t.Run(fmt.Sprintf("p%d", par), func(t *testing.T) {
 				n := 300
 				if testing.Short() {
 					n = 60
@@ -137,13 +113,14 @@ func TestSgemmRandomShapes(t *testing.T) {
 			})
 			ws.Close()
 		}
-	}
+	})
 }
 
 func TestSgemmEdgeShapes(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, o := range kernelsToTest(t) {
+	forEachCase(t, gemmCases(), func(t *testing.T, o Options) {
 		ws := NewWorkspace(o)
+		defer ws.Close()
 		for _, sz := range [][3]int{{1, 1, 1}, {1, 1, 300}, {300, 1, 1}, {1, 300, 1}, {5, 7, 0},
 			{0, 5, 5}, {5, 0, 5}, {4, 16, 1}, {4, 16, 2}, {4, 16, 129}, {8, 32, 257}, {3, 600, 17},
 			{600, 3, 17}, {2, 1030, 5}, {129, 1, 129}, {1, 129, 129}} {
@@ -154,31 +131,30 @@ func TestSgemmEdgeShapes(t *testing.T) {
 				}
 			}
 		}
-		ws.Close()
-	}
+	})
 }
 
 func TestSgemmLarge(t *testing.T) {
 	if testing.Short() {
-		t.Skip("short")
+		t.Skip("-short: the large products are not tested")
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, o := range kernelsToTest(t) {
+	forEachCase(t, gemmCases(), func(t *testing.T, o Options) {
 		o.Parallelism = 2
 		ws := NewWorkspace(o)
+		defer ws.Close()
 		for _, sz := range [][3]int{{257, 300, 520}, {1000, 33, 290}, {31, 1100, 70}, {130, 130, 1030}} {
 			for _, tr := range [][2]Transpose{{false, false}, {true, true}, {true, false}, {false, true}} {
 				runCase(t, r, ws, caseSpec{tA: tr[0], tB: tr[1], m: sz[0], n: sz[1], k: sz[2],
 					alpha: 1, beta: 0.5, padB: 2, padC: 1})
 			}
 		}
-		ws.Close()
-	}
+	})
 }
 
 func TestSgemmBatched(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, o := range kernelsToTest(t) {
+	forEachCase(t, gemmCases(), func(t *testing.T, o Options) {
 		for _, par := range []int{1, 2, 4} {
 			o.Parallelism = par
 			ws := NewWorkspace(o)
@@ -208,7 +184,7 @@ func TestSgemmBatched(t *testing.T) {
 						a := randSlice(r, sa*batch)
 						b := randSlice(r, max(sb*batch, n*k+n*ldb+k*ldb))
 						c := randSlice(r, sc*batch)
-						want := make([][]float64, batch)
+						want := make([]ref, batch)
 						for e := 0; e < batch; e++ {
 							want[e] = naive(tr[0], tr[1], m, n, k, 1.5, a[e*sa:], lda, b[e*sb:], ldb, 0.25, c[e*sc:(e+1)*sc], ldc)
 						}
@@ -216,14 +192,14 @@ func TestSgemmBatched(t *testing.T) {
 							t.Fatal(err)
 						}
 						for e := 0; e < batch; e++ {
-							compare(t, fmt.Sprintf("batched %v %v e=%d", sz, tr, e), c[e*sc:(e+1)*sc], want[e], k)
+							compare(t, fmt.Sprintf("batched %v %v e=%d", sz, tr, e), c[e*sc:(e+1)*sc], want[e], k, false)
 						}
 					}
 				}
 			}
 			ws.Close()
 		}
-	}
+	})
 }
 
 func TestSgemmErrors(t *testing.T) {
@@ -291,19 +267,22 @@ func TestSteadyStateAllocs(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	m, n, k := 256, 256, 256
 	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
-	for _, par := range []int{1, 2} {
-		ws := NewWorkspace(Options{Parallelism: par})
-		f := func() {
-			if err := ws.Sgemm(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, c, n); err != nil {
-				t.Fatal(err)
+	forEachCase(t, gemmCases(), func(t *testing.T, o Options) {
+		for _, par := range []int{1, 2} {
+			o.Parallelism = par
+			ws := NewWorkspace(o)
+			f := func() {
+				if err := ws.Sgemm(NoTrans, NoTrans, m, n, k, 1, a, k, b, n, 0, c, n); err != nil {
+					t.Fatal(err)
+				}
 			}
+			f()
+			if allocs := testing.AllocsPerRun(10, f); allocs != 0 {
+				t.Errorf("parallelism %d: %v allocations per call", par, allocs)
+			}
+			ws.Close()
 		}
-		f()
-		if allocs := testing.AllocsPerRun(10, f); allocs != 0 {
-			t.Errorf("parallelism %d: %v allocations per call", par, allocs)
-		}
-		ws.Close()
-	}
+	})
 }
 
 func TestConvenienceSgemm(t *testing.T) {
@@ -360,8 +339,8 @@ func TestConcurrentWorkspaces(t *testing.T) {
 					return
 				}
 				for i := range c {
-					if d := float64(c[i]) - want[i]; d > 1e-3 || d < -1e-3 {
-						errs <- fmt.Errorf("element %d = %g, want %g", i, c[i], want[i])
+					if d := math.Abs(float64(c[i]) - want.v[i]); d > tolerance(k, want.abs[i], false) {
+						errs <- fmt.Errorf("element %d = %g, want %g", i, c[i], want.v[i])
 						return
 					}
 				}
