@@ -29,7 +29,7 @@ DEMO_OUT   ?= out/demo
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
-.PHONY: build deps demo test test-race fuzz proto proto-tools proto-check test-nosimd build-xla test-kernels-avx2 clean chromium
+.PHONY: build build-gpu deps demo test test-race fuzz proto proto-tools proto-check test-nosimd build-xla test-kernels-avx2 clean chromium
 
 deps:
 	$(GO) mod download
@@ -91,11 +91,22 @@ test-nosimd:
 	$(call quiet-test,GOEXPERIMENT= $(GO) test -count=1 -short -v ./internal/... ./training/...)
 
 # The plugin built with the XLA backend (needs only Go modules to build;
-# running it needs a PJRT plugin).
+# running it needs a PJRT plugin), and backend selection checked with it on
+# this CPU-only machine: a missing PJRT plugin is a clear error (exit 2)
+# naming what to install and where it was looked for.
 build-xla:
-	@echo "== build-xla: go vet and go build -tags xla ./cmd/fm-image-plugin =="
+	@echo "== build-xla: go vet and go build -tags xla ./cmd/fm-image-plugin; backend selection with the XLA build =="
 	$(GO) vet -tags xla ./internal/backend/ ./cmd/fm-image-plugin/
-	$(GO) build -tags xla -o /dev/null ./cmd/fm-image-plugin
+	$(GO) build -tags xla -o $(BIN)/xla/fm-image-plugin ./cmd/fm-image-plugin
+	$(GO) test -count=1 -tags xla -run 'TestSelect' ./internal/backend/
+	$(call quiet-test,FMIMAGE_XLA_PLUGIN=$(CURDIR)/$(BIN)/xla/fm-image-plugin $(GO) test -count=1 -v -run '^TestRealBackendSelection$$' ./e2e/)
+
+# What bench/gpu.sh runs on a GPU machine (which has no Go toolchain): the CLI
+# and, built with the XLA backend, the plugin and fm-bench, in bin/gpu/.
+build-gpu: deps
+	$(GO) build -o $(BIN)/gpu/fm-image ./cmd/fm-image
+	$(GO) build -tags xla -o $(BIN)/gpu/fm-image-plugin ./cmd/fm-image-plugin
+	$(GO) build -tags xla -o $(BIN)/gpu/fm-bench ./cmd/fm-bench
 
 # protoc and the two Go generators at the pinned versions: protoc from apt
 # when we are root, the generators with go install (into $$(go env GOPATH)/bin,
