@@ -167,21 +167,37 @@ func nearestMSE(t *testing.T, data *flow.Dataset, img []float32) float64 {
 func TestInterruptAndResumeMatchesUninterrupted(t *testing.T) {
 	withDropout := tinyModel(t)
 	withDropout.Config.Dropout = 0.2 // in-graph randomness: its state must be checkpointed too
+	flowMap := tinyModel(t)
+	flowMap.Config.StepInput = true
+	base := flow.TrainConfig{Steps: 8, BatchSize: 4, Seed: 5, CheckpointEvery: -1, LearningRate: 1e-3}
+	with := func(change func(c *flow.TrainConfig)) flow.TrainConfig {
+		c := base
+		change(&c)
+		return c
+	}
 	for _, tc := range []struct {
 		name  string
 		model unet.Model
-	}{{"plain", tinyModel(t)}, {"dropout", withDropout}} {
-		t.Run(tc.name, func(t *testing.T) { testInterruptAndResume(t, tc.model) })
+		cfg   flow.TrainConfig
+	}{
+		{"plain", tinyModel(t), base},
+		{"dropout", withDropout, base},
+		{"ot-coupling+power-ema+adaptive-loss", tinyModel(t), with(func(c *flow.TrainConfig) {
+			c.OTCoupling, c.EMAPower, c.AdaptiveLossPower, c.TimeSampling = true, 7, 0.5, flow.TimeLogitNormal
+		})},
+		{"shortcut", flowMap, with(func(c *flow.TrainConfig) { c.Objective, c.FlowMapFraction = flow.ObjectiveShortcut, 0.5 })},
+		{"meanflow", flowMap, with(func(c *flow.TrainConfig) { c.Objective = flow.ObjectiveMeanFlow })},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testInterruptAndResume(t, tc.model, tc.cfg) })
 	}
 }
 
 // testInterruptAndResume trains model for 8 steps in one run, and again with an
 // interruption after step 3 and a resume from the checkpoint; the final checkpoints must be
 // byte-identical.
-func testInterruptAndResume(t *testing.T, model unet.Model) {
+func testInterruptAndResume(t *testing.T, model unet.Model, cfg flow.TrainConfig) {
 	backend := testBackend(t)
 	data := loadData(t, writeSyntheticImages(t, 3))
-	cfg := flow.TrainConfig{Steps: 8, BatchSize: 4, Seed: 5, CheckpointEvery: -1, LearningRate: 1e-3}
 
 	full := t.TempDir()
 	tr, err := flow.NewTrainer(backend, model, cfg)
