@@ -235,7 +235,7 @@ func TestShortcutTargetGaussian(t *testing.T) {
 
 // With the exact flow map and the exact velocity as the tangent, the MeanFlow
 // target v + d·(u(x+εv, t+ε, d-ε) - u(x, t, d))/ε equals u(x, t, d) up to the
-// finite difference's truncation error d·ε/2·max|G”| (G(τ) = u along the
+// finite difference's truncation error d·ε/2·max|d²G/dτ²| (G(τ) = u along the
 // straight line x + (τ-t)·v with the end time fixed) plus its rounding error d·2δ/ε (δ the
 // float32 error of one evaluation of u).
 func TestMeanFlowTargetGaussian(t *testing.T) {
