@@ -72,6 +72,12 @@ func (c TrainConfig) flowMapCount(batch int) int {
 	return min(max(int(math.Round(c.FlowMapFraction*float64(batch))), 1), batch)
 }
 
+// flowMapStartStep returns the first step (0-based) that trains the
+// few-step objective; the steps before it are plain flow matching.
+func (c TrainConfig) flowMapStartStep() int {
+	return int(math.Round(c.FlowMapStart * float64(c.Steps)))
+}
+
 // ShortcutMinStep returns the finest step size a shortcut model is trained
 // at, 2^-(levels-1).
 func ShortcutMinStep(levels int) float64 { return math.Ldexp(1, -(levels - 1)) }
@@ -112,8 +118,11 @@ func (c TrainConfig) StepCounts() []int {
 func (tr *Trainer) sampleTimesSteps(batch int) (ts, ds []float32) {
 	rng := tr.stepRand(1)
 	k := tr.cfg.flowMapCount(batch)
+	if tr.step < tr.cfg.flowMapStartStep() {
+		k = 0
+	}
 	ts = make([]float32, batch)
-	if k > 0 {
+	if tr.cfg.Objective.FlowMap() && tr.step >= tr.cfg.flowMapStartStep() {
 		ds = make([]float32, batch)
 	}
 	for i := range ts {

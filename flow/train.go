@@ -85,7 +85,8 @@ type Trainer struct {
 	model      Model
 	cfg        TrainConfig
 	ctx        *context.Context
-	exec       *context.Exec
+	exec       *context.Exec // the step of cfg's objective
+	execFM     *context.Exec // plain flow matching, before FlowMapStart (few-step objectives only)
 	step       int
 	smoothLoss float64
 	history    [][2]float64
@@ -115,11 +116,18 @@ func NewTrainer(backend backends.Backend, model Model, cfg TrainConfig) (*Traine
 	ctx.SetParam(context.ParamInitialSeed, cfg.Seed^0x5eed) // dropout and any in-graph randomness
 	ctx.SetParam("unet_init_seed", cfg.Seed)
 	tr := &Trainer{backend: backend, model: model, cfg: cfg, ctx: ctx}
-	exec, err := context.NewExec(backend, ctx, tr.stepGraph)
+	exec, err := context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node { return tr.stepGraph(ctx, in, tr.cfg) })
 	if err != nil {
 		return nil, fmt.Errorf("new trainer: %w", err)
 	}
 	tr.exec = exec
+	if cfg.Objective.FlowMap() && cfg.FlowMapStart > 0 {
+		fm := cfg
+		fm.Objective = ObjectiveFlowMatching
+		if tr.execFM, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node { return tr.stepGraph(ctx, in, fm) }); err != nil {
+			return nil, fmt.Errorf("new trainer: %w", err)
+		}
+	}
 	return tr, nil
 }
 
@@ -146,11 +154,11 @@ func (tr *Trainer) SetTotalSteps(steps int) error {
 // 1/(1-β2^k), and the EMA decay; then, for a few-step objective, the step
 // sizes d [B], and for a class-conditional model the labels [B]. Outputs:
 // the loss and the gradient norm.
-func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node) []*Node {
+func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node, cfg TrainConfig) []*Node {
 	x1, x0, t, lr, bc1, bc2, emaDecay := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
 	rest := in[7:]
 	var d, labels *Node
-	if tr.cfg.Objective.FlowMap() {
+	if cfg.Objective.FlowMap() {
 		d, rest = rest[0], rest[1:]
 	}
 	if len(rest) > 0 {
@@ -168,7 +176,7 @@ func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node) []*Node {
 		}
 		return tr.model.Velocity(mctx, x, t)
 	}
-	loss := objectiveLoss(tr.cfg, f, x1, x0, t, d)
+	loss := objectiveLoss(cfg, f, x1, x0, t, d)
 
 	vars := scopeVariables(ctx, modelScope)
 	values := make([]*Node, len(vars))
@@ -285,7 +293,11 @@ func (tr *Trainer) TrainStepLabeled(x1 []float32, labels []int, batch int) (loss
 	if classes > 0 {
 		args = append(args, tr.dropLabels(labels, batch, classes))
 	}
-	outs, err := tr.exec.Exec(args...)
+	exec := tr.exec
+	if ds == nil && tr.execFM != nil {
+		exec = tr.execFM
+	}
+	outs, err := exec.Exec(args...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("train step %d: %w", tr.step+1, err)
 	}

@@ -187,6 +187,7 @@ func TestInterruptAndResumeMatchesUninterrupted(t *testing.T) {
 		})},
 		{"shortcut", flowMap, with(func(c *flow.TrainConfig) { c.Objective, c.FlowMapFraction = flow.ObjectiveShortcut, 0.5 })},
 		{"meanflow", flowMap, with(func(c *flow.TrainConfig) { c.Objective = flow.ObjectiveMeanFlow })},
+		{"flow-matching-then-meanflow", flowMap, with(func(c *flow.TrainConfig) { c.Objective, c.FlowMapStart = flow.ObjectiveMeanFlow, 0.5 })},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testInterruptAndResume(t, tc.model, tc.cfg) })
 	}

@@ -74,6 +74,12 @@ type TrainConfig struct {
 	// trains at a step size d > 0 (the rest is plain flow matching at d = 0);
 	// default 0.25.
 	FlowMapFraction float64 `json:"flow_map_fraction,omitempty"`
+	// FlowMapStart is the fraction of the run trained with plain flow
+	// matching (d = 0 on the whole batch) before a few-step objective takes
+	// over: a two-phase run, base model first, then its flow-map training
+	// (default 0: from the start). The switch is at step
+	// round(FlowMapStart·Steps), so it moves if a resumed run changes Steps.
+	FlowMapStart float64 `json:"flow_map_start,omitempty"`
 	// ShortcutLevels is the number of step sizes a shortcut model learns: d
 	// in {1, 1/2, ..., 2^-(ShortcutLevels-1)}, the finest bootstrapped from
 	// the velocity (d = 0); default 7 (so 1 to 128 steps).
@@ -218,6 +224,9 @@ func (c TrainConfig) Validate() error {
 	switch c.Objective {
 	case ObjectiveFlowMatching:
 	case ObjectiveShortcut, ObjectiveMeanFlow:
+		if !(c.FlowMapStart >= 0 && c.FlowMapStart < 1) {
+			bad("flow_map_start=%g: must be in [0, 1)", c.FlowMapStart)
+		}
 		if !(c.FlowMapFraction > 0 && c.FlowMapFraction <= 1) {
 			bad("flow_map_fraction=%g: must be in (0, 1]", c.FlowMapFraction)
 		}
