@@ -34,6 +34,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -65,6 +66,8 @@ func main() {
 		err = runEval(os.Args[2:])
 	case "time":
 		err = runTime(os.Args[2:])
+	case "fdcheck":
+		err = runFDCheck(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q (prep, train, eval, time)", os.Args[1])
 	}
@@ -731,4 +734,97 @@ func writeGrid(path, dir string, size, cols, scale int) error {
 		return err
 	}
 	return f.Close()
+}
+
+// ---------------------------------------------------------------------------
+
+// runFDCheck measures how the finite-difference time derivative of a
+// flow-map model's average velocity, (u(x+εv, t+ε, d-ε) - u(x, t, d))/ε
+// along training pairs, depends on ε: for each ε the RMS of d·(derivative)
+// (the MeanFlow target's correction term) and its RMS change from the next
+// larger ε.
+func runFDCheck(args []string) error {
+	fs := flag.NewFlagSet("fdcheck", flag.ExitOnError)
+	var d dataFlags
+	d.register(fs)
+	run := fs.String("run", "", "run folder of a flow-map model (required)")
+	n := fs.Int("n", 64, "pairs")
+	_ = fs.Parse(args)
+	ctx := context.Background()
+	ck, err := flow.LoadCheckpoint(*run)
+	if err != nil {
+		return err
+	}
+	cfg, err := unet.ParseConfig(ck.Model)
+	if err != nil {
+		return err
+	}
+	backend, err := cpubackend.Select(d.backend)
+	if err != nil {
+		return err
+	}
+	field, err := flow.NewModelField(backend, unet.Model{Config: cfg}, ck, true)
+	if err != nil {
+		return err
+	}
+	train, _, err := d.load(ctx, false)
+	if err != nil {
+		return err
+	}
+	dim := d.size * d.size * 3
+	x1 := make([]float32, *n*dim)
+	rng := rand.New(rand.NewPCG(7, 7))
+	if _, err := train.Batch(rng, *n, x1); err != nil {
+		return err
+	}
+	x0 := make([]float32, *n*dim)
+	_ = flow.GaussianNoiseBatch(77, 0, dim, x0)
+	ts, ds := make([]float32, *n), make([]float32, *n)
+	for i := range ts {
+		a, b := rng.Float32(), rng.Float32()
+		ts[i], ds[i] = min(a, b), max(a, b)-min(a, b)
+	}
+	xt, v := make([]float32, *n*dim), make([]float32, *n*dim)
+	for i := range xt {
+		t := ts[i/dim]
+		xt[i] = (1-t)*x0[i] + t*x1[i]
+		v[i] = x1[i] - x0[i]
+	}
+	base := make([]float32, *n*dim)
+	if err := field.AverageVelocity(ctx, xt, ts, ds, base); err != nil {
+		return err
+	}
+	var prev []float64
+	for _, eps := range []float64{3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5} {
+		xp, tp, dp := make([]float32, *n*dim), make([]float32, *n), make([]float32, *n)
+		es := make([]float32, *n)
+		for i := range tp {
+			es[i] = float32(math.Max(math.Min(eps, float64(ds[i])), 1e-6))
+			tp[i], dp[i] = ts[i]+es[i], ds[i]-es[i]
+		}
+		for i := range xp {
+			xp[i] = xt[i] + es[i/dim]*v[i]
+		}
+		up := make([]float32, *n*dim)
+		if err := field.AverageVelocity(ctx, xp, tp, dp, up); err != nil {
+			return err
+		}
+		term := make([]float64, *n*dim)
+		var rms, diff float64
+		for i := range term {
+			term[i] = float64(ds[i/dim]) * float64(up[i]-base[i]) / float64(es[i/dim])
+			rms += term[i] * term[i]
+			if prev != nil {
+				diff += (term[i] - prev[i]) * (term[i] - prev[i])
+			}
+		}
+		rms = math.Sqrt(rms / float64(len(term)))
+		if prev != nil {
+			fmt.Printf("eps %-6g  RMS d·du/dt %.4f  RMS change from previous eps %.4f\n", eps, rms, math.Sqrt(diff/float64(len(term))))
+		} else {
+			fmt.Printf("eps %-6g  RMS d·du/dt %.4f\n", eps, rms)
+		}
+		prev = term
+	}
+	return nil
 }

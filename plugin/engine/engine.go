@@ -202,6 +202,12 @@ func (e *Engine) Generate(ctx context.Context, req sdk.GenerateRequest, progress
 			"%d images of %dx%d (%d pixels) exceed the plugin's memory budget of %d pixels per request; ask for at most %d",
 			req.N, w, h, pixels, e.opts.MaxGeneratePixels, e.opts.MaxGeneratePixels/int64(h*w))}
 	}
+	if method == flow.Euler && lm.field.FlowMap() && len(req.InitPNG) == 0 {
+		// A model trained with a few-step objective jumps each step with its
+		// average velocity over the step (with many steps this tends to
+		// Euler on its velocity).
+		method = flow.FlowMap
+	}
 	var field flow.Field = lm.field
 	if req.Label != "" {
 		label, err := flow.ClassIndex(lm.ckpt.Classes, req.Label)
@@ -308,6 +314,20 @@ type velocityRecorder struct {
 // Velocity implements flow.Field.
 func (r *velocityRecorder) Velocity(ctx context.Context, x, t, dst []float32) error {
 	if err := r.Field.Velocity(ctx, x, t, dst); err != nil {
+		return err
+	}
+	r.v = append(r.v[:0], dst...)
+	return nil
+}
+
+// AverageVelocity implements flow.StepField when the recorded field does
+// (FlowMap sampling), recording the average velocity.
+func (r *velocityRecorder) AverageVelocity(ctx context.Context, x, t, h, dst []float32) error {
+	sf, ok := r.Field.(flow.StepField)
+	if !ok {
+		return errors.New("preview: the field has no average velocities")
+	}
+	if err := sf.AverageVelocity(ctx, x, t, h, dst); err != nil {
 		return err
 	}
 	r.v = append(r.v[:0], dst...)
