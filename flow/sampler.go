@@ -40,9 +40,23 @@ const (
 	// RK4 is the classical fourth-order Runge-Kutta method: four evaluations
 	// per step.
 	RK4 Method = "rk4"
+	// FlowMap jumps each step with the average velocity over it,
+	// x(t+h) = x(t) + h·u(x(t), t, h): one evaluation per step of a field
+	// that implements [StepField] (a model trained with a few-step
+	// objective). With u(x, t, h) = v(x, t) it is Euler.
+	FlowMap Method = "flowmap"
 )
 
-// Methods returns the supported methods, cheapest first.
+// StepField is a [Field] that also gives the average velocity over a step:
+// AverageVelocity writes u(x, t, h) into dst, the mean velocity from t to
+// t+h[i] for sample i (rows as in Field.Velocity).
+type StepField interface {
+	Field
+	AverageVelocity(ctx context.Context, x, t, h, dst []float32) error
+}
+
+// Methods returns the ODE integrators of a velocity field, cheapest first
+// (FlowMap, which needs a [StepField], is not among them).
 func Methods() []Method { return []Method{Euler, Heun, Midpoint, RK4} }
 
 // ParseMethod returns the Method named by s (case-insensitive, surrounding
@@ -57,24 +71,25 @@ func ParseMethod(s string) (Method, error) {
 
 func (m Method) valid() bool {
 	switch m {
-	case Euler, Heun, Midpoint, RK4:
+	case Euler, Heun, Midpoint, RK4, FlowMap:
 		return true
 	}
 	return false
 }
 
 func methodList() string {
-	names := make([]string, 0, 4)
+	names := make([]string, 0, 5)
 	for _, m := range Methods() {
 		names = append(names, string(m))
 	}
+	names = append(names, string(FlowMap))
 	return strings.Join(names, ", ")
 }
 
 // stages returns the number of velocity evaluations per step, 0 if unknown.
 func (m Method) stages() int {
 	switch m {
-	case Euler:
+	case Euler, FlowMap:
 		return 1
 	case Heun, Midpoint:
 		return 2
@@ -99,13 +114,20 @@ func (m Method) Evaluations(steps int) int {
 type SampleOptions struct {
 	// Method is the integration scheme; empty means Euler.
 	Method Method
-	// Steps is the number N >= 1 of equal time steps.
+	// Steps is the number N >= 1 of time steps (equal unless Shift warps
+	// them).
 	Steps int
 	// T0 and T1 bound the integration interval, from T0 to T1. When both are
 	// zero the interval defaults to [0, 1] (noise to data). T0 > 0 starts from
 	// a partially noised image (image-to-image); T1 < T0 integrates backwards
 	// (inversion: data to noise). T0 == T1 otherwise is an error.
 	T0, T1 float32
+	// Shift, when neither 0 nor 1, warps the time grid: step k ends at
+	// T0 + (T1-T0)·w(k/N) with w(τ) = Shift·τ/(1 + (Shift-1)·τ), so that
+	// Shift > 1 takes longer steps near T0 and shorter ones near T1 (towards
+	// the data when integrating from noise), Shift < 1 the reverse. It must
+	// be positive.
+	Shift float64
 	// OnStep, if non-nil, is called after each step with the 1-based number
 	// of completed steps, the total, the time t the state has reached and the
 	// current state x (batch*dim floats, same layout as the input). x is the
@@ -139,7 +161,26 @@ func (o SampleOptions) Validate() error {
 	if o.T0 == o.T1 {
 		return fmt.Errorf("integration interval is empty: T0 = T1 = %g", o.T0)
 	}
+	if o.Method == FlowMap && o.T1 < o.T0 {
+		return fmt.Errorf("method %q integrates forwards only (T1 < T0 given)", FlowMap)
+	}
+	if math.IsNaN(o.Shift) || o.Shift < 0 || math.IsInf(o.Shift, 0) {
+		return fmt.Errorf("time-grid shift must be a positive number (0 for none), got %g", o.Shift)
+	}
 	return nil
+}
+
+// gridPoint returns the k-th of n grid times from t0 to t1 (warped by
+// shift; see SampleOptions.Shift).
+func gridPoint(k, n int, t0, t1, shift float64) float64 {
+	if k == n {
+		return t1
+	}
+	tau := float64(k) / float64(n)
+	if shift != 0 && shift != 1 {
+		tau = shift * tau / (1 + (shift-1)*tau)
+	}
+	return t0 + tau*(t1-t0)
 }
 
 func finite32(v float32) bool {
@@ -150,7 +191,8 @@ func finite32(v float32) bool {
 // Integrate integrates dx/dt = f(x, t) in place from opts.T0 to opts.T1 in
 // opts.Steps equal steps with opts.Method. x holds batch*dim floats, sample i
 // being x[i*dim:(i+1)*dim]; every sample shares the same time grid
-// t_k = T0 + k*(T1-T0)/N (computed in float64, so it does not drift).
+// t_k = T0 + k*(T1-T0)/N (computed in float64, so it does not drift; see
+// SampleOptions.Shift for a warped grid).
 //
 // Integrate is deterministic for a deterministic field. It allocates its
 // scratch buffers (at most three copies of x plus batch times) once per call,
@@ -173,6 +215,14 @@ func Integrate(ctx context.Context, f Field, x []float32, batch int, opts Sample
 	}
 
 	in := integrator{ctx: ctx, f: f, x: x, t: make([]float32, batch)}
+	if opts.Method == FlowMap {
+		sf, ok := f.(StepField)
+		if !ok {
+			return fmt.Errorf("integrate: method %q needs a field with average velocities (a model trained with a few-step objective)", FlowMap)
+		}
+		in.sf = sf
+		in.h = make([]float32, batch)
+	}
 	stages := opts.Method.stages()
 	in.k = make([]float32, len(x))
 	if stages > 1 {
@@ -185,15 +235,14 @@ func Integrate(ctx context.Context, f Field, x []float32, batch int, opts Sample
 	n := opts.Steps
 	t0, t1 := float64(opts.T0), float64(opts.T1)
 	for step := 0; step < n; step++ {
-		ta := t0 + float64(step)*(t1-t0)/float64(n)
-		tb := t0 + float64(step+1)*(t1-t0)/float64(n)
-		if step == n-1 {
-			tb = t1
-		}
+		ta := gridPoint(step, n, t0, t1, opts.Shift)
+		tb := gridPoint(step+1, n, t0, t1, opts.Shift)
 		var err error
 		switch opts.Method {
 		case Euler:
 			err = in.euler(ta, tb)
+		case FlowMap:
+			err = in.flowMap(ta, tb)
 		case Heun:
 			err = in.heun(ta, tb)
 		case Midpoint:
@@ -220,6 +269,23 @@ type integrator struct {
 	k   []float32 // velocity output
 	tmp []float32 // stage state
 	acc []float32 // accumulated slope (Heun, RK4)
+	sf  StepField // FlowMap's field
+	h   []float32 // FlowMap's per-sample step
+}
+
+func (in *integrator) flowMap(ta, tb float64) error {
+	if err := in.ctx.Err(); err != nil {
+		return err
+	}
+	for i := range in.t {
+		in.t[i] = float32(ta)
+		in.h[i] = float32(tb - ta)
+	}
+	if err := in.sf.AverageVelocity(in.ctx, in.x, in.t, in.h, in.k); err != nil {
+		return err
+	}
+	axpy(in.x, in.x, float32(tb-ta), in.k)
+	return nil
 }
 
 // eval writes f(state, t) into in.k after checking the context.

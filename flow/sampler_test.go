@@ -426,3 +426,81 @@ func TestIntegrateAllocations(t *testing.T) {
 		}
 	}
 }
+
+// stepGaussianField is gaussianField with the exact average velocity over a
+// step (see objective_internal_test.go): u(x, t, h) = mu + (a(t+h)/a(t) -
+// 1)/h·(x - t·mu), a(t)² = (1-t)² + t²s².
+type stepGaussianField struct {
+	Field
+	mu, s float64
+}
+
+func (f stepGaussianField) AverageVelocity(_ context.Context, x, t, h, dst []float32) error {
+	dim := len(x) / len(t)
+	a := func(t float64) float64 { return math.Sqrt((1-t)*(1-t) + t*t*f.s*f.s) }
+	for i := range x {
+		tt, hh := float64(t[i/dim]), float64(h[i/dim])
+		dst[i] = float32(f.mu + (float64(x[i])-tt*f.mu)*(a(tt+hh)/a(tt)-1)/hh)
+	}
+	return nil
+}
+
+// FlowMap sampling with the exact average velocity lands on the exact
+// endpoint mu + s·x0 in any number of steps (float32 rounding only), also on
+// a shifted grid; on a plain Field it is refused.
+func TestIntegrateFlowMapExact(t *testing.T) {
+	const mu, s = 0.7, 0.4
+	f := stepGaussianField{Field: gaussianField(mu, s), mu: mu, s: s}
+	x0 := []float32{-1.5, 0.2, 1.1, 2.0}
+	for _, steps := range []int{1, 2, 4, 16} {
+		for _, shift := range []float64{0, 3} {
+			x := append([]float32(nil), x0...)
+			if err := Integrate(context.Background(), f, x, 2, SampleOptions{Method: FlowMap, Steps: steps, Shift: shift}); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range x {
+				want := mu + s*float64(x0[i])
+				// per step: one rounding of u (values < 4) and of the axpy
+				if d := math.Abs(float64(v) - want); d > float64(steps)*8*(1.0/(1<<24))*4 {
+					t.Errorf("steps %d shift %g: x[%d] = %v, want %v", steps, shift, i, v, want)
+				}
+			}
+		}
+	}
+	err := Integrate(context.Background(), gaussianField(mu, s), make([]float32, 4), 2, SampleOptions{Method: FlowMap, Steps: 2})
+	if err == nil || !strings.Contains(err.Error(), "average velocities") {
+		t.Errorf("FlowMap on a plain field: %v, want an error", err)
+	}
+	if err := (SampleOptions{Method: FlowMap, Steps: 2, T0: 1, T1: 0}).Validate(); err == nil {
+		t.Error("FlowMap backwards validated")
+	}
+}
+
+// The shifted grid: endpoints kept, t_k = T0 + (T1-T0)·s·τ/(1+(s-1)τ); Euler
+// visits exactly those times. A negative or NaN shift is refused.
+func TestIntegrateShiftedGrid(t *testing.T) {
+	var seen []float32
+	rec := FieldFunc(func(_ context.Context, x, ts, dst []float32) error {
+		seen = append(seen, ts[0])
+		for i := range dst {
+			dst[i] = 0
+		}
+		return nil
+	})
+	const shift = 3.0
+	if err := Integrate(context.Background(), rec, make([]float32, 2), 1, SampleOptions{Steps: 4, Shift: shift, T0: 0.2, T1: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for k, got := range seen {
+		tau := float64(k) / 4
+		want := 0.2 + 0.8*shift*tau/(1+(shift-1)*tau)
+		if math.Abs(float64(got)-want) > 1e-7 {
+			t.Errorf("step %d at t=%v, want %v", k, got, want)
+		}
+	}
+	for _, bad := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if err := (SampleOptions{Steps: 2, Shift: bad}).Validate(); err == nil {
+			t.Errorf("shift %v validated", bad)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ func flagName(field string) string {
 	switch field {
 	case "data dir":
 		return "DIR"
-	case "backend", "model", "size", "steps", "duration", "batch", "lr", "checkpoint-every", "n", "sampler", "label", "guidance", "strength", "init", "holdout", "labels", "image", "add-new",
+	case "backend", "model", "size", "steps", "duration", "batch", "lr", "checkpoint-every", "n", "sampler", "label", "guidance", "strength", "init", "holdout", "labels", "image", "add-new", "objective",
 		"ref", "train", "patches", "projections":
 		return "--" + field
 	}
@@ -145,6 +146,7 @@ its minimum at the new total, without jumping back up) and
 	f.IntVar(&req.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = engine default)")
 	f.BoolVar(&req.Labels, "labels", false, "train a class-conditional model: each sub-folder of DIR is a class (generate --label NAME)")
 	f.Float64Var(&req.Holdout, "holdout", 0, "fraction of the images kept out of training for evaluation (0 to 0.9; eval uses them as its reference)")
+	f.StringVar(&req.Objective, "objective", "", "training objective: "+strings.Join(sdk.Objectives(), ", ")+" (default: the plugin's); meanflow and shortcut make a few-step model (generate --sampler flowmap, its default)")
 	f.BoolVar(&req.AddNewImages, "add-new", false, "with --resume, also train on images added to DIR since the run began")
 	return cmd
 }
@@ -251,7 +253,7 @@ directory (as fm-image train DIR makes). Without --out, the images go to
 	f.IntVar(&gf.req.Steps, "steps", 0, fmt.Sprintf("integration steps, %d..%d (required)", sdk.MinGenerateSteps, sdk.MaxGenerateSteps))
 	f.IntVar(&gf.req.N, "n", 0, fmt.Sprintf("number of images, %d..%d (required)", sdk.MinImages, sdk.MaxImages))
 	f.Int64Var(&gf.req.Seed, "seed", 0, "random seed of the initial noise")
-	f.StringVar(&gf.req.Sampler, "sampler", sdk.SamplerEuler, "integrator: "+strings.Join(sdk.Samplers(), ", "))
+	f.StringVar(&gf.req.Sampler, "sampler", "", "sampler: "+strings.Join(sdk.Samplers(), ", ")+" (default: the model's, flowmap for a few-step model, else euler)")
 	f.StringVar(&gf.out, "out", "", "output directory (default: ./samples, or the first free ./samples-N)")
 	f.StringVar(&gf.grid, "grid", "", "also write all samples tiled into this PNG file")
 	f.BoolVar(&gf.force, "force", false, "overwrite existing sample/grid files")
@@ -408,6 +410,17 @@ func printInfo(g *globals, info sdk.ModelInfo, asJSON bool) error {
 	if len(info.Labels) > 0 {
 		fmt.Fprintf(w, "labels:       %s\n", strings.Join(info.Labels, ", "))
 	}
+	sampling := info.Sampler
+	if len(info.StepCounts) > 0 {
+		counts := make([]string, len(info.StepCounts))
+		for i, n := range info.StepCounts {
+			counts[i] = strconv.Itoa(n)
+		}
+		sampling += fmt.Sprintf(" at %s steps", strings.Join(counts, ", "))
+	} else if info.Sampler == sdk.SamplerFlowMap {
+		sampling += " at any number of steps"
+	}
+	fmt.Fprintf(w, "objective:    %s; samples by default with %s (every model also samples with euler, heun, midpoint, rk4)\n", info.Objective, sampling)
 	if info.Warning != "" {
 		fmt.Fprintf(w, "warning:      %s\n", info.Warning)
 	}

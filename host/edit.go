@@ -78,7 +78,7 @@ largest step count.`,
 	f.StringVar(&req.ModelDir, "model", "", "trained model directory (default: the one model in the current directory)")
 	f.StringVar(&image, "image", "", "image to invert (required)")
 	f.StringVar(&stepList, "steps", "1,2,4,8,16,32", "comma-separated step counts to try")
-	f.StringVar(&req.Sampler, "sampler", sdk.SamplerEuler, "integrator: "+strings.Join(sdk.Samplers(), ", "))
+	f.StringVar(&req.Sampler, "sampler", sdk.SamplerEuler, "integrator: "+strings.Join(sdk.VelocitySamplers(), ", "))
 	f.StringVar(&out, "out", "", "write the regenerated image (largest step count) to this PNG file")
 	f.BoolVar(&force, "force", false, "overwrite --out if it exists")
 	return cmd

@@ -111,6 +111,11 @@ type TrainRequest struct {
 	// AddNewImages, on resume, also trains on the images added to DataDir
 	// since the run began (by default they are reported and left out).
 	AddNewImages bool
+	// Objective is the training objective, one of Objectives ("" = the
+	// engine's default): plain flow matching trains a velocity model; the
+	// few-step objectives train a model that also samples in a few steps
+	// with SamplerFlowMap.
+	Objective string
 }
 
 // TrainProgress is one training progress event.
@@ -141,7 +146,8 @@ type GenerateRequest struct {
 	Steps int
 	// Seed seeds the initial noise.
 	Seed int64
-	// Sampler is the integrator name: one of Samplers ("" = SamplerEuler).
+	// Sampler is the integrator name: one of Samplers ("" = the model's
+	// default, ModelInfo.Sampler).
 	Sampler string
 	// Label asks a class-conditional model (trained with labels) for images
 	// of this class ("" = unconditional).
@@ -231,6 +237,16 @@ type ModelInfo struct {
 	// Labels are the class names of a class-conditional model (nil if the
 	// model was trained without labels).
 	Labels []string
+	// Objective is what the model was trained with: "flow-matching" (a
+	// velocity model) or a few-step objective ("shortcut", "meanflow"),
+	// whose models also sample with SamplerFlowMap.
+	Objective string
+	// Sampler is the sampler Generate uses when the request names none.
+	Sampler string
+	// StepCounts are the step counts the model is made for with Sampler
+	// (nil: any; a shortcut model knows the powers of two it was trained
+	// on). Every model also samples with the ODE integrators at any count.
+	StepCounts []int
 }
 
 // Inverter is implemented by generators that can run the flow backwards:
@@ -251,7 +267,8 @@ type InvertRequest struct {
 	ImagePNG []byte
 	// Steps is the number of integration steps each way.
 	Steps int
-	// Sampler is the integrator name ("" = SamplerEuler).
+	// Sampler is the integrator name ("" = SamplerEuler; SamplerFlowMap
+	// runs forwards only and is refused).
 	Sampler string
 }
 

@@ -17,7 +17,7 @@ func trainRequestToPB(r TrainRequest) *fmimagepb.TrainRequest {
 		Steps: int64(r.Steps), Batch: int32(r.Batch), Lr: r.LR, Seed: r.Seed,
 		Resume: r.Resume, CheckpointEvery: int64(r.CheckpointEvery),
 		Holdout: r.Holdout, Labels: r.Labels, AddNewImages: r.AddNewImages,
-		DurationNanos: int64(r.Duration),
+		DurationNanos: int64(r.Duration), Objective: r.Objective,
 	}
 }
 
@@ -31,6 +31,7 @@ func trainRequestFromPB(in *fmimagepb.TrainRequest) TrainRequest {
 		Labels:          in.GetLabels(),
 		AddNewImages:    in.GetAddNewImages(),
 		Duration:        time.Duration(in.GetDurationNanos()),
+		Objective:       in.GetObjective(),
 	}
 }
 
@@ -123,6 +124,7 @@ func modelInfoToPB(mi ModelInfo) *fmimagepb.ModelInfo {
 		Step: int64(mi.Step), TotalSteps: int64(mi.TotalSteps), DatasetSize: int64(mi.DatasetSize),
 		Backend: mi.Backend, Params: mi.Params, ConfigJson: mi.ConfigJSON, Labels: mi.Labels,
 		DataDir: mi.DataDir, HoldoutFiles: mi.HoldoutFiles, Warning: mi.Warning, TrainedOn: mi.TrainedOn,
+		Objective: mi.Objective, Sampler: mi.Sampler, StepCounts: int32s(mi.StepCounts),
 	}
 }
 
@@ -132,6 +134,7 @@ func modelInfoFromPB(mi *fmimagepb.ModelInfo) ModelInfo {
 		Step: int(mi.GetStep()), TotalSteps: int(mi.GetTotalSteps()), DatasetSize: int(mi.GetDatasetSize()),
 		Backend: mi.GetBackend(), Params: mi.GetParams(), ConfigJSON: mi.GetConfigJson(), Labels: mi.GetLabels(),
 		DataDir: mi.GetDataDir(), HoldoutFiles: mi.GetHoldoutFiles(), Warning: mi.GetWarning(), TrainedOn: mi.GetTrainedOn(),
+		Objective: mi.GetObjective(), Sampler: mi.GetSampler(), StepCounts: ints(mi.GetStepCounts()),
 	}
 }
 
@@ -173,6 +176,28 @@ func presetsFromPB(r *fmimagepb.PresetsResponse) []Preset {
 		out = append(out, Preset{
 			Name: p.GetName(), Description: p.GetDescription(), Width: int(p.GetWidth()), Height: int(p.GetHeight()), Default: p.GetDefault(),
 		})
+	}
+	return out
+}
+
+func int32s(v []int) []int32 {
+	if v == nil {
+		return nil
+	}
+	out := make([]int32, len(v))
+	for i, x := range v {
+		out[i] = int32(x)
+	}
+	return out
+}
+
+func ints(v []int32) []int {
+	if v == nil {
+		return nil
+	}
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
 	}
 	return out
 }

@@ -62,10 +62,34 @@ const (
 	SamplerHeun     = "heun"
 	SamplerMidpoint = "midpoint"
 	SamplerRK4      = "rk4"
+	// SamplerFlowMap is the few-step sampler of models trained with a
+	// few-step objective (ModelInfo.Objective): each step jumps with the
+	// model's average velocity over it. It is their default.
+	SamplerFlowMap = "flowmap"
 )
 
-// Samplers returns the accepted sampler names, the default first.
+// Training objectives accepted in TrainRequest.Objective.
+const (
+	ObjectiveFlowMatching = "flow-matching"
+	ObjectiveMeanFlow     = "meanflow"
+	ObjectiveShortcut     = "shortcut"
+)
+
+// Objectives returns the accepted training objective names.
+func Objectives() []string {
+	return []string{ObjectiveFlowMatching, ObjectiveMeanFlow, ObjectiveShortcut}
+}
+
+// Samplers returns the accepted sampler names: the ODE integrators of the
+// velocity, which work on every model (Euler, the default of plain models,
+// first), then SamplerFlowMap.
 func Samplers() []string {
+	return append(VelocitySamplers(), SamplerFlowMap)
+}
+
+// VelocitySamplers returns the ODE integrators of the velocity, which work
+// on every model and in both directions (Euler first).
+func VelocitySamplers() []string {
 	return []string{SamplerEuler, SamplerHeun, SamplerMidpoint, SamplerRK4}
 }
 
@@ -136,6 +160,9 @@ func (r TrainRequest) Validate() error {
 	if r.CheckpointEvery < 0 {
 		return invalid("checkpoint-every", "must be >= 0 (0 = default), got %d", r.CheckpointEvery)
 	}
+	if r.Objective != "" && !slices.Contains(Objectives(), r.Objective) {
+		return invalid("objective", "must be one of %s (or empty for the default), got %q", strings.Join(Objectives(), ", "), r.Objective)
+	}
 	if r.AddNewImages && !r.Resume {
 		return invalid("add-new", "applies only when resuming (a new run trains on every image of the folder)")
 	}
@@ -204,6 +231,9 @@ func (r InvertRequest) Validate() error {
 	}
 	if err := checkSampler(r.Sampler); err != nil {
 		return err
+	}
+	if r.Sampler == SamplerFlowMap {
+		return invalid("sampler", "%s runs forwards only: invert with one of %s", SamplerFlowMap, strings.Join(VelocitySamplers(), ", "))
 	}
 	return nil
 }

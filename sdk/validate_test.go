@@ -52,7 +52,7 @@ func TestGenerateRequestValidate(t *testing.T) {
 		{"n too big", func(r *GenerateRequest) { r.N = 1025 }, "invalid n: must be in 1..1024, got 1025"},
 		{"steps zero", func(r *GenerateRequest) { r.Steps = 0 }, "invalid steps: must be in 1..10000, got 0"},
 		{"steps too big", func(r *GenerateRequest) { r.Steps = 10001 }, "invalid steps"},
-		{"bad sampler", func(r *GenerateRequest) { r.Sampler = "ddim" }, `invalid sampler: must be one of euler, heun, midpoint, rk4, got "ddim"`},
+		{"bad sampler", func(r *GenerateRequest) { r.Sampler = "ddim" }, `invalid sampler: must be one of euler, heun, midpoint, rk4, flowmap, got "ddim"`},
 		{"previews every step", func(r *GenerateRequest) { r.PreviewEvery = 1 }, ""},
 		{"previews at the cap", func(r *GenerateRequest) { r.PreviewEvery = MaxPreviewEvery }, ""},
 		{"negative preview-every", func(r *GenerateRequest) { r.PreviewEvery = -1 },

@@ -67,6 +67,42 @@ type TrainConfig struct {
 	// that it never jumps. 0 when the length never changed after warm-up.
 	ScheduleFrom   int     `json:"schedule_from,omitempty"`
 	ScheduleFromLR float64 `json:"schedule_from_lr,omitempty"`
+
+	// EMAPower, when > 0, replaces EMADecay by the power-function average of
+	// Karras et al. (2024, "Analyzing and improving the training dynamics of
+	// diffusion models"): after step k (1-based) the decay is
+	// (1 - 1/k)^(EMAPower+1), so the average weighs step j in proportion to
+	// j^EMAPower and its length follows the run's. 0 (default) keeps EMADecay.
+	EMAPower float64 `json:"ema_power,omitempty"`
+	// Objective is the training objective (default flow-matching); the
+	// few-step ones need a model with a step input (unet.Config.StepInput).
+	Objective Objective `json:"objective,omitempty"`
+	// FlowMapFraction is the fraction of each batch that a few-step objective
+	// trains at a step size d > 0 (the rest is plain flow matching at d = 0);
+	// default 0.25.
+	FlowMapFraction float64 `json:"flow_map_fraction,omitempty"`
+	// FlowMapStart is the fraction of the run trained with plain flow
+	// matching (d = 0 on the whole batch) before a few-step objective takes
+	// over: a two-phase run, base model first, then its flow-map training
+	// (default 0: from the start). The switch is at step
+	// round(FlowMapStart·Steps), so it moves if a resumed run changes Steps.
+	FlowMapStart float64 `json:"flow_map_start,omitempty"`
+	// ShortcutLevels is the number of step sizes a shortcut model learns: d
+	// in {1, 1/2, ..., 2^-(ShortcutLevels-1)}, the finest bootstrapped from
+	// the velocity (d = 0); default 7 (so 1 to 128 steps).
+	ShortcutLevels int `json:"shortcut_levels,omitempty"`
+	// MeanFlowEpsilon is the finite-difference step of the MeanFlow target's
+	// time derivative (default 1e-3; see ObjectiveMeanFlow).
+	MeanFlowEpsilon float64 `json:"meanflow_epsilon,omitempty"`
+	// AdaptiveLossPower, when > 0, weighs each example's squared error e by
+	// 1/(e + 1e-3)^AdaptiveLossPower (not differentiated), as MeanFlow
+	// does; 0.5 makes the loss behave like a pseudo-Huber one. Default 0:
+	// plain mean squared error.
+	AdaptiveLossPower float64 `json:"adaptive_loss_power,omitempty"`
+	// OTCoupling re-pairs the noise and the images inside each batch by an
+	// exact assignment minimising the total squared distance (minibatch
+	// optimal transport; class by class for labelled data).
+	OTCoupling bool `json:"ot_coupling,omitempty"`
 }
 
 // Limits of the training settings.
@@ -118,6 +154,20 @@ func (c TrainConfig) WithDefaults() TrainConfig {
 	}
 	if c.LabelDropout == 0 {
 		c.LabelDropout = 0.1
+	}
+	if c.Objective == "" {
+		c.Objective = ObjectiveFlowMatching
+	}
+	if c.Objective != ObjectiveFlowMatching {
+		if c.FlowMapFraction == 0 {
+			c.FlowMapFraction = 0.25
+		}
+		if c.Objective == ObjectiveShortcut && c.ShortcutLevels == 0 {
+			c.ShortcutLevels = 7
+		}
+		if c.Objective == ObjectiveMeanFlow && c.MeanFlowEpsilon == 0 {
+			c.MeanFlowEpsilon = 1e-3
+		}
 	}
 
 	return c
@@ -178,6 +228,30 @@ func (c TrainConfig) Validate() error {
 	if c.ScheduleFrom < 0 || c.ScheduleFrom > 0 && (c.ScheduleFrom >= c.Steps || !(c.ScheduleFromLR > 0 && c.ScheduleFromLR <= 1)) {
 		bad("schedule_from=%d, schedule_from_lr=%g: must be a step before steps=%d with a rate in (0, 1]", c.ScheduleFrom, c.ScheduleFromLR, c.Steps)
 	}
+	if !(c.EMAPower >= 0 && c.EMAPower <= 1000) {
+		bad("ema_power=%g: must be in [0, 1000] (0: use ema_decay)", c.EMAPower)
+	}
+	switch c.Objective {
+	case ObjectiveFlowMatching:
+	case ObjectiveShortcut, ObjectiveMeanFlow:
+		if !(c.FlowMapStart >= 0 && c.FlowMapStart < 1) {
+			bad("flow_map_start=%g: must be in [0, 1)", c.FlowMapStart)
+		}
+		if !(c.FlowMapFraction > 0 && c.FlowMapFraction <= 1) {
+			bad("flow_map_fraction=%g: must be in (0, 1]", c.FlowMapFraction)
+		}
+		if c.Objective == ObjectiveShortcut && (c.ShortcutLevels < 1 || c.ShortcutLevels > 12) {
+			bad("shortcut_levels=%d: must be 1 to 12", c.ShortcutLevels)
+		}
+		if c.Objective == ObjectiveMeanFlow && !(c.MeanFlowEpsilon > 0 && c.MeanFlowEpsilon <= 0.1) {
+			bad("meanflow_epsilon=%g: must be in (0, 0.1]", c.MeanFlowEpsilon)
+		}
+	default:
+		bad("objective=%q: must be %q, %q or %q", c.Objective, ObjectiveFlowMatching, ObjectiveShortcut, ObjectiveMeanFlow)
+	}
+	if !(c.AdaptiveLossPower >= 0 && c.AdaptiveLossPower <= 2) {
+		bad("adaptive_loss_power=%g: must be in [0, 2]", c.AdaptiveLossPower)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid training config: %w", errors.Join(errs...))
 	}
@@ -212,5 +286,8 @@ func halfCosine(i, span int) float64 {
 
 // emaDecayAt returns the EMA decay used after step (0-based).
 func (c TrainConfig) emaDecayAt(step int) float64 {
+	if c.EMAPower > 0 {
+		return math.Pow(1-1/float64(step+1), c.EMAPower+1)
+	}
 	return min(c.EMADecay, float64(1+step)/float64(10+step))
 }

@@ -21,7 +21,9 @@ type ModelField struct {
 	model   Model
 	exec    *context.Exec
 	dim     int
-	classes int // number of classes of a class-conditional model, else 0
+	classes int  // number of classes of a class-conditional model, else 0
+	flowMap bool // the model takes a step size (exec has a third input)
+	train   TrainConfig
 }
 
 // NewModelField returns the field of model with the weights of ckpt. With
@@ -51,13 +53,19 @@ func NewModelField(backend backends.Backend, model Model, ckpt *Checkpoint, useE
 	}
 	ctx = ctx.Reuse() // every weight must come from the checkpoint
 	h, w, c := model.ImageShape()
-	f := &ModelField{model: model, dim: h * w * c, classes: numClasses(model)}
-	if f.classes > 0 {
+	f := &ModelField{model: model, dim: h * w * c, classes: numClasses(model), flowMap: hasStepInput(model), train: ckpt.Train.WithDefaults()}
+	switch {
+	case f.flowMap:
+		f.exec, err = context.NewExec(backend, ctx, func(ctx *context.Context, x, t, d *Node) *Node {
+			ctx.SetTraining(x.Graph(), false)
+			return model.(FlowMapModel).AverageVelocity(ctx.In("model"), x, t, d)
+		})
+	case f.classes > 0:
 		f.exec, err = context.NewExec(backend, ctx, func(ctx *context.Context, x, t, labels *Node) *Node {
 			ctx.SetTraining(x.Graph(), false)
 			return model.(LabeledModel).VelocityLabeled(ctx.In("model"), x, t, labels)
 		})
-	} else {
+	default:
 		f.exec, err = context.NewExec(backend, ctx, func(ctx *context.Context, x, t *Node) *Node {
 			ctx.SetTraining(x.Graph(), false)
 			return model.Velocity(ctx.In("model"), x, t)
@@ -72,7 +80,53 @@ func NewModelField(backend backends.Backend, model Model, ckpt *Checkpoint, useE
 // Velocity implements [Field]: x and dst hold len(t) images [H,W,C]. For a
 // class-conditional model it is the unconditional velocity.
 func (f *ModelField) Velocity(ctx stdcontext.Context, x, t, dst []float32) error {
+	if f.flowMap {
+		return f.average(ctx, x, t, make([]float32, len(t)), dst)
+	}
 	return f.velocity(ctx, x, t, nil, dst)
+}
+
+// AverageVelocity implements [StepField]: the average velocity over
+// [t, t+h] of a model trained with a few-step objective, its step input
+// being TrainConfig.ModelStep(h) (so a shortcut model asked for a step below
+// its finest level uses the velocity). For a plain velocity model it is the
+// velocity (FlowMap sampling is then Euler).
+func (f *ModelField) AverageVelocity(ctx stdcontext.Context, x, t, h, dst []float32) error {
+	if !f.flowMap {
+		return f.velocity(ctx, x, t, nil, dst)
+	}
+	d := make([]float32, len(h))
+	for i, v := range h {
+		d[i] = float32(f.train.ModelStep(float64(v)))
+	}
+	return f.average(ctx, x, t, d, dst)
+}
+
+// FlowMap reports whether the model takes a step size, and so is made for
+// the FlowMap sampler; StepCounts then lists the step counts it was trained
+// for (nil: any).
+func (f *ModelField) FlowMap() bool { return f.flowMap }
+
+// StepCounts returns the sampling step counts the model was trained for with
+// the FlowMap sampler (nil: any); see TrainConfig.StepCounts.
+func (f *ModelField) StepCounts() []int { return f.train.StepCounts() }
+
+// average evaluates a flow-map model at step inputs d.
+func (f *ModelField) average(ctx stdcontext.Context, x, t, d, dst []float32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b := len(t)
+	if b == 0 || len(x) != b*f.dim || len(dst) != len(x) || len(d) != b {
+		return fmt.Errorf("model average velocity: %d and %d floats for %d images of %d values", len(x), len(dst), b, f.dim)
+	}
+	h, w, c := f.model.ImageShape()
+	out, err := f.exec.Exec1(tensors.FromFlatDataAndDimensions(x, b, h, w, c), t, d)
+	if err != nil {
+		return fmt.Errorf("model average velocity: %w", err)
+	}
+	defer out.FinalizeAll()
+	return tensors.ConstFlatData(out, func(v []float32) { copy(dst, v) })
 }
 
 // velocity evaluates the model; labels (nil: "no label") is used only by

@@ -88,7 +88,8 @@ type Trainer struct {
 	model      Model
 	cfg        TrainConfig
 	ctx        *context.Context
-	exec       *context.Exec
+	exec       *context.Exec // the step of cfg's objective
+	execFM     *context.Exec // plain flow matching, before FlowMapStart (few-step objectives only)
 	step       int
 	smoothLoss float64
 	history    [][2]float64
@@ -108,15 +109,28 @@ func NewTrainer(backend backends.Backend, model Model, cfg TrainConfig) (*Traine
 	if backend == nil || model == nil {
 		return nil, errors.New("new trainer: backend and model are required")
 	}
+	if cfg.Objective.FlowMap() && !hasStepInput(model) {
+		return nil, fmt.Errorf("new trainer: objective %q needs a model with a step input (unet step_input)", cfg.Objective)
+	}
+	if cfg.Objective.FlowMap() && numClasses(model) > 0 {
+		return nil, fmt.Errorf("new trainer: objective %q does not support class-conditional models", cfg.Objective)
+	}
 	ctx := context.New()
 	ctx.SetParam(context.ParamInitialSeed, cfg.Seed^0x5eed) // dropout and any in-graph randomness
 	ctx.SetParam("unet_init_seed", cfg.Seed)
 	tr := &Trainer{backend: backend, model: model, cfg: cfg, ctx: ctx}
-	exec, err := context.NewExec(backend, ctx, tr.stepGraph)
+	exec, err := context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node { return tr.stepGraph(ctx, in, tr.cfg) })
 	if err != nil {
 		return nil, fmt.Errorf("new trainer: %w", err)
 	}
 	tr.exec = exec
+	if cfg.Objective.FlowMap() && cfg.FlowMapStart > 0 {
+		fm := cfg
+		fm.Objective = ObjectiveFlowMatching
+		if tr.execFM, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node { return tr.stepGraph(ctx, in, fm) }); err != nil {
+			return nil, fmt.Errorf("new trainer: %w", err)
+		}
+	}
 	return tr, nil
 }
 
@@ -157,22 +171,32 @@ func (tr *Trainer) SetTotalSteps(steps int) error {
 
 // stepGraph builds one training step. Inputs: x1 (data) and x0 (noise), both
 // [B,H,W,C], t [B], and the scalars lr, bias corrections 1/(1-β1^k) and
-// 1/(1-β2^k), and the EMA decay. Outputs: the loss and the gradient norm.
-func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node) []*Node {
+// 1/(1-β2^k), and the EMA decay; then, for a few-step objective, the step
+// sizes d [B], and for a class-conditional model the labels [B]. Outputs:
+// the loss and the gradient norm.
+func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node, cfg TrainConfig) []*Node {
 	x1, x0, t, lr, bc1, bc2, emaDecay := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
+	rest := in[7:]
+	var d, labels *Node
+	if cfg.Objective.FlowMap() {
+		d, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 {
+		labels = rest[0]
+	}
 	g := x1.Graph()
 	ctx.SetTraining(g, true)
-	b := x1.Shape().Dim(0)
-	tb := Reshape(t, b, 1, 1, 1)
-	xt := Add(Mul(OneMinus(tb), x0), Mul(tb, x1))
-	target := Sub(x1, x0)
-	var v *Node
-	if len(in) > 7 {
-		v = tr.model.(LabeledModel).VelocityLabeled(ctx.In("model"), xt, t, in[7])
-	} else {
-		v = tr.model.Velocity(ctx.In("model"), xt, t)
+	mctx := ctx.In("model")
+	f := func(x, t, d *Node) *Node {
+		switch {
+		case d != nil:
+			return tr.model.(FlowMapModel).AverageVelocity(mctx, x, t, d)
+		case labels != nil:
+			return tr.model.(LabeledModel).VelocityLabeled(mctx, x, t, labels)
+		}
+		return tr.model.Velocity(mctx, x, t)
 	}
-	loss := ReduceAllMean(Square(Sub(v, target)))
+	loss := objectiveLoss(cfg, f, x1, x0, t, d)
 
 	vars := scopeVariables(ctx, modelScope)
 	values := make([]*Node, len(vars))
@@ -270,7 +294,10 @@ func (tr *Trainer) TrainStepLabeled(x1 []float32, labels []int, batch int) (loss
 	if err := flow.GaussianNoiseBatch(tr.cfg.Seed, tr.step*batch, dim, x0); err != nil {
 		return 0, 0, err
 	}
-	ts := tr.sampleTimes(batch)
+	if tr.cfg.OTCoupling {
+		couple(x0, x1, labels, batch, dim)
+	}
+	ts, ds := tr.sampleTimesSteps(batch)
 	k := float64(tr.step + 1)
 	lr := tr.cfg.LearningRateAt(tr.step)
 	bc1 := 1 / (1 - math.Pow(tr.cfg.Beta1, k))
@@ -280,10 +307,17 @@ func (tr *Trainer) TrainStepLabeled(x1 []float32, labels []int, batch int) (loss
 		tensors.FromFlatDataAndDimensions(x1, batch, h, w, c),
 		tensors.FromFlatDataAndDimensions(x0, batch, h, w, c),
 		ts, float32(lr), float32(bc1), float32(bc2), float32(decay)}
+	if ds != nil {
+		args = append(args, ds)
+	}
 	if classes > 0 {
 		args = append(args, tr.dropLabels(labels, batch, classes))
 	}
-	outs, err := tr.exec.Exec(args...)
+	exec := tr.exec
+	if ds == nil && tr.execFM != nil {
+		exec = tr.execFM
+	}
+	outs, err := exec.Exec(args...)
 	if err != nil {
 		return 0, 0, fmt.Errorf("train step %d: %w", tr.step+1, err)
 	}
@@ -322,26 +356,9 @@ func (tr *Trainer) dropLabels(labels []int, batch, classes int) []int32 {
 	return out
 }
 
-// sampleTimes draws this step's times t [batch] from the run's seed.
-func (tr *Trainer) sampleTimes(batch int) []float32 {
-	rng := tr.stepRand(1)
-	ts := make([]float32, batch)
-	for i := range ts {
-		switch tr.cfg.TimeSampling {
-		case TimeLogitNormal:
-			ts[i] = float32(1 / (1 + math.Exp(-rng.NormFloat64())))
-		default:
-			ts[i] = float32(rng.Float64())
-		}
-		if ts[i] >= 1 { // float32 rounding of values just below 1
-			ts[i] = math.Nextafter32(1, 0)
-		}
-	}
-	return ts
-}
-
 // stepRand returns a generator that depends only on the run's seed, the
-// current step and a stream number (0: batch draws, 1: times).
+// current step and a stream number (0: batch draws, 1: times and step
+// sizes, 2: label dropout).
 func (tr *Trainer) stepRand(stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(tr.cfg.Seed), uint64(tr.step)<<8|stream))
 }

@@ -168,21 +168,38 @@ func nearestMSE(t *testing.T, data *imageset.Dataset, img []float32) float64 {
 func TestInterruptAndResumeMatchesUninterrupted(t *testing.T) {
 	withDropout := tinyModel(t)
 	withDropout.Config.Dropout = 0.2 // in-graph randomness: its state must be checkpointed too
+	flowMap := tinyModel(t)
+	flowMap.Config.StepInput = true
+	base := training.TrainConfig{Steps: 8, BatchSize: 4, Seed: 5, CheckpointEvery: -1, LearningRate: 1e-3}
+	with := func(change func(c *training.TrainConfig)) training.TrainConfig {
+		c := base
+		change(&c)
+		return c
+	}
 	for _, tc := range []struct {
 		name  string
 		model unet.Model
-	}{{"plain", tinyModel(t)}, {"dropout", withDropout}} {
-		t.Run(tc.name, func(t *testing.T) { testInterruptAndResume(t, tc.model) })
+		cfg   training.TrainConfig
+	}{
+		{"plain", tinyModel(t), base},
+		{"dropout", withDropout, base},
+		{"ot-coupling+power-ema+adaptive-loss", tinyModel(t), with(func(c *training.TrainConfig) {
+			c.OTCoupling, c.EMAPower, c.AdaptiveLossPower, c.TimeSampling = true, 7, 0.5, training.TimeLogitNormal
+		})},
+		{"shortcut", flowMap, with(func(c *training.TrainConfig) { c.Objective, c.FlowMapFraction = training.ObjectiveShortcut, 0.5 })},
+		{"meanflow", flowMap, with(func(c *training.TrainConfig) { c.Objective = training.ObjectiveMeanFlow })},
+		{"flow-matching-then-meanflow", flowMap, with(func(c *training.TrainConfig) { c.Objective, c.FlowMapStart = training.ObjectiveMeanFlow, 0.5 })},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testInterruptAndResume(t, tc.model, tc.cfg) })
 	}
 }
 
 // testInterruptAndResume trains model for 8 steps in one run, and again with an
 // interruption after step 3 and a resume from the checkpoint; the final checkpoints must be
 // byte-identical.
-func testInterruptAndResume(t *testing.T, model unet.Model) {
+func testInterruptAndResume(t *testing.T, model unet.Model, cfg training.TrainConfig) {
 	backend := testBackend(t)
 	data := loadData(t, writeSyntheticImages(t, 3))
-	cfg := training.TrainConfig{Steps: 8, BatchSize: 4, Seed: 5, CheckpointEvery: -1, LearningRate: 1e-3}
 
 	full := &checkpointStore{}
 	tr, err := training.NewTrainer(backend, model, cfg)

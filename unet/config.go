@@ -77,6 +77,14 @@ type Config struct {
 	// embedding; an extra "no label" embedding serves classifier-free
 	// guidance.
 	NumClasses int `json:"num_classes,omitempty"`
+	// StepInput makes the model a flow map: besides t it takes a step size
+	// d >= 0 and predicts the average velocity over [t, t+d] (d = 0: the
+	// instantaneous velocity). d gets its own sinusoidal embedding and MLP,
+	// whose output (zero at initialisation) is added to the time embedding.
+	// Such models are trained with a few-step objective (flow.TrainConfig's
+	// Objective) and sampled with flow.FlowMap; the plain velocity samplers
+	// use d = 0.
+	StepInput bool `json:"step_input,omitempty"`
 }
 
 // DefaultConfig returns the configuration of the "small" preset at the given

@@ -31,6 +31,14 @@ func dense(ctx *context.Context, x *Node, cout int, gain float64) *Node {
 	return addPerChannel(MatMul(x, w), b)
 }
 
+// denseZero is dense with the weights initialised to zero.
+func denseZero(ctx *context.Context, x *Node, cout int) *Node {
+	g := x.Graph()
+	w := param(ctx, g, "weights", []int{x.Shape().Dim(-1), cout}, initZeros, 0, 0)
+	b := param(ctx, g, "bias", []int{cout}, initZeros, 0, 0)
+	return addPerChannel(MatMul(x, w), b)
+}
+
 // groupNorm normalises x [B,H,W,C] over (H, W, channels of a group) for each
 // of `groups` channel groups, then applies a learned per-channel gain "gain"
 // [C] and offset "offset" [C].

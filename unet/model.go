@@ -37,6 +37,24 @@ func Velocity(ctx *context.Context, cfg Config, x, t *Node) *Node {
 // label's learned embedding is added to the time embedding. With nil labels
 // every image is unlabelled; for models without classes labels must be nil.
 func VelocityLabeled(ctx *context.Context, cfg Config, x, t, labels *Node) *Node {
+	return build(ctx, cfg, x, t, nil, labels)
+}
+
+// AverageVelocity builds the flow map's average velocity u(x, t, d) over
+// [t, t+d] of a model with StepInput: x [B,H,W,C], t and d [B] ->
+// [B,H,W,C]; u(x, t, 0) is the velocity v(x, t) that [Velocity] returns.
+func AverageVelocity(ctx *context.Context, cfg Config, x, t, d *Node) *Node {
+	if !cfg.StepInput {
+		panic(fmt.Errorf("average velocity of a model without a step input (step_input=false)"))
+	}
+	if ds := d.Shape(); ds.Rank() != 1 || ds.Dim(0) != x.Shape().Dim(0) {
+		panic(fmt.Errorf("d has shape %s: the model needs [%d], one step size per image", ds, x.Shape().Dim(0)))
+	}
+	return build(ctx, cfg, x, t, d, nil)
+}
+
+// build is the U-Net; d (nil: 0) is the step size of a StepInput model.
+func build(ctx *context.Context, cfg Config, x, t, d, labels *Node) *Node {
 	if err := Check(cfg, x, t); err != nil {
 		panic(err)
 	}
@@ -45,6 +63,12 @@ func VelocityLabeled(ctx *context.Context, cfg Config, x, t, labels *Node) *Node
 	}
 	ctx = ctx.Checked(false)
 	temb := timeEmbedding(ctx.In("time"), cfg, t)
+	if cfg.StepInput {
+		if d == nil {
+			d = ZerosLike(t)
+		}
+		temb = Add(temb, stepEmbedding(ctx.In("step"), cfg, ConvertDType(d, dtypes.Float32)))
+	}
 	if cfg.NumClasses > 0 {
 		temb = Add(temb, labelEmbedding(ctx.In("label"), cfg, x, labels))
 	}
@@ -132,6 +156,14 @@ func (m Model) VelocityLabeled(ctx *context.Context, x, t, labels *Node) *Node {
 // NumClasses returns the number of classes of a class-conditional model (0
 // for an unconditional one).
 func (m Model) NumClasses() int { return m.Config.NumClasses }
+
+// HasStepInput reports whether the model is a flow map (Config.StepInput).
+func (m Model) HasStepInput() bool { return m.Config.StepInput }
+
+// AverageVelocity builds u(x, t, d); see the package-level [AverageVelocity].
+func (m Model) AverageVelocity(ctx *context.Context, x, t, d *Node) *Node {
+	return AverageVelocity(ctx, m.Config, x, t, d)
+}
 
 // ImageShape returns the (height, width, channels) of the model's images.
 func (m Model) ImageShape() (h, w, c int) {

@@ -34,3 +34,13 @@ func timeEmbedding(ctx *context.Context, cfg Config, t *Node) *Node {
 	e = silu(e)
 	return dense(ctx.In("dense1"), e, cfg.TimeHiddenDim, 1)
 }
+
+// stepEmbedding maps step sizes d [B] to [B, TimeHiddenDim]: the same
+// sinusoidal embedding and MLP shape as the time, with the last layer
+// zero-initialised so that a new flow-map model starts as d-independent.
+func stepEmbedding(ctx *context.Context, cfg Config, d *Node) *Node {
+	e := sinusoidalEmbedding(d, cfg.TimeEmbedDim, cfg.MaxFrequency)
+	e = dense(ctx.In("dense0"), e, cfg.TimeHiddenDim, 2)
+	e = silu(e)
+	return denseZero(ctx.In("dense1"), e, cfg.TimeHiddenDim)
+}

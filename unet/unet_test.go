@@ -201,3 +201,73 @@ func TestInitDeterministic(t *testing.T) {
 		t.Errorf("seed 7 twice identical=%v, seed 7 vs 8 differ=%v; want true, true", same, differ)
 	}
 }
+
+// A model with a step input starts d-independent (the step MLP's last layer
+// is zero): with a trained-looking head it gives the same velocity for every
+// d, AverageVelocity at d = 0 equals Velocity, and configurations without
+// the field serialise as before (old checkpoints keep matching).
+func TestStepInput(t *testing.T) {
+	cfg, _ := Preset("tiny")
+	cfg.StepInput = true
+	backend, err := fmcpu.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const b = 3
+	x := make([]float32, b*cfg.Height*cfg.Width*3)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)))
+	}
+	ts := []float32{0.1, 0.5, 0.9}
+	ctx := context.New()
+	SetInitSeed(ctx, 3)
+	eval := func(d []float32) []float32 {
+		out, err := context.ExecOnce(backend, ctx, func(ctx *context.Context, x, tt, dd *Node) *Node {
+			return AverageVelocity(ctx, cfg, x, tt, dd)
+		}, tensors.FromFlatDataAndDimensions(x, b, cfg.Height, cfg.Width, 3), ts, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](out)
+	}
+	eval([]float32{0, 0, 0}) // creates the variables
+	// give the head weights, so that the output depends on the embedding
+	head := ctx.GetVariableByScopeAndName("/head", "kernel")
+	w := tensors.MustCopyFlatData[float32](head.MustValue())
+	for i := range w {
+		w[i] = float32(math.Cos(float64(i))) * 0.1
+	}
+	head.MustSetValue(tensors.FromFlatDataAndDimensions(w, head.Shape().Dimensions...))
+	zero, other := eval([]float32{0, 0, 0}), eval([]float32{1, 0.25, 0.1})
+	plain, err := context.ExecOnce(backend, ctx, func(ctx *context.Context, x, tt *Node) *Node {
+		return Velocity(ctx, cfg, x, tt)
+	}, tensors.FromFlatDataAndDimensions(x, b, cfg.Height, cfg.Width, 3), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := tensors.MustCopyFlatData[float32](plain)
+	nonzero := false
+	for i := range zero {
+		if zero[i] != other[i] || zero[i] != pv[i] {
+			t.Fatalf("value %d: u(d=0) %v, u(d>0) %v, v %v; want all equal at initialisation", i, zero[i], other[i], pv[i])
+		}
+		nonzero = nonzero || zero[i] != 0
+	}
+	if !nonzero {
+		t.Fatal("the output is all zero: the test does not see the embedding")
+	}
+	if ctx.GetVariableByScopeAndName("/step/dense1", "weights") == nil {
+		t.Error("no step-embedding variables were created")
+	}
+	// JSON: step_input appears only when set.
+	plainCfg, _ := Preset("tiny")
+	data, _ := plainCfg.MarshalIndent()
+	if strings.Contains(string(data), "step_input") {
+		t.Errorf("a config without a step input serialises the field: %s", data)
+	}
+	data, _ = cfg.MarshalIndent()
+	got, err := ParseConfig(data)
+	if err != nil || !got.StepInput {
+		t.Errorf("round trip of step_input: %v, %+v", err, got)
+	}
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -97,9 +98,9 @@ type (
 // toSDK validates r against the server's limits and returns the plugin
 // request for the model directory dir. A random seed is drawn if none is
 // given.
-func (r generateRequest) toSDK(dir string, maxImages int) (sdk.GenerateRequest, error) {
+func (r generateRequest) toSDK(dir string, maxImages int, defaultSampler string) (sdk.GenerateRequest, error) {
 	if r.Sampler == "" {
-		r.Sampler = sdk.SamplerEuler
+		r.Sampler = defaultSampler
 	}
 	if !slices.Contains(sdk.Samplers(), r.Sampler) {
 		return sdk.GenerateRequest{}, errorf(http.StatusBadRequest, "invalid sampler %q: want one of %s",
@@ -144,7 +145,8 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	// Ask the plugin first, so that a directory without a model is answered
 	// 404 before the event stream starts.
-	if _, err := s.gen.Info(r.Context(), dir); err != nil {
+	info, err := s.gen.Info(r.Context(), dir)
+	if err != nil {
 		if errors.Is(err, sdk.ErrNotFound) {
 			err = errorf(http.StatusNotFound, "no model %q in the models directory (%v)", body.Model, err)
 		} else {
@@ -153,7 +155,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	req, err := body.toSDK(dir, s.cfg.MaxImages)
+	req, err := body.toSDK(dir, s.cfg.MaxImages, cmp.Or(info.Sampler, sdk.SamplerEuler))
 	if err != nil {
 		s.fail(w, r, err)
 		return

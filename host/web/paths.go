@@ -69,7 +69,12 @@ type modelJSON struct {
 	DatasetSize int    `json:"datasetSize"`
 	Params      int64  `json:"params"`
 	Backend     string `json:"backend,omitempty"`
-	Training    bool   `json:"training"`
+	// Objective, Sampler and StepCounts say how the model samples: its
+	// default sampler and the step counts it is made for (none: any).
+	Objective  string `json:"objective,omitempty"`
+	Sampler    string `json:"sampler,omitempty"`
+	StepCounts []int  `json:"stepCounts,omitempty"`
+	Training   bool   `json:"training"`
 	// Error is set when the plugin could not describe the model.
 	Error string `json:"error,omitempty"`
 }
@@ -119,6 +124,7 @@ func (s *Server) describe(ctx context.Context, name string) (m modelJSON, ok boo
 	m.Arch, m.Width, m.Height = info.Arch, info.Width, info.Height
 	m.Step, m.TotalSteps, m.DatasetSize = info.Step, info.TotalSteps, info.DatasetSize
 	m.Params, m.Backend = info.Params, info.Backend
+	m.Objective, m.Sampler, m.StepCounts = info.Objective, info.Sampler, info.StepCounts
 	return m, true
 }
 

@@ -32,10 +32,11 @@ type batcher struct {
 	batches, requests int
 }
 
-// velocityJob is one integration's request for the velocity of its images.
+// velocityJob is one integration's request for the velocity of its images,
+// or (h set) for their average velocity over steps h.
 type velocityJob struct {
-	x, t, dst []float32
-	done      chan error
+	x, t, h, dst []float32
+	done         chan error
 }
 
 func newBatcher(field flow.Field, dim int, window time.Duration, maxBatch int) *batcher {
@@ -43,13 +44,18 @@ func newBatcher(field flow.Field, dim int, window time.Duration, maxBatch int) *
 }
 
 // begin registers an integration; the returned field batches its requests
-// with those of the other integrations in flight. Call end when done.
+// with those of the other integrations in flight (it is a flow.StepField
+// when the model's field is). Call end when done.
 func (b *batcher) begin() (field flow.Field, end func()) {
 	b.mu.Lock()
 	b.active++
 	b.mu.Unlock()
 	var once sync.Once
-	return flow.FieldFunc(b.velocity), func() {
+	field = flow.FieldFunc(b.velocity)
+	if _, ok := b.field.(flow.StepField); ok {
+		field = batchedStepField{b}
+	}
+	return field, func() {
 		once.Do(func() {
 			b.mu.Lock()
 			b.active--
@@ -59,20 +65,44 @@ func (b *batcher) begin() (field flow.Field, end func()) {
 	}
 }
 
+// batchedStepField is the batched field of a model with average velocities.
+type batchedStepField struct{ b *batcher }
+
+func (f batchedStepField) Velocity(ctx context.Context, x, t, dst []float32) error {
+	return f.b.velocity(ctx, x, t, dst)
+}
+
+func (f batchedStepField) AverageVelocity(ctx context.Context, x, t, h, dst []float32) error {
+	return f.b.submit(ctx, x, t, h, dst)
+}
+
 // velocity implements flow.Field for one integration.
 func (b *batcher) velocity(ctx context.Context, x, t, dst []float32) error {
+	return b.submit(ctx, x, t, nil, dst)
+}
+
+// evaluate runs one request (h nil: velocity) on the model's field.
+func (b *batcher) evaluate(ctx context.Context, x, t, h, dst []float32) error {
+	if h == nil {
+		return b.field.Velocity(ctx, x, t, dst)
+	}
+	return b.field.(flow.StepField).AverageVelocity(ctx, x, t, h, dst)
+}
+
+// submit queues one integration's request and waits for its result.
+func (b *batcher) submit(ctx context.Context, x, t, h, dst []float32) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if len(x) != len(t)*b.dim || len(dst) != len(x) {
+	if len(x) != len(t)*b.dim || len(dst) != len(x) || h != nil && len(h) != len(t) {
 		return fmt.Errorf("batched velocity: %d and %d floats for %d images of %d values", len(x), len(dst), len(t), b.dim)
 	}
 	b.mu.Lock()
 	if b.active <= 1 && len(b.pending) == 0 {
 		b.mu.Unlock()
-		return b.field.Velocity(ctx, x, t, dst) // alone: no waiting
+		return b.evaluate(ctx, x, t, h, dst) // alone: no waiting
 	}
-	job := &velocityJob{x: x, t: t, dst: dst, done: make(chan error, 1)}
+	job := &velocityJob{x: x, t: t, h: h, dst: dst, done: make(chan error, 1)}
 	b.pending = append(b.pending, job)
 	if len(b.pending) == 1 {
 		b.timer = time.AfterFunc(b.window, b.flush)
@@ -124,11 +154,29 @@ func (b *batcher) startLocked() {
 	go b.run(jobs)
 }
 
-// run evaluates jobs as one batch and hands each its rows.
+// run evaluates jobs as batches, the velocity requests in one and the
+// average-velocity requests in another, and hands each job its rows.
 func (b *batcher) run(jobs []*velocityJob) {
+	var plain, average []*velocityJob
+	for _, j := range jobs {
+		if j.h == nil {
+			plain = append(plain, j)
+		} else {
+			average = append(average, j)
+		}
+	}
+	for _, group := range [][]*velocityJob{plain, average} {
+		if len(group) > 0 {
+			b.runGroup(group)
+		}
+	}
+}
+
+// runGroup evaluates jobs of one kind as one batch.
+func (b *batcher) runGroup(jobs []*velocityJob) {
 	if len(jobs) == 1 {
 		j := jobs[0]
-		j.done <- b.field.Velocity(context.Background(), j.x, j.t, j.dst)
+		j.done <- b.evaluate(context.Background(), j.x, j.t, j.h, j.dst)
 		return
 	}
 	n := 0
@@ -136,10 +184,14 @@ func (b *batcher) run(jobs []*velocityJob) {
 		n += len(j.t)
 	}
 	x, t, v := make([]float32, 0, n*b.dim), make([]float32, 0, n), make([]float32, n*b.dim)
+	var h []float32
 	for _, j := range jobs {
 		x, t = append(x, j.x...), append(t, j.t...)
+		if j.h != nil {
+			h = append(h, j.h...)
+		}
 	}
-	err := b.field.Velocity(context.Background(), x, t, v)
+	err := b.evaluate(context.Background(), x, t, h, v)
 	off := 0
 	for _, j := range jobs {
 		if err == nil {

@@ -31,6 +31,9 @@ import (
 // DefaultArch is the model preset used when a training request names none.
 const DefaultArch = "small"
 
+// DefaultObjective is the training objective of a request that names none.
+const DefaultObjective = sdk.ObjectiveFlowMatching
+
 // Options configure an Engine. Zero fields take the defaults given.
 type Options struct {
 	// Backend is the GoMLX backend spec passed to backend.Select ("" =
@@ -181,6 +184,10 @@ func (e *Engine) Info(ctx context.Context, modelDir string) (info sdk.ModelInfo,
 		Step: ck.Step, TotalSteps: ck.Train.Steps, DatasetSize: ck.DatasetSize,
 		DataDir: meta.DataDir, HoldoutFiles: holdout, Warning: warning,
 		Backend: e.opts.Backend, Params: countParams(ck), Labels: ck.Classes, TrainedOn: ck.TrainedOn,
+		Objective: string(ck.Train.WithDefaults().Objective), Sampler: sdk.SamplerEuler,
+	}
+	if meta.UNet.StepInput { // as ModelField.FlowMap: the model takes a step size
+		info.Sampler, info.StepCounts = sdk.SamplerFlowMap, ck.Train.WithDefaults().StepCounts()
 	}
 	if b, err := e.getBackend(); err == nil {
 		info.Backend = b.Name()

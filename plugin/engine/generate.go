@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/disintegration/imaging"
@@ -9,6 +10,7 @@ import (
 	"github.com/fm-image/fm-image/flow"
 	"github.com/fm-image/fm-image/imageset"
 	"github.com/fm-image/fm-image/sdk"
+	"github.com/fm-image/fm-image/training"
 )
 
 // Generate implements sdk.Generator. Images are integrated in chunks of at
@@ -57,14 +59,14 @@ type generateJob struct {
 // newGenerateJob loads the model and checks what only the model can tell:
 // the memory budget, the label, the init image.
 func (e *Engine) newGenerateJob(req sdk.GenerateRequest, progress func(sdk.GenerateProgress)) (*generateJob, error) {
-	method, err := flow.ParseMethod(orDefault(req.Sampler, sdk.SamplerEuler))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", sdk.ErrInvalidRequest, err)
-	}
 	if _, err := e.getBackend(); err != nil {
 		return nil, err
 	}
 	lm, err := e.loadModel(req.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	method, err := samplingMethod(lm, req)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +97,39 @@ func (e *Engine) newGenerateJob(req sdk.GenerateRequest, progress func(sdk.Gener
 	j.chunks = (req.N + j.chunk - 1) / j.chunk
 	j.x = make([]float32, j.chunk*j.dim)
 	return j, nil
+}
+
+// samplingMethod is the request's sampler, or the model's default
+// (defaultSampler); the few-step sampler needs a model trained for it and
+// no guidance.
+func samplingMethod(lm *loadedModel, req sdk.GenerateRequest) (flow.Method, error) {
+	name := req.Sampler
+	if name == "" {
+		name = defaultSampler(lm.field, req.Label != "")
+	}
+	method, err := flow.ParseMethod(name)
+	if err != nil {
+		return "", &sdk.ValidationError{Field: "sampler", Problem: err.Error()}
+	}
+	if method == flow.FlowMap {
+		switch {
+		case !lm.field.FlowMap():
+			return "", &sdk.ValidationError{Field: "sampler", Problem: fmt.Sprintf(
+				"%s needs a model trained with a few-step objective; %s was trained by plain flow matching: use euler, heun, midpoint or rk4", sdk.SamplerFlowMap, req.ModelDir)}
+		case req.Label != "":
+			return "", &sdk.ValidationError{Field: "sampler", Problem: fmt.Sprintf("%s does not take a label: use euler, heun, midpoint or rk4 with guidance", sdk.SamplerFlowMap)}
+		}
+	}
+	return method, nil
+}
+
+// defaultSampler is the sampler of requests that name none: the few-step
+// sampler for a model trained for it (unless guided), else Euler.
+func defaultSampler(field *training.ModelField, guided bool) string {
+	if field.FlowMap() && !guided {
+		return sdk.SamplerFlowMap
+	}
+	return sdk.SamplerEuler
 }
 
 // guidedField returns the field to integrate: the model's, or its
@@ -216,6 +251,21 @@ type velocityRecorder struct {
 // Velocity implements flow.Field.
 func (r *velocityRecorder) Velocity(ctx context.Context, x, t, dst []float32) error {
 	if err := r.Field.Velocity(ctx, x, t, dst); err != nil {
+		return err
+	}
+	r.v = append(r.v[:0], dst...)
+	return nil
+}
+
+// AverageVelocity implements flow.StepField when the recorded field does
+// (few-step sampling), recording the average velocity: the previews then
+// show x + (1 − t)·u, the jump to the end of the path.
+func (r *velocityRecorder) AverageVelocity(ctx context.Context, x, t, h, dst []float32) error {
+	sf, ok := r.Field.(flow.StepField)
+	if !ok {
+		return errors.New("preview: the field has no average velocities")
+	}
+	if err := sf.AverageVelocity(ctx, x, t, h, dst); err != nil {
 		return err
 	}
 	r.v = append(r.v[:0], dst...)

@@ -89,8 +89,9 @@ func (e *Engine) batchObserver(data *imageset.Dataset) func([]int) {
 
 // trainRun is what a training request resolves to before it starts.
 type trainRun struct {
-	arch string
-	cfg  unet.Config
+	arch      string
+	cfg       unet.Config
+	objective training.Objective // of a new run
 	// ckpt is the checkpoint a resumed run continues (nil for a new run),
 	// meta the model's description.
 	ckpt *training.Checkpoint
@@ -123,10 +124,12 @@ func planRun(req sdk.TrainRequest, report func(sdk.TrainProgress)) (*trainRun, e
 	if req.Size != 0 {
 		cfg = cfg.WithSize(req.Size, req.Size)
 	}
+	objective := training.Objective(orDefault(req.Objective, DefaultObjective))
+	cfg.StepInput = objective.FlowMap() // a few-step model also takes its step size
 	if err := cfg.Validate(); err != nil {
 		return nil, &sdk.ValidationError{Field: "size", Problem: fmt.Sprintf("%d does not suit model %q: %v", req.Size, arch, err)}
 	}
-	return &trainRun{arch: arch, cfg: cfg, meta: modeldir.Meta{Arch: arch, DataDir: req.DataDir, Holdout: req.Holdout, UNet: cfg}}, nil
+	return &trainRun{arch: arch, cfg: cfg, objective: objective, meta: modeldir.Meta{Arch: arch, DataDir: req.DataDir, Holdout: req.Holdout, UNet: cfg}}, nil
 }
 
 // planResume locks a model directory, reads its model and checkpoint and
@@ -181,6 +184,8 @@ func checkResume(req sdk.TrainRequest, meta modeldir.Meta, ck *training.Checkpoi
 		return keep("holdout", fmt.Sprintf("a hold-out of %g", meta.Holdout))
 	case req.Labels && cfg.NumClasses == 0:
 		return keep("labels", "no labels")
+	case req.Objective != "" && training.Objective(req.Objective) != tc.WithDefaults().Objective:
+		return keep("objective", fmt.Sprintf("the %s objective", tc.WithDefaults().Objective))
 	}
 	return nil
 }
@@ -359,7 +364,8 @@ func (e *Engine) newTrainer(r *trainRun, req sdk.TrainRequest, report func(sdk.T
 	if steps == 0 { // a budget: any total until the run has timed its steps
 		steps = sdk.MaxTrainSteps
 	}
-	tcfg := training.TrainConfig{Steps: steps, BatchSize: req.Batch, LearningRate: req.LR, Seed: req.Seed, CheckpointEvery: req.CheckpointEvery}
+	tcfg := training.TrainConfig{Steps: steps, BatchSize: req.Batch, LearningRate: req.LR, Seed: req.Seed, CheckpointEvery: req.CheckpointEvery,
+		Objective: r.objective}
 	if r.ckpt != nil {
 		tcfg = r.ckpt.Train
 		if req.CheckpointEvery != 0 && req.CheckpointEvery != tcfg.CheckpointEvery {

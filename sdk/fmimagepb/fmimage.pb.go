@@ -44,6 +44,8 @@ type TrainRequest struct {
 	AddNewImages bool `protobuf:"varint,13,opt,name=add_new_images,json=addNewImages,proto3" json:"add_new_images,omitempty"`
 	// Wall-clock budget of the run, in nanoseconds (0 = none).
 	DurationNanos int64 `protobuf:"varint,14,opt,name=duration_nanos,json=durationNanos,proto3" json:"duration_nanos,omitempty"`
+	// Training objective ("" = the plugin's default).
+	Objective     string `protobuf:"bytes,15,opt,name=objective,proto3" json:"objective,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -174,6 +176,13 @@ func (x *TrainRequest) GetDurationNanos() int64 {
 		return x.DurationNanos
 	}
 	return 0
+}
+
+func (x *TrainRequest) GetObjective() string {
+	if x != nil {
+		return x.Objective
+	}
+	return ""
 }
 
 type TrainEvent struct {
@@ -920,7 +929,13 @@ type ModelInfo struct {
 	// replaced by the previous one.
 	Warning string `protobuf:"bytes,14,opt,name=warning,proto3" json:"warning,omitempty"`
 	// The backend and device the model was trained on.
-	TrainedOn     string `protobuf:"bytes,15,opt,name=trained_on,json=trainedOn,proto3" json:"trained_on,omitempty"`
+	TrainedOn string `protobuf:"bytes,15,opt,name=trained_on,json=trainedOn,proto3" json:"trained_on,omitempty"`
+	// The training objective ("flow-matching", "shortcut", "meanflow").
+	Objective string `protobuf:"bytes,16,opt,name=objective,proto3" json:"objective,omitempty"`
+	// The sampler a request naming none gets.
+	Sampler string `protobuf:"bytes,17,opt,name=sampler,proto3" json:"sampler,omitempty"`
+	// The step counts the model is made for with that sampler (empty: any).
+	StepCounts    []int32 `protobuf:"varint,18,rep,packed,name=step_counts,json=stepCounts,proto3" json:"step_counts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1058,6 +1073,27 @@ func (x *ModelInfo) GetTrainedOn() string {
 		return x.TrainedOn
 	}
 	return ""
+}
+
+func (x *ModelInfo) GetObjective() string {
+	if x != nil {
+		return x.Objective
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetSampler() string {
+	if x != nil {
+		return x.Sampler
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetStepCounts() []int32 {
+	if x != nil {
+		return x.StepCounts
+	}
+	return nil
 }
 
 type DrainRequest struct {
@@ -1305,7 +1341,7 @@ var File_fmimage_proto protoreflect.FileDescriptor
 const file_fmimage_proto_rawDesc = "" +
 	"\n" +
 	"\rfmimage.proto\x12\n" +
-	"fmimage.v1\"\x80\x03\n" +
+	"fmimage.v1\"\x9e\x03\n" +
 	"\fTrainRequest\x12\x19\n" +
 	"\bdata_dir\x18\x01 \x01(\tR\adataDir\x12\x1b\n" +
 	"\tmodel_dir\x18\x02 \x01(\tR\bmodelDir\x12\x12\n" +
@@ -1321,7 +1357,8 @@ const file_fmimage_proto_rawDesc = "" +
 	"\aholdout\x18\v \x01(\x01R\aholdout\x12\x16\n" +
 	"\x06labels\x18\f \x01(\bR\x06labels\x12$\n" +
 	"\x0eadd_new_images\x18\r \x01(\bR\faddNewImages\x12%\n" +
-	"\x0eduration_nanos\x18\x0e \x01(\x03R\rdurationNanos\"\xd2\x01\n" +
+	"\x0eduration_nanos\x18\x0e \x01(\x03R\rdurationNanos\x12\x1c\n" +
+	"\tobjective\x18\x0f \x01(\tR\tobjective\"\xd2\x01\n" +
 	"\n" +
 	"TrainEvent\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x1f\n" +
@@ -1383,7 +1420,7 @@ const file_fmimage_proto_rawDesc = "" +
 	"\x04data\x18\x05 \x01(\fR\x04data\x12\x12\n" +
 	"\x04last\x18\x06 \x01(\bR\x04last\"*\n" +
 	"\vInfoRequest\x12\x1b\n" +
-	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\xa6\x03\n" +
+	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\"\xff\x03\n" +
 	"\tModelInfo\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x12\n" +
 	"\x04arch\x18\x02 \x01(\tR\x04arch\x12\x14\n" +
@@ -1403,7 +1440,11 @@ const file_fmimage_proto_rawDesc = "" +
 	"\rholdout_files\x18\r \x03(\tR\fholdoutFiles\x12\x18\n" +
 	"\awarning\x18\x0e \x01(\tR\awarning\x12\x1d\n" +
 	"\n" +
-	"trained_on\x18\x0f \x01(\tR\ttrainedOn\"\x0e\n" +
+	"trained_on\x18\x0f \x01(\tR\ttrainedOn\x12\x1c\n" +
+	"\tobjective\x18\x10 \x01(\tR\tobjective\x12\x18\n" +
+	"\asampler\x18\x11 \x01(\tR\asampler\x12\x1f\n" +
+	"\vstep_counts\x18\x12 \x03(\x05R\n" +
+	"stepCounts\"\x0e\n" +
 	"\fDrainRequest\",\n" +
 	"\rDrainResponse\x12\x1b\n" +
 	"\tin_flight\x18\x01 \x01(\x05R\binFlight\"\x10\n" +

@@ -117,13 +117,23 @@ const previewEvery = (steps) => Math.min(5, Math.max(2, Math.ceil(steps / 10)));
 
 function currentModel() { return models.find((m) => m.name === $('model').value); }
 
+// shownModel is the model whose default sampler the form was last set to.
+let shownModel = null;
+
 function showModelInfo() {
   const m = currentModel();
   const info = $('model-info');
   if (!m) { info.textContent = 'No models yet: train one, or start the server with --models DIR.'; return; }
   if (m.error) { info.textContent = m.error; return; }
+  let sampling = '';
+  if (m.sampler === 'flowmap') {
+    sampling = m.stepCounts && m.stepCounts.length ? `; a few-step model: ${m.stepCounts.join(', ')} steps with flowmap` :
+      '; a few-step model: try 1-4 steps with flowmap';
+  }
   info.textContent = `${m.arch}, ${m.width}×${m.height}, trained ${m.step}/${m.totalSteps} steps on ` +
-    `${m.datasetSize} images, ${m.params.toLocaleString()} parameters, ${m.backend}` + (m.training ? ' (training now)' : '');
+    `${m.datasetSize} images, ${m.params.toLocaleString()} parameters, ${m.backend}${sampling}` + (m.training ? ' (training now)' : '');
+  if (m.sampler && m.name !== shownModel) $('sampler').value = m.sampler; // the model's default, once per model
+  shownModel = m.name;
 }
 
 async function loadModels() {
