@@ -19,8 +19,9 @@ import (
 	"github.com/fm-image/fm-image/sdk"
 )
 
-// DefaultTrainSteps is the train command's default --steps.
-const DefaultTrainSteps = 10000
+// DefaultTrainDuration is the train command's budget for a new run given
+// neither --steps nor --duration.
+const DefaultTrainDuration = 20 * time.Minute
 
 // flagName maps an sdk.ValidationError field to what the user typed.
 func flagName(field string) string {
@@ -136,15 +137,15 @@ its minimum at the new total, without jumping back up) and
 	f.StringVar(&req.Arch, "arch", "", "model preset name (default: the engine's default preset)")
 	f.IntVar(&req.Size, "size", 0, fmt.Sprintf("image height = width in pixels, a multiple of %d in %d..%d (0 = the preset's size, 32 by default; with --resume, the model's)",
 		sdk.SizeMultiple, sdk.MinSize, sdk.MaxSize))
-	f.IntVar(&req.Steps, "steps", 0, fmt.Sprintf("total optimisation steps, %d..%d (default %d for a new run without --duration; with --duration, a cap; with --resume, the run's own total)",
-		sdk.MinTrainSteps, sdk.MaxTrainSteps, DefaultTrainSteps))
-	f.DurationVar(&req.Duration, "duration", 0, "train for this long (e.g. 20m, 1h30m): the learning-rate schedule is fitted to the steps it allows; with --resume, this long more")
+	f.IntVar(&req.Steps, "steps", 0, fmt.Sprintf("total optimisation steps, %d..%d (with --duration, a cap; with --resume, the run's own total)",
+		sdk.MinTrainSteps, sdk.MaxTrainSteps))
+	f.DurationVar(&req.Duration, "duration", 0, fmt.Sprintf("train for this long (e.g. 20m, 1h30m): the learning-rate schedule is fitted to the steps it allows; with --resume, this long more (default %v for a new run without --steps)", DefaultTrainDuration))
 	f.IntVar(&req.Batch, "batch", 0, fmt.Sprintf("batch size (1..%d, 0 = engine default)", sdk.MaxBatch))
 	f.Float64Var(&req.LR, "lr", 0, "peak learning rate (0 = engine default)")
 	f.Int64Var(&req.Seed, "seed", 0, "random seed")
 	f.BoolVar(&req.Resume, "resume", false, "continue training the model in --model")
 	f.IntVar(&req.CheckpointEvery, "checkpoint-every", 0, "steps between checkpoints (0 = engine default)")
-	f.BoolVar(&req.Labels, "labels", false, "train a class-conditional model: each sub-folder of DIR is a class (generate --label NAME)")
+	f.BoolVar(&req.Labels, "labels", false, "train a class-conditional model: each sub-folder of DIR is a class (generate --label NAME); it trains by plain flow matching, as the few-step objectives take no label")
 	f.Float64Var(&req.Holdout, "holdout", 0, "fraction of the images kept out of training for evaluation (0 to 0.9; eval uses them as its reference)")
 	f.StringVar(&req.Objective, "objective", "", "training objective: "+strings.Join(sdk.Objectives(), ", ")+" (default: the plugin's); meanflow and shortcut make a few-step model (generate --sampler flowmap, its default)")
 	f.BoolVar(&req.AddNewImages, "add-new", false, "with --resume, also train on images added to DIR since the run began")
@@ -179,7 +180,7 @@ func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 		return usagef("--resume: model directory %s does not exist", req.ModelDir)
 	}
 	if req.Steps == 0 && req.Duration == 0 && !req.Resume {
-		req.Steps = DefaultTrainSteps
+		req.Duration = DefaultTrainDuration
 	}
 	if err := req.Validate(); err != nil {
 		return asUsage(err, nil)
@@ -198,6 +199,12 @@ func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 		if p.Message != "" {
 			_ = bar.Clear()
 			fmt.Fprintf(g.env.Stderr, "%s\n", p.Message)
+		}
+		if fitting := req.Duration > 0 && p.TotalSteps >= sdk.MaxTrainSteps; fitting {
+			// The first seconds of a budget: the total is not known yet.
+			bar.Describe(fmt.Sprintf("loss %.4f  %.0f img/s  step %d, timing the steps to fit %v", p.Loss, p.ImagesPerSec, p.Step, req.Duration))
+			_ = bar.RenderBlank()
+			return
 		}
 		if p.TotalSteps > 0 && p.TotalSteps != bar.GetMax() {
 			bar.ChangeMax(p.TotalSteps) // resumed runs and budgets set their own totals

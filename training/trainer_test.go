@@ -187,6 +187,9 @@ func TestInterruptAndResumeMatchesUninterrupted(t *testing.T) {
 			c.OTCoupling, c.EMAPower, c.AdaptiveLossPower, c.TimeSampling = true, 7, 0.5, training.TimeLogitNormal
 		})},
 		{"shortcut", flowMap, with(func(c *training.TrainConfig) { c.Objective, c.FlowMapFraction = training.ObjectiveShortcut, 0.5 })},
+		{"shortcut+logit-normal", flowMap, with(func(c *training.TrainConfig) {
+			c.Objective, c.TimeSampling, c.LearningRate = training.ObjectiveShortcut, training.TimeLogitNormal, 2e-3
+		})},
 		{"meanflow", flowMap, with(func(c *training.TrainConfig) { c.Objective = training.ObjectiveMeanFlow })},
 		{"flow-matching-then-meanflow", flowMap, with(func(c *training.TrainConfig) { c.Objective, c.FlowMapStart = training.ObjectiveMeanFlow, 0.5 })},
 	} {

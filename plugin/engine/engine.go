@@ -28,12 +28,6 @@ import (
 	"github.com/fm-image/fm-image/unet"
 )
 
-// DefaultArch is the model preset used when a training request names none.
-const DefaultArch = "small"
-
-// DefaultObjective is the training objective of a request that names none.
-const DefaultObjective = sdk.ObjectiveFlowMatching
-
 // Options configure an Engine. Zero fields take the defaults given.
 type Options struct {
 	// Backend is the GoMLX backend spec passed to backend.Select ("" =

@@ -40,7 +40,7 @@ func writeImages(t *testing.T, n int) string {
 }
 
 // trained returns a model directory trained for a few steps of the tiny
-// preset, shared by the tests of this file.
+// preset by plain flow matching, shared by the tests of this file.
 func trained(t *testing.T, e *Engine) string {
 	t.Helper()
 	data := writeImages(t, 5)
@@ -48,6 +48,7 @@ func trained(t *testing.T, e *Engine) string {
 	var events []sdk.TrainProgress
 	err := e.Train(context.Background(), sdk.TrainRequest{
 		DataDir: data, ModelDir: model, Arch: "tiny", Size: 16, Steps: 6, Batch: 4, Seed: 3, Holdout: 0.2,
+		Objective: sdk.ObjectiveFlowMatching,
 	}, func(p sdk.TrainProgress) { events = append(events, p) })
 	if err != nil {
 		t.Fatalf("Train: %v", err)

@@ -53,6 +53,7 @@ func responsive(t testing.TB) (*Engine, string) {
 		responsiveModel = filepath.Join(dir, "model")
 		responsiveErr = e.Train(context.Background(), sdk.TrainRequest{
 			DataDir: data, ModelDir: responsiveModel, Arch: "tiny", Size: 16, Steps: 300, Batch: 8, LR: 3e-3, Seed: 1,
+			Objective: sdk.ObjectiveFlowMatching,
 		}, nil)
 	})
 	if responsiveErr != nil {

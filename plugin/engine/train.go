@@ -124,7 +124,7 @@ func planRun(req sdk.TrainRequest, report func(sdk.TrainProgress)) (*trainRun, e
 	if req.Size != 0 {
 		cfg = cfg.WithSize(req.Size, req.Size)
 	}
-	objective := training.Objective(orDefault(req.Objective, DefaultObjective))
+	objective := training.Objective(orDefault(req.Objective, defaultObjective(req.Labels)))
 	cfg.StepInput = objective.FlowMap() // a few-step model also takes its step size
 	if err := cfg.Validate(); err != nil {
 		return nil, &sdk.ValidationError{Field: "size", Problem: fmt.Sprintf("%d does not suit model %q: %v", req.Size, arch, err)}
@@ -364,8 +364,7 @@ func (e *Engine) newTrainer(r *trainRun, req sdk.TrainRequest, report func(sdk.T
 	if steps == 0 { // a budget: any total until the run has timed its steps
 		steps = sdk.MaxTrainSteps
 	}
-	tcfg := training.TrainConfig{Steps: steps, BatchSize: req.Batch, LearningRate: req.LR, Seed: req.Seed, CheckpointEvery: req.CheckpointEvery,
-		Objective: r.objective}
+	tcfg := recipeConfig(req, r.objective, steps)
 	if r.ckpt != nil {
 		tcfg = r.ckpt.Train
 		if req.CheckpointEvery != 0 && req.CheckpointEvery != tcfg.CheckpointEvery {

@@ -304,11 +304,16 @@ async function loadFolder(dir) {
   $('folders').replaceChildren(...buttons);
 }
 
+// A budgeted run reports sdk.MaxTrainSteps as its total until it has timed
+// its first steps and fitted its schedule to the budget.
+const UNFITTED_TOTAL = 10000000;
+function totalText(n) { return n >= UNFITTED_TOTAL ? '? (timing the first steps)' : String(n); }
+
 async function loadRuns() {
   const { runs } = await getJSON('/api/trainings');
   $('runs').replaceChildren(...runs.map((r) => {
     const li = document.createElement('li');
-    li.textContent = `${r.model} on /${r.data}: ${r.state}, step ${r.step}/${r.totalSteps} `;
+    li.textContent = `${r.model} on /${r.data}: ${r.state}, step ${r.step}/${totalText(r.totalSteps)} `;
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'small';
@@ -368,7 +373,7 @@ function watch(model) {
       case 'progress':
         w.points.push([ev.step, ev.loss]);
         drawLoss(w.points);
-        $('run-status').textContent = `step ${ev.step}/${ev.totalSteps} · loss ${ev.loss.toPrecision(4)} · ` +
+        $('run-status').textContent = `step ${ev.step}/${totalText(ev.totalSteps)} · loss ${ev.loss.toPrecision(4)} · ` +
           `${Math.round(ev.imagesPerSec)} img/s · ETA ${Math.round(ev.etaSeconds)} s`;
         break;
       case 'message':
