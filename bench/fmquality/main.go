@@ -8,6 +8,7 @@
 //	fmquality train -data DIR -spec SPEC.json -out RUN [-steps N]
 //	fmquality eval  -data DIR -run RUN -ref REF [-steps 1,2,4,8,16,32 -methods euler,heun]
 //	fmquality time  -data DIR -steps 20 -rounds 3 SPEC.json SPEC2.json ...
+//	fmquality plot  -out fd.png [-floor F] NAME=fd.tsv ...  # FD against model evaluations
 //
 // A spec is a JSON object {"name": ..., "arch": "small", "unet": {...},
 // "train": {...}}: "unet" and "train" override fields of the preset's
@@ -56,7 +57,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: fmquality prep|train|eval|time [flags]")
+		fmt.Fprintln(os.Stderr, "usage: fmquality prep|train|eval|time|plot [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -71,8 +72,10 @@ func main() {
 		err = runTime(os.Args[2:])
 	case "fdcheck":
 		err = runFDCheck(os.Args[2:])
+	case "plot":
+		err = runPlot(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (prep, train, eval, time)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (prep, train, eval, time, plot)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fmquality:", err)
