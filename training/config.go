@@ -18,7 +18,10 @@ const (
 )
 
 // TrainConfig holds the optimisation settings of a training run. Zero fields
-// take the defaults listed on each field (see [TrainConfig.WithDefaults]).
+// take the defaults listed on each field (see [TrainConfig.WithDefaults]):
+// conservative settings for any model. The recipe that `fm-image train`
+// uses is the plugin engine's (package plugin/engine, recipe.go), which
+// sets its fields explicitly.
 type TrainConfig struct {
 	// Steps is the total number of optimisation steps of the run (default
 	// 1000). When resuming, training continues until this total.
