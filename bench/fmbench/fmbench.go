@@ -1,8 +1,9 @@
-// Package fmbench is the logic of cmd/fm-bench: it trains ref-unet-32 (package unet, flow
-// matching with package training) on several GoMLX backends at several benchmark points in one run
-// and prints seconds per step, images/s, GFLOP/s (unet's analytic count), peak memory, sampling
-// throughput and the ratios between backends, and, when PyTorch is importable, the same numbers
-// for the project's PyTorch peer script (bench/ref_unet_32.py).
+// Package fmbench is the logic of cmd/fm-bench: it trains a U-Net preset (ref-unet-32 by
+// default; package unet, with package training's objectives) on several GoMLX backends at several
+// benchmark points in one run and prints seconds per step, images/s, GFLOP/s (unet's analytic
+// count), peak memory, sampling throughput and the ratios between backends, and, for
+// ref-unet-32 with flow matching when PyTorch is importable, the same numbers for the project's
+// PyTorch peer script (bench/ref_unet_32.py).
 package fmbench
 
 import (
@@ -55,6 +56,12 @@ func ParsePoints(s string) ([]Point, error) {
 
 // Options configure Run.
 type Options struct {
+	// Arch is the U-Net preset trained (default "ref-unet-32"; the default training recipe
+	// is "small" with Objective "shortcut" at 32@32).
+	Arch string
+	// Objective is the training objective (default flow matching); a few-step objective
+	// also gives the model its step input.
+	Objective training.Objective
 	// Backends to compare, by name: "fastcpu" or any name backend.Select accepts. The first
 	// is the one ratios are computed for; the second its reference.
 	Backends []string
@@ -99,8 +106,17 @@ func newBackend(name string) (backends.Backend, error) {
 // Run measures every backend at every point and prints the report.
 func Run(opts Options) ([]Result, error) {
 	w := opts.Out
-	fmt.Fprintf(w, "ref-unet-32 flow-matching training, %d CPUs (GOMAXPROCS %d); median of timed steps after one warm-up step\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	opts.Arch = cmp.Or(opts.Arch, "ref-unet-32")
+	opts.Objective = cmp.Or(opts.Objective, training.ObjectiveFlowMatching)
+	if _, err := unet.Preset(opts.Arch); err != nil {
+		return nil, err
+	}
+	if opts.Torch != "" && (opts.Arch != "ref-unet-32" || opts.Objective != training.ObjectiveFlowMatching) {
+		fmt.Fprintf(w, "PyTorch peer skipped: bench/ref_unet_32.py implements ref-unet-32 with flow matching only.\n")
+		opts.Torch, opts.Script = "", "-"
+	}
+	fmt.Fprintf(w, "%s %s training, %d CPUs (GOMAXPROCS %d); median of timed steps after one warm-up step\n",
+		opts.Arch, opts.Objective, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "fastcpu kernels on this machine: GEMM %s; convolutions %s\n", kernels.Kernel(), kernels.ConvKernels())
 	fmt.Fprintf(w, "GFLOP/s counts 3x the forward multiply-adds x 2 (unet.Config.TrainFLOPs). Machine may be shared: compare ratios.\n\n")
 	fmt.Fprintf(w, "CPU s/step is the process CPU time per step; GFLOP/CPU-s divides the FLOPs by it (x%d would be the\n"+
@@ -118,7 +134,7 @@ func Run(opts Options) ([]Result, error) {
 				if i > 0 {
 					steps = opts.SlowSteps
 				}
-				r, err := measure(name, pt, steps, opts.SampleBatch)
+				r, err := measure(opts.Arch, opts.Objective, name, pt, steps, opts.SampleBatch)
 				if err != nil {
 					return all, fmt.Errorf("%s at %s: %w", name, pt, err)
 				}
@@ -163,7 +179,7 @@ func Run(opts Options) ([]Result, error) {
 			}
 		}
 	}
-	if opts.Torch == "" {
+	if opts.Torch == "" && opts.Script != "-" {
 		fmt.Fprintln(w, "PyTorch peer skipped: no python3 with torch found (Debian: apt-get install python3-torch; /usr/bin/python3 is checked).")
 	}
 	return results, nil
@@ -237,14 +253,15 @@ func find(rs []Result, backend string, pt Point) *Result {
 	return nil
 }
 
-// measure trains ref-unet-32 on one backend at one point.
-func measure(name string, pt Point, steps, sampleBatch int) (Result, error) {
+// measure trains the arch preset with the objective on one backend at one point.
+func measure(arch string, objective training.Objective, name string, pt Point, steps, sampleBatch int) (Result, error) {
 	res := Result{Backend: name, Point: pt}
-	cfg, err := unet.Preset("ref-unet-32")
+	cfg, err := unet.Preset(arch)
 	if err != nil {
 		return res, err
 	}
 	cfg = cfg.WithSize(pt.Size, pt.Size)
+	cfg.StepInput = objective.FlowMap()
 	runtime.GC()
 	debug.FreeOSMemory()
 	resetPeakRSS()
@@ -254,7 +271,7 @@ func measure(name string, pt Point, steps, sampleBatch int) (Result, error) {
 	}
 	defer backend.Finalize()
 	tr, err := training.NewTrainer(backend, unet.Model{Config: cfg}, training.TrainConfig{
-		Steps: 1000, BatchSize: pt.Batch, WarmupSteps: -1, Seed: 1,
+		Steps: 1000, BatchSize: pt.Batch, WarmupSteps: -1, Seed: 1, Objective: objective,
 	})
 	if err != nil {
 		return res, err

@@ -1,9 +1,11 @@
-// Command fm-bench compares GoMLX backends (and, when available, PyTorch) on ref-unet-32
-// flow-matching training and sampling. The logic lives in bench/fmbench.
+// Command fm-bench compares GoMLX backends (and, when available, PyTorch) on U-Net training
+// and sampling: ref-unet-32 with flow matching by default (the PyTorch peer's model), or any
+// preset and objective. The logic lives in bench/fmbench.
 //
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench                      # fastcpu vs fmcpu at 16@32,64@32,16@64
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench -points 16@32 -backends fastcpu
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench -backends fastcpu -rounds 3  # medians of 3 interleaved rounds
+//	GOEXPERIMENT=simd go run ./cmd/fm-bench -arch small -objective shortcut -points 32@32  # the default recipe
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/fm-image/fm-image/bench/fmbench"
+	"github.com/fm-image/fm-image/training"
 )
 
 func main() {
@@ -23,6 +26,8 @@ func main() {
 	sample := flag.Int("sample-batch", 16, "batch for the sampling measurement (20 Euler steps); 0 skips it")
 	torch := flag.Bool("torch", true, "run the PyTorch peer (bench/ref_unet_32.py) if python3 can import torch")
 	script := flag.String("torch-script", "bench/ref_unet_32.py", "path of the PyTorch peer script")
+	arch := flag.String("arch", "ref-unet-32", "U-Net preset to train (the PyTorch peer runs for ref-unet-32 only)")
+	objective := flag.String("objective", "flow-matching", "training objective: flow-matching, shortcut or meanflow")
 	rounds := flag.Int("rounds", 1, "repeat the whole measurement this many times and report medians (noisy machines)")
 	flag.Parse()
 	pts, err := fmbench.ParsePoints(*pointsFlag)
@@ -33,6 +38,7 @@ func main() {
 	opts := fmbench.Options{
 		Backends: strings.Split(*backendsFlag, ","), Points: pts, Steps: *steps, SlowSteps: *slowSteps,
 		SampleBatch: *sample, Script: *script, Rounds: *rounds, Out: os.Stdout,
+		Arch: *arch, Objective: training.Objective(*objective),
 	}
 	if *torch {
 		opts.Torch = fmbench.FindTorch()
