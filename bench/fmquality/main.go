@@ -684,6 +684,11 @@ func writePNG(path string, hwc []float32, size int) error {
 	if err != nil {
 		return err
 	}
+	return savePNG(path, img)
+}
+
+// savePNG encodes img as a PNG file at path.
+func savePNG(path string, img image.Image) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -731,15 +736,7 @@ func writeGrid(path, dir string, size, cols, scale int) error {
 			}
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, grid); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return savePNG(path, grid)
 }
 
 // ---------------------------------------------------------------------------

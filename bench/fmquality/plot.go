@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image/png"
 	"os"
 	"strconv"
 	"strings"
@@ -48,15 +47,7 @@ func runPlot(args []string) error {
 	if err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	f, err := os.Create(*out)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return savePNG(*out, img)
 }
 
 // readFDTable reads one table into a series per sampler, named
