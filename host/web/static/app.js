@@ -132,7 +132,11 @@ function showModelInfo() {
   }
   info.textContent = `${m.arch}, ${m.width}×${m.height}, trained ${m.step}/${m.totalSteps} steps on ` +
     `${m.datasetSize} images, ${m.params.toLocaleString()} parameters, ${m.backend}${sampling}` + (m.training ? ' (training now)' : '');
-  if (m.sampler && m.name !== shownModel) $('sampler').value = m.sampler; // the model's default, once per model
+  if (m.sampler && m.name !== shownModel) { // the model's default sampler and step count, once per model
+    $('sampler').value = m.sampler;
+    $('steps').value = m.sampler === 'flowmap' ? 4 : 20;
+    $('steps').dispatchEvent(new Event('input'));
+  }
   shownModel = m.name;
 }
 
