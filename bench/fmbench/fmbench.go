@@ -111,9 +111,10 @@ func Run(opts Options) ([]Result, error) {
 	if _, err := unet.Preset(opts.Arch); err != nil {
 		return nil, err
 	}
-	if opts.Torch != "" && (opts.Arch != "ref-unet-32" || opts.Objective != training.ObjectiveFlowMatching) {
+	peerModel := opts.Arch == "ref-unet-32" && opts.Objective == training.ObjectiveFlowMatching
+	if opts.Torch != "" && !peerModel {
 		fmt.Fprintf(w, "PyTorch peer skipped: bench/ref_unet_32.py implements ref-unet-32 with flow matching only.\n")
-		opts.Torch, opts.Script = "", "-"
+		opts.Torch = ""
 	}
 	fmt.Fprintf(w, "%s %s training, %d CPUs (GOMAXPROCS %d); median of timed steps after one warm-up step\n",
 		opts.Arch, opts.Objective, runtime.NumCPU(), runtime.GOMAXPROCS(0))
@@ -179,7 +180,7 @@ func Run(opts Options) ([]Result, error) {
 			}
 		}
 	}
-	if opts.Torch == "" && opts.Script != "-" {
+	if opts.Torch == "" && peerModel {
 		fmt.Fprintln(w, "PyTorch peer skipped: no python3 with torch found (Debian: apt-get install python3-torch; /usr/bin/python3 is checked).")
 	}
 	return results, nil
