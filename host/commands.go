@@ -200,8 +200,11 @@ func runTrain(ctx context.Context, g *globals, req sdk.TrainRequest) error {
 			_ = bar.Clear()
 			fmt.Fprintf(g.env.Stderr, "%s\n", p.Message)
 		}
-		if fitting := req.Duration > 0 && p.TotalSteps >= sdk.MaxTrainSteps; fitting {
+		if req.Duration > 0 && p.TotalSteps == 0 {
 			// The first seconds of a budget: the total is not known yet.
+			if p.Step == 0 {
+				return
+			}
 			bar.Describe(fmt.Sprintf("loss %.4f  %.0f img/s  step %d, timing the steps to fit %v", p.Loss, p.ImagesPerSec, p.Step, req.Duration))
 			_ = bar.RenderBlank()
 			return

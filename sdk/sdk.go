@@ -122,7 +122,9 @@ type TrainRequest struct {
 type TrainProgress struct {
 	// Step is the number of optimisation steps done so far.
 	Step int
-	// TotalSteps is the step count the run is heading for.
+	// TotalSteps is the step count the run is heading for; 0 while a run
+	// with a Duration (and no Steps) is still timing its first steps to fit
+	// its total to the budget.
 	TotalSteps int
 	// Loss is the (smoothed) training loss at Step.
 	Loss float64

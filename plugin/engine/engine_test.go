@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fm-image/fm-image/plugin/modeldir"
 	"github.com/fm-image/fm-image/sdk"
@@ -313,5 +314,37 @@ func TestResume(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(msgs, "\n"), "already at step 9") {
 		t.Errorf("messages %q, want one saying there is nothing to do", msgs)
+	}
+}
+
+// A budgeted run reports a total of 0 while it times its first steps (the
+// trainer's placeholder total never shows), then the total fitted to the
+// budget, which its last report reaches.
+func TestBudgetedRunReportsNoTotalUntilFitted(t *testing.T) {
+	e := NewWithOptions(nil, Options{})
+	var events []sdk.TrainProgress
+	err := e.Train(context.Background(), sdk.TrainRequest{
+		DataDir: writeImages(t, 4), ModelDir: filepath.Join(t.TempDir(), "m"), Arch: "tiny", Size: 16, Batch: 2,
+		Duration: 2 * time.Second, Objective: sdk.ObjectiveFlowMatching,
+	}, func(p sdk.TrainProgress) { events = append(events, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	timing := 0
+	for _, p := range events {
+		if p.TotalSteps >= sdk.MaxTrainSteps {
+			t.Fatalf("progress %+v shows the placeholder total", p)
+		}
+		if p.Step > 0 && p.TotalSteps == 0 {
+			timing++
+		}
+	}
+	// The fit waits for five timed steps after the first (training's
+	// minTimedSteps), each of which reports.
+	if timing < 5 {
+		t.Errorf("%d reports during the timing of the first steps with total 0, want at least 5", timing)
+	}
+	if last := events[len(events)-1]; last.Step == 0 || last.TotalSteps != last.Step {
+		t.Errorf("last progress %+v: want the fitted total reached", last)
 	}
 }

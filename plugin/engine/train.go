@@ -57,19 +57,31 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 	}
 	save := func(c *training.Checkpoint) (string, error) { return modeldir.SaveCheckpoint(req.ModelDir, c) }
 	return tr.Run(ctx, run.data, training.RunOptions{
-		Save: save, OnProgress: sdkProgress(report), OnBatch: e.batchObserver(run.data),
+		Save: save, OnProgress: sdkProgress(req, report), OnBatch: e.batchObserver(run.data),
 		Duration: req.Duration, MaxSteps: req.Steps,
 	})
 }
 
-// sdkProgress passes the trainer's reports on as sdk progress.
-func sdkProgress(report func(sdk.TrainProgress)) func(training.Progress) {
+// sdkProgress passes the trainer's reports on a run of req on as sdk
+// progress.
+func sdkProgress(req sdk.TrainRequest, report func(sdk.TrainProgress)) func(training.Progress) {
 	return func(p training.Progress) {
 		report(sdk.TrainProgress{
-			Step: p.Step, TotalSteps: p.TotalSteps, Loss: p.SmoothLoss, ImagesPerSec: p.ImagesPerSec,
+			Step: p.Step, TotalSteps: reportedTotal(req, p.TotalSteps), Loss: p.SmoothLoss, ImagesPerSec: p.ImagesPerSec,
 			ETA: p.ETA, Checkpoint: p.Checkpoint,
 		})
 	}
+}
+
+// reportedTotal is the total that progress on a run of req reports for the
+// trainer's total: 0 while a budgeted run is still timing its first steps,
+// when the trainer heads for the placeholder sdk.MaxTrainSteps until it
+// fits its total to the budget.
+func reportedTotal(req sdk.TrainRequest, total int) int {
+	if req.Duration > 0 && total >= sdk.MaxTrainSteps {
+		return 0
+	}
+	return total
 }
 
 // batchObserver returns the training.RunOptions.OnBatch of a run on data:
@@ -399,7 +411,7 @@ func (e *Engine) newTrainer(r *trainRun, req sdk.TrainRequest, report func(sdk.T
 		msg += fmt.Sprintf(" (the run was set for %d): the learning rate goes on from %.3g and decays to %.3g at step %d",
 			old, c.LearningRateAt(r.ckpt.Step), c.LearningRateAt(target-1), target)
 	}
-	report(sdk.TrainProgress{Step: r.ckpt.Step, TotalSteps: target, Message: msg})
+	report(sdk.TrainProgress{Step: r.ckpt.Step, TotalSteps: reportedTotal(req, target), Message: msg})
 	return tr, nil
 }
 

@@ -308,10 +308,9 @@ async function loadFolder(dir) {
   $('folders').replaceChildren(...buttons);
 }
 
-// A budgeted run reports sdk.MaxTrainSteps as its total until it has timed
-// its first steps and fitted its schedule to the budget.
-const UNFITTED_TOTAL = 10000000;
-function totalText(n) { return n >= UNFITTED_TOTAL ? '? (timing the first steps)' : String(n); }
+// A budgeted run reports a total of 0 until it has timed its first steps
+// and fitted its schedule to the budget.
+function totalText(n) { return n > 0 ? String(n) : '? (timing the first steps)'; }
 
 async function loadRuns() {
   const { runs } = await getJSON('/api/trainings');
