@@ -94,6 +94,15 @@ type TrainConfig struct {
 	// in {1, 1/2, ..., 2^-(ShortcutLevels-1)}, the finest bootstrapped from
 	// the velocity (d = 0); default 7 (so 1 to 128 steps).
 	ShortcutLevels int `json:"shortcut_levels,omitempty"`
+	// ShortcutCoarse is the share of a shortcut model's flow-map examples
+	// drawn at the two coarsest step sizes, d = 1 and d = 1/2 (half each),
+	// the ones 1- and 2-step sampling use; the rest draw a level uniformly.
+	// Default 0: every level uniformly.
+	ShortcutCoarse float64 `json:"shortcut_coarse,omitempty"`
+	// TargetsFromEMA makes a shortcut model's self-consistency targets come
+	// from the EMA of the weights instead of the weights being trained (a
+	// slower, steadier teacher, as consistency training does).
+	TargetsFromEMA bool `json:"targets_from_ema,omitempty"`
 	// MeanFlowEpsilon is the finite-difference step of the MeanFlow target's
 	// time derivative (default 1e-3; see ObjectiveMeanFlow).
 	MeanFlowEpsilon float64 `json:"meanflow_epsilon,omitempty"`
@@ -245,6 +254,9 @@ func (c TrainConfig) Validate() error {
 		}
 		if c.Objective == ObjectiveShortcut && (c.ShortcutLevels < 1 || c.ShortcutLevels > 12) {
 			bad("shortcut_levels=%d: must be 1 to 12", c.ShortcutLevels)
+		}
+		if !(c.ShortcutCoarse >= 0 && c.ShortcutCoarse <= 1) {
+			bad("shortcut_coarse=%g: must be in [0, 1]", c.ShortcutCoarse)
 		}
 		if c.Objective == ObjectiveMeanFlow && !(c.MeanFlowEpsilon > 0 && c.MeanFlowEpsilon <= 0.1) {
 			bad("meanflow_epsilon=%g: must be in (0, 0.1]", c.MeanFlowEpsilon)

@@ -132,8 +132,7 @@ func (tr *Trainer) sampleTimesSteps(batch int) (ts, ds []float32) {
 		}
 		switch tr.cfg.Objective {
 		case ObjectiveShortcut:
-			level := rng.IntN(tr.cfg.ShortcutLevels)
-			n := 1 << level
+			n := 1 << tr.cfg.shortcutLevel(rng)
 			ds[i] = float32(1 / float64(n))
 			ts[i] = float32(float64(rng.IntN(n)) / float64(n))
 		case ObjectiveMeanFlow:
@@ -145,6 +144,19 @@ func (tr *Trainer) sampleTimesSteps(batch int) (ts, ds []float32) {
 		}
 	}
 	return ts, ds
+}
+
+// shortcutLevel draws the level k of a shortcut example (d = 2^-k): with
+// probability ShortcutCoarse one of the two coarsest (d = 1 or 1/2, equally
+// likely), otherwise any of the ShortcutLevels uniformly. With ShortcutCoarse
+// 0 it takes one draw from rng, as runs before the option did.
+func (c TrainConfig) shortcutLevel(rng *rand.Rand) int {
+	if c.ShortcutCoarse > 0 {
+		if u := rng.Float64(); u < c.ShortcutCoarse {
+			return min(int(2*u/c.ShortcutCoarse), c.ShortcutLevels-1)
+		}
+	}
+	return rng.IntN(c.ShortcutLevels)
 }
 
 // drawTime draws one t in [0, 1) from TimeSampling.
@@ -196,8 +208,9 @@ func sliceBatch(x *Node, k int) *Node { return Slice(x, AxisRange(0, k)) }
 
 // objectiveLoss builds the training loss of cfg's objective for the model f
 // on data x1, noise x0 and times t (and, for a few-step objective, step sizes
-// d whose first k entries are > 0).
-func objectiveLoss(cfg TrainConfig, f modelFunc, x1, x0, t, d *Node) *Node {
+// d whose first k entries are > 0). teacher evaluates the shortcut
+// objective's self-consistency targets (f itself, or the EMA weights).
+func objectiveLoss(cfg TrainConfig, f, teacher modelFunc, x1, x0, t, d *Node) *Node {
 	b := x1.Shape().Dim(0)
 	tb := bcast(t)
 	xt := Add(Mul(OneMinus(tb), x0), Mul(tb, x1))
@@ -215,7 +228,7 @@ func objectiveLoss(cfg TrainConfig, f modelFunc, x1, x0, t, d *Node) *Node {
 	var tk *Node
 	switch cfg.Objective {
 	case ObjectiveShortcut:
-		tk = shortcutTarget(f, sx, st, sd, ShortcutMinStep(cfg.ShortcutLevels))
+		tk = shortcutTarget(teacher, sx, st, sd, ShortcutMinStep(cfg.ShortcutLevels))
 	case ObjectiveMeanFlow:
 		tk = meanFlowTarget(f, sx, st, sd, sliceBatch(target, k), sliceBatch(pred, k), cfg.MeanFlowEpsilon)
 	}

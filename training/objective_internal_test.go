@@ -374,7 +374,7 @@ func TestObjectiveLossesGaussian(t *testing.T) {
 			if len(xs) > 3 {
 				d = xs[3]
 			}
-			return objectiveLoss(cfg, g.graphU, xs[1], xs[0], xs[2], d)
+			return objectiveLoss(cfg, g.graphU, g.graphU, xs[1], xs[0], xs[2], d)
 		}, [][]float64{x0, x1}, vectors)[0]
 		// Tolerance: the MeanFlow truncation term is below d·ε/2·|G''|·|x1-x0|
 		// relative (|G''| < 10 here), i.e. < 1% of the error; float32
@@ -503,4 +503,32 @@ func equal32(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// shortcutLevel puts ShortcutCoarse of the draws on levels 0 and 1 (half
+// each) and spreads the rest uniformly over all levels.
+func TestShortcutLevelShares(t *testing.T) {
+	for _, tc := range []struct {
+		levels int
+		coarse float64
+	}{{7, 0}, {7, 0.5}, {5, 1}, {1, 0.5}} {
+		cfg := TrainConfig{ShortcutLevels: tc.levels, ShortcutCoarse: tc.coarse}
+		rng := rand.New(rand.NewPCG(1, 2))
+		const n = 70000
+		counts := make([]int, tc.levels)
+		for range n {
+			counts[cfg.shortcutLevel(rng)]++
+		}
+		for k, got := range counts {
+			want := (1 - tc.coarse) / float64(tc.levels)
+			if k < 2 {
+				want += tc.coarse / float64(min(2, tc.levels))
+			}
+			// five binomial standard deviations of a share of n draws
+			tol := 5 * math.Sqrt(want*(1-want)/n)
+			if share := float64(got) / n; math.Abs(share-want) > tol {
+				t.Errorf("levels %d, coarse %g: level %d drawn %.4f of the time, want %.4f ± %.4f", tc.levels, tc.coarse, k, share, want, tol)
+			}
+		}
+	}
 }

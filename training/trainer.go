@@ -196,7 +196,11 @@ func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node, cfg TrainConfig) 
 		}
 		return tr.model.Velocity(mctx, x, t)
 	}
-	loss := objectiveLoss(cfg, f, x1, x0, t, d)
+	teacher := f
+	if cfg.TargetsFromEMA {
+		teacher = tr.emaModelFunc(ctx)
+	}
+	loss := objectiveLoss(cfg, f, teacher, x1, x0, t, d)
 
 	vars := scopeVariables(ctx, modelScope)
 	values := make([]*Node, len(vars))
@@ -236,6 +240,24 @@ func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node, cfg TrainConfig) 
 		e.SetValueGraph(Add(Mul(e.ValueGraph(g), emaDecay), Mul(pNew, OneMinus(emaDecay))))
 	}
 	return []*Node{loss, gradNorm}
+}
+
+// emaModelFunc returns the flow map on the EMA weights, for teacher
+// targets. It is called after the model has been built on the trained
+// weights, so every model variable exists; their EMA shadows are created
+// (as copies) on first use, and the model is rebuilt under the EMA scope
+// with reuse, so that a missing shadow fails instead of being initialised.
+func (tr *Trainer) emaModelFunc(ctx *context.Context) modelFunc {
+	var ectx *context.Context
+	return func(x, t, d *Node) *Node {
+		if ectx == nil {
+			for _, vr := range scopeVariables(ctx, modelScope) {
+				stateVariable(ctx, emaScope, vr, true)
+			}
+			ectx = ctx.InAbsPath(emaScope + modelScope).Reuse()
+		}
+		return tr.model.(FlowMapModel).AverageVelocity(ectx, x, t, d)
+	}
 }
 
 // scopeVariables returns the variables under scope (and its sub-scopes),

@@ -190,6 +190,9 @@ func TestInterruptAndResumeMatchesUninterrupted(t *testing.T) {
 		{"shortcut+logit-normal", flowMap, with(func(c *training.TrainConfig) {
 			c.Objective, c.TimeSampling, c.LearningRate = training.ObjectiveShortcut, training.TimeLogitNormal, 2e-3
 		})},
+		{"shortcut+ema-targets+coarse-levels", flowMap, with(func(c *training.TrainConfig) {
+			c.Objective, c.TargetsFromEMA, c.ShortcutCoarse, c.ShortcutLevels = training.ObjectiveShortcut, true, 0.5, 3
+		})},
 		{"meanflow", flowMap, with(func(c *training.TrainConfig) { c.Objective = training.ObjectiveMeanFlow })},
 		{"flow-matching-then-meanflow", flowMap, with(func(c *training.TrainConfig) { c.Objective, c.FlowMapStart = training.ObjectiveMeanFlow, 0.5 })},
 	} {
@@ -287,5 +290,51 @@ func TestRunWithDuration(t *testing.T) {
 	cfg := ck.Train
 	if minLR := cfg.LearningRate * cfg.MinLRFraction; last.LearningRate > minLR+0.2*(cfg.LearningRate-minLR) {
 		t.Errorf("last learning rate %.3g: the schedule did not decay over the budget (peak %.3g, minimum %.3g)", last.LearningRate, cfg.LearningRate, minLR)
+	}
+}
+
+// With TargetsFromEMA the shortcut targets come from the EMA weights: the
+// first step, where the EMA is still a copy of the weights, has the same
+// loss as with targets from the trained weights, and once the two have
+// parted the losses part too.
+func TestShortcutTargetsFromEMA(t *testing.T) {
+	backend := testBackend(t)
+	model := tinyModel(t)
+	model.Config.StepInput = true
+	h, w, c := model.ImageShape()
+	const batch = 4
+	x1 := make([]float32, batch*h*w*c)
+	for i := range x1 {
+		x1[i] = float32(math.Sin(float64(i)*0.37)) * 0.8
+	}
+	losses := func(fromEMA bool) []float64 {
+		cfg := training.TrainConfig{Steps: 6, BatchSize: batch, Seed: 5, CheckpointEvery: -1, LearningRate: 1e-2,
+			Objective: training.ObjectiveShortcut, FlowMapFraction: 0.5, TargetsFromEMA: fromEMA}
+		tr, err := training.NewTrainer(backend, model, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []float64
+		for range cfg.Steps {
+			loss, _, err := tr.TrainStep(x1, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, loss)
+		}
+		return out
+	}
+	own, ema := losses(false), losses(true)
+	// Step 0 evaluates the same weights by the same graph ops: equal up to
+	// float32 rounding of a mean over the batch.
+	if math.Abs(own[0]-ema[0]) > 1e-6*math.Abs(own[0]) {
+		t.Fatalf("first step: loss %g with EMA targets, %g without; the EMA starts as a copy of the weights", ema[0], own[0])
+	}
+	parted := false
+	for i := 1; i < len(own); i++ {
+		parted = parted || math.Abs(own[i]-ema[i]) > 1e-4*math.Abs(own[i])
+	}
+	if !parted {
+		t.Fatalf("losses with EMA targets %v equal those without %v: the targets do not read the EMA", ema, own)
 	}
 }
