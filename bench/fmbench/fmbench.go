@@ -1,15 +1,19 @@
 // Package fmbench is the logic of cmd/fm-bench: it trains a U-Net preset (ref-unet-32 by
 // default; package unet, with package training's objectives) on several GoMLX backends at several
 // benchmark points in one run and prints seconds per step, images/s, GFLOP/s (unet's analytic
-// count), peak memory, sampling throughput and the ratios between backends, and, for
-// ref-unet-32 with flow matching when PyTorch is importable, the same numbers for the project's
-// PyTorch peer script (bench/ref_unet_32.py).
+// count), peak memory, sampling throughput and the ratios between backends, and, when PyTorch is
+// importable, the same numbers for the project's PyTorch peer (bench/unet_peer.py).
+//
+// The peer is given the preset's unet.Config as JSON at each point's size and the objective, and
+// builds and trains the same network with the same work per step; Run refuses its figures unless
+// its parameter count equals the Go model's ([ParamCount]).
 package fmbench
 
 import (
 	"bufio"
 	"cmp"
 	stdcontext "context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -24,11 +28,16 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/fm-image/fm-image/flow"
 	"github.com/fm-image/fm-image/internal/backend"
 	"github.com/fm-image/fm-image/internal/fastcpu"
 	"github.com/fm-image/fm-image/internal/fastcpu/kernels"
+	"github.com/fm-image/fm-image/internal/fmcpu"
 	"github.com/fm-image/fm-image/training"
 	"github.com/fm-image/fm-image/unet"
 )
@@ -76,11 +85,15 @@ type Options struct {
 	// turn) this many times; with more than one, each figure is the median over the rounds,
 	// so that a burst of load from other jobs on a shared machine skews no single ratio.
 	Rounds int
-	// Torch is the python interpreter for the PyTorch peer ("" to skip); Script its path.
+	// Torch is the python interpreter for the PyTorch peer ("" to skip); Script its path
+	// (default [DefaultScript]).
 	Torch, Script string
 	// Out receives the report.
 	Out io.Writer
 }
+
+// DefaultScript is the PyTorch peer's path from the repository root.
+const DefaultScript = "bench/unet_peer.py"
 
 // Result is one measurement.
 type Result struct {
@@ -108,13 +121,9 @@ func Run(opts Options) ([]Result, error) {
 	w := opts.Out
 	opts.Arch = cmp.Or(opts.Arch, "ref-unet-32")
 	opts.Objective = cmp.Or(opts.Objective, training.ObjectiveFlowMatching)
+	opts.Script = cmp.Or(opts.Script, DefaultScript)
 	if _, err := unet.Preset(opts.Arch); err != nil {
 		return nil, err
-	}
-	peerModel := opts.Arch == "ref-unet-32" && opts.Objective == training.ObjectiveFlowMatching
-	if opts.Torch != "" && !peerModel {
-		fmt.Fprintf(w, "PyTorch peer skipped: bench/ref_unet_32.py implements ref-unet-32 with flow matching only.\n")
-		opts.Torch = ""
 	}
 	fmt.Fprintf(w, "%s %s training, %d CPUs (GOMAXPROCS %d); median of timed steps after one warm-up step\n",
 		opts.Arch, opts.Objective, runtime.NumCPU(), runtime.GOMAXPROCS(0))
@@ -143,7 +152,7 @@ func Run(opts Options) ([]Result, error) {
 				printResult(w, r)
 			}
 			if opts.Torch != "" {
-				r, err := runTorch(opts.Torch, opts.Script, pt, opts.Steps)
+				r, err := runTorch(opts.Torch, opts.Script, opts.Arch, opts.Objective, pt, opts.Steps, opts.SampleBatch)
 				if err != nil {
 					fmt.Fprintf(w, "%-10s %-24s failed: %v\n", pt, "pytorch", err)
 				} else {
@@ -180,7 +189,7 @@ func Run(opts Options) ([]Result, error) {
 			}
 		}
 	}
-	if opts.Torch == "" && peerModel {
+	if opts.Torch == "" {
 		fmt.Fprintln(w, "PyTorch peer skipped: no python3 with torch found (Debian: apt-get install python3-torch; /usr/bin/python3 is checked).")
 	}
 	return results, nil
@@ -254,15 +263,53 @@ func find(rs []Result, backend string, pt Point) *Result {
 	return nil
 }
 
+// ModelConfig returns the U-Net that the benchmark trains for the arch preset and the objective
+// at a square image size: the preset at that size, with the step input a few-step objective
+// needs. The Go backends and the PyTorch peer both train it.
+func ModelConfig(arch string, objective training.Objective, size int) (unet.Config, error) {
+	cfg, err := unet.Preset(arch)
+	if err != nil {
+		return cfg, err
+	}
+	cfg = cfg.WithSize(size, size)
+	cfg.StepInput = objective.FlowMap()
+	return cfg, cfg.Validate()
+}
+
+// ParamCount returns the number of trainable values of the Go model cfg describes, from the
+// variables unet.Velocity creates (the graph is built, never run).
+func ParamCount(cfg unet.Config) (n int, err error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	b, err := fmcpu.New("")
+	if err != nil {
+		return 0, err
+	}
+	defer b.Finalize()
+	defer func() { // graph building reports errors by panicking
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("build %s to count its parameters: %v", cmp.Or(cfg.Name, "the U-Net"), r)
+		}
+	}()
+	ctx := context.New()
+	g := graph.NewGraph(b, "parameter count")
+	x := graph.Parameter(g, "x", shapes.Make(dtypes.Float32, 1, cfg.Height, cfg.Width, cfg.ImageChannels))
+	t := graph.Parameter(g, "t", shapes.Make(dtypes.Float32, 1))
+	unet.Velocity(ctx, cfg, x, t)
+	for v := range ctx.IterVariables() {
+		n += v.Shape().Size()
+	}
+	return n, nil
+}
+
 // measure trains the arch preset with the objective on one backend at one point.
 func measure(arch string, objective training.Objective, name string, pt Point, steps, sampleBatch int) (Result, error) {
 	res := Result{Backend: name, Point: pt}
-	cfg, err := unet.Preset(arch)
+	cfg, err := ModelConfig(arch, objective, pt.Size)
 	if err != nil {
 		return res, err
 	}
-	cfg = cfg.WithSize(pt.Size, pt.Size)
-	cfg.StepInput = objective.FlowMap()
 	runtime.GC()
 	debug.FreeOSMemory()
 	resetPeakRSS()
@@ -362,39 +409,89 @@ func FindTorch() string {
 	return ""
 }
 
-// runTorch runs the PyTorch peer script at one point; it prints "s/step <median>" and
-// optionally "sample_img/s <v>".
-func runTorch(py, script string, pt Point, steps int) (Result, error) {
+// runTorch runs the PyTorch peer script on the arch preset with the objective at one point and
+// checks that the peer's network has as many parameters as the Go one.
+func runTorch(py, script, arch string, objective training.Objective, pt Point, steps, sampleBatch int) (Result, error) {
 	res := Result{Backend: "pytorch", Point: pt}
-	out, err := exec.Command(py, script, "--batch", strconv.Itoa(pt.Batch), "--size", strconv.Itoa(pt.Size),
-		"--steps", strconv.Itoa(steps), "--threads", strconv.Itoa(runtime.GOMAXPROCS(0))).CombinedOutput()
+	cfg, err := ModelConfig(arch, objective, pt.Size)
+	if err != nil {
+		return res, err
+	}
+	want, err := ParamCount(cfg)
+	if err != nil {
+		return res, err
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return res, err
+	}
+	out, err := exec.Command(py, PeerArgs(script, js, objective, pt, steps, sampleBatch, runtime.GOMAXPROCS(0))...).CombinedOutput()
 	if err != nil {
 		return res, fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
 	}
-	for _, line := range strings.Split(string(out), "\n") {
+	peer, err := ParsePeerOutput(string(out))
+	if err != nil {
+		return res, err
+	}
+	if peer.SecPerStep <= 0 {
+		return res, fmt.Errorf("no s/step in the peer's output: %s", strings.TrimSpace(string(out)))
+	}
+	if peer.Params != want {
+		return res, fmt.Errorf("the peer's %s has %d parameters, the Go model %d: %s does not build the same network",
+			arch, peer.Params, want, script)
+	}
+	res.SecPerStep, res.SampleImgPS = peer.SecPerStep, peer.SampleImgPS
+	res.ImagesPerS = float64(pt.Batch) / res.SecPerStep
+	res.GFLOPs = cfg.TrainFLOPs() * float64(pt.Batch) / res.SecPerStep / 1e9
+	return res, nil
+}
+
+// PeerArgs returns the arguments of the PyTorch peer script for the model configJSON (a
+// unet.Config) trained with the objective at one point.
+func PeerArgs(script string, configJSON []byte, objective training.Objective, pt Point, steps, sampleBatch, threads int) []string {
+	return []string{script, "--config", string(configJSON), "--objective", string(objective),
+		"--batch", strconv.Itoa(pt.Batch), "--size", strconv.Itoa(pt.Size), "--steps", strconv.Itoa(steps),
+		"--sample-batch", strconv.Itoa(sampleBatch), "--threads", strconv.Itoa(threads)}
+}
+
+// PeerOutput holds what the PyTorch peer prints: "params <n>", "s/step <median>" and, unless
+// sampling was skipped, "sample_img/s <v>".
+type PeerOutput struct {
+	Params      int
+	SecPerStep  float64
+	SampleImgPS float64
+}
+
+// ParsePeerOutput reads the peer's output; other lines are ignored, and so is a figure that is
+// not a number. The parameter count is required (it is all that --params-only prints).
+func ParsePeerOutput(out string) (PeerOutput, error) {
+	var p PeerOutput
+	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		if len(f) != 2 {
 			continue
 		}
-		v, err := strconv.ParseFloat(f[1], 64)
-		if err != nil {
-			continue
-		}
 		switch f[0] {
-		case "s/step":
-			res.SecPerStep = v
-		case "sample_img/s":
-			res.SampleImgPS = v
+		case "params":
+			if n, err := strconv.Atoi(f[1]); err == nil {
+				p.Params = n
+			}
+		case "s/step", "sample_img/s":
+			v, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				continue
+			}
+			if f[0] == "s/step" {
+				p.SecPerStep = v
+			} else {
+				p.SampleImgPS = v
+			}
 		}
 	}
-	if res.SecPerStep <= 0 {
-		return res, fmt.Errorf("no s/step in output: %s", strings.TrimSpace(string(out)))
+	if p.Params <= 0 {
+		return p, fmt.Errorf("no parameter count (params N) in the peer's output: %s", strings.TrimSpace(out))
 	}
-	cfg, _ := unet.Preset("ref-unet-32")
-	cfg = cfg.WithSize(pt.Size, pt.Size)
-	res.ImagesPerS = float64(pt.Batch) / res.SecPerStep
-	res.GFLOPs = cfg.TrainFLOPs() * float64(pt.Batch) / res.SecPerStep / 1e9
-	return res, nil
+	return p, nil
 }
 
 // processCPU returns the process's CPU time (user + system) in seconds; 0 where unknown.

@@ -1,6 +1,7 @@
 // Command fm-bench compares GoMLX backends (and, when available, PyTorch) on U-Net training
-// and sampling: ref-unet-32 with flow matching by default (the PyTorch peer's model), or any
-// preset and objective. The logic lives in bench/fmbench.
+// and sampling: ref-unet-32 with flow matching by default, or any preset and objective. The
+// PyTorch peer (bench/unet_peer.py) trains the same network with the same objective. The logic
+// lives in bench/fmbench.
 //
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench                      # fastcpu vs fmcpu at 16@32,64@32,16@64
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench -points 16@32 -backends fastcpu
@@ -24,9 +25,9 @@ func main() {
 	steps := flag.Int("steps", 5, "timed steps per point for the first backend (median reported)")
 	slowSteps := flag.Int("slow-steps", 2, "timed steps per point for the other backends")
 	sample := flag.Int("sample-batch", 16, "batch for the sampling measurement (20 Euler steps); 0 skips it")
-	torch := flag.Bool("torch", true, "run the PyTorch peer (bench/ref_unet_32.py) if python3 can import torch")
-	script := flag.String("torch-script", "bench/ref_unet_32.py", "path of the PyTorch peer script")
-	arch := flag.String("arch", "ref-unet-32", "U-Net preset to train (the PyTorch peer runs for ref-unet-32 only)")
+	torch := flag.Bool("torch", true, "run the PyTorch peer ("+fmbench.DefaultScript+") if python3 can import torch")
+	script := flag.String("torch-script", fmbench.DefaultScript, "path of the PyTorch peer script")
+	arch := flag.String("arch", "ref-unet-32", "U-Net preset to train, by Go and by the PyTorch peer")
 	objective := flag.String("objective", "flow-matching", "training objective: flow-matching, shortcut or meanflow")
 	rounds := flag.Int("rounds", 1, "repeat the whole measurement this many times and report medians (noisy machines)")
 	flag.Parse()
