@@ -128,6 +128,10 @@ type SampleOptions struct {
 	// the data when integrating from noise), Shift < 1 the reverse. It must
 	// be positive.
 	Shift float64
+	// Grid, when non-empty, gives the time grid itself, overriding Shift:
+	// the Steps-1 interior points as fractions of [T0, T1], increasing and
+	// strictly between 0 and 1 (step k ends at T0 + (T1-T0)·Grid[k-1]).
+	Grid []float64
 	// OnStep, if non-nil, is called after each step with the 1-based number
 	// of completed steps, the total, the time t the state has reached and the
 	// current state x (batch*dim floats, same layout as the input). x is the
@@ -167,14 +171,32 @@ func (o SampleOptions) Validate() error {
 	if math.IsNaN(o.Shift) || o.Shift < 0 || math.IsInf(o.Shift, 0) {
 		return fmt.Errorf("time-grid shift must be a positive number (0 for none), got %g", o.Shift)
 	}
+	if len(o.Grid) > 0 {
+		if len(o.Grid) != o.Steps-1 {
+			return fmt.Errorf("time grid %v has %d interior points; %d steps need %d", o.Grid, len(o.Grid), o.Steps, o.Steps-1)
+		}
+		prev := 0.0
+		for _, g := range o.Grid {
+			if !(g > prev && g < 1) {
+				return fmt.Errorf("time grid %v: points must increase strictly between 0 and 1", o.Grid)
+			}
+			prev = g
+		}
+	}
 	return nil
 }
 
-// gridPoint returns the k-th of n grid times from t0 to t1 (warped by
-// shift; see SampleOptions.Shift).
-func gridPoint(k, n int, t0, t1, shift float64) float64 {
-	if k == n {
+// gridPoint returns the k-th of n grid times from t0 to t1: the interior
+// point grid[k-1] when a grid is given, else k/n warped by shift (see
+// SampleOptions.Shift and Grid).
+func gridPoint(k, n int, t0, t1, shift float64, grid []float64) float64 {
+	switch {
+	case k == 0:
+		return t0
+	case k == n:
 		return t1
+	case len(grid) > 0:
+		return t0 + grid[k-1]*(t1-t0)
 	}
 	tau := float64(k) / float64(n)
 	if shift != 0 && shift != 1 {
@@ -235,8 +257,8 @@ func Integrate(ctx context.Context, f Field, x []float32, batch int, opts Sample
 	n := opts.Steps
 	t0, t1 := float64(opts.T0), float64(opts.T1)
 	for step := 0; step < n; step++ {
-		ta := gridPoint(step, n, t0, t1, opts.Shift)
-		tb := gridPoint(step+1, n, t0, t1, opts.Shift)
+		ta := gridPoint(step, n, t0, t1, opts.Shift, opts.Grid)
+		tb := gridPoint(step+1, n, t0, t1, opts.Shift, opts.Grid)
 		var err error
 		switch opts.Method {
 		case Euler:

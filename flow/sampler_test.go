@@ -504,3 +504,35 @@ func TestIntegrateShiftedGrid(t *testing.T) {
 		}
 	}
 }
+
+// An explicit grid: Euler visits T0 + (T1-T0)·g for each interior point g,
+// whatever Shift says; grids of the wrong length or not increasing strictly
+// inside (0, 1) are refused, naming the grid.
+func TestIntegrateExplicitGrid(t *testing.T) {
+	var seen []float32
+	rec := FieldFunc(func(_ context.Context, x, ts, dst []float32) error {
+		seen = append(seen, ts[0])
+		clear(dst)
+		return nil
+	})
+	grid := []float64{0.1, 0.5, 0.55}
+	if err := Integrate(context.Background(), rec, make([]float32, 2), 1, SampleOptions{Steps: 4, Shift: 3, Grid: grid, T0: 0.2, T1: 1}); err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0.2, 0.2 + 0.8*0.1, 0.2 + 0.8*0.5, 0.2 + 0.8*0.55}
+	if len(seen) != len(want) {
+		t.Fatalf("visited %v, want %v", seen, want)
+	}
+	for k := range want {
+		// float32 times: half an ulp of values below 1
+		if math.Abs(float64(seen[k])-want[k]) > 6e-8 {
+			t.Errorf("step %d at t=%v, want %v", k, seen[k], want[k])
+		}
+	}
+	for _, bad := range [][]float64{{0.5}, {0.5, 0.4, 0.9}, {0, 0.5, 0.9}, {0.2, 0.5, 1}, {0.2, math.NaN(), 0.9}} {
+		err := (SampleOptions{Steps: 4, Grid: bad}).Validate()
+		if err == nil || !strings.Contains(err.Error(), "time grid") {
+			t.Errorf("grid %v: error %v, want a time-grid error", bad, err)
+		}
+	}
+}

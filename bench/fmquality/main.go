@@ -397,10 +397,16 @@ func runEval(args []string) error {
 	tag := fs.String("tag", "", "suffix of the output names (eval-TAG.json, samples-TAG/)")
 	keep := fs.Bool("keep", true, "keep the sample PNGs")
 	shift := fs.Float64("shift", 0, "time-grid shift s (t' = s·t/(1+(s-1)·t); 0: uniform)")
+	gridFlag := fs.String("grid", "", "explicit time grids by step count, e.g. '4:0.125,0.25,0.5;2:0.25' (interior points; overrides -shift at those counts)")
 	_ = fs.Parse(args)
 	if *run == "" || *ref == "" {
 		return errors.New("eval: -run and -ref are required")
 	}
+	grids, err := parseGrids(*gridFlag)
+	if err != nil {
+		return err
+	}
+	tg := timeGrid{shift: *shift, grids: grids}
 	var steps []int
 	for _, s := range strings.Split(*stepsFlag, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(s))
@@ -444,7 +450,7 @@ func runEval(args []string) error {
 	var rows []EvalRow
 	for _, m := range strings.Split(*methodsFlag, ",") {
 		for _, k := range steps {
-			row, err := evalOne(ctx, field, model, strings.TrimSpace(m), k, *shift, *n, *batch, *seed, *run, suffix, *ref, *fd, trainSet, holdMean, *keep)
+			row, err := evalOne(ctx, field, model, strings.TrimSpace(m), k, tg, *n, *batch, *seed, *run, suffix, *ref, *fd, trainSet, holdMean, *keep)
 			if err != nil {
 				return err
 			}
@@ -453,7 +459,7 @@ func runEval(args []string) error {
 				row.Method, row.Steps, row.FD, row.Prec, row.Recall, row.NNRatio, row.Seconds)
 		}
 	}
-	res := map[string]any{"run": *run, "step": ck.Step, "n": *n, "seed": *seed, "ema": !*raw, "shift": *shift, "holdout_nn_mean": holdMean, "rows": rows}
+	res := map[string]any{"run": *run, "step": ck.Step, "n": *n, "seed": *seed, "ema": !*raw, "shift": *shift, "grid": *gridFlag, "holdout_nn_mean": holdMean, "rows": rows}
 	data, _ := json.MarshalIndent(res, "", "  ")
 	if err := os.WriteFile(filepath.Join(*run, "eval"+suffix+".json"), append(data, '\n'), 0o644); err != nil {
 		return err
@@ -491,22 +497,55 @@ func markdownRow(run string, rows []EvalRow) string {
 // sampler makes n samples with the given method and steps.
 type sampler func(ctx context.Context, x []float32, batch int) error
 
-func samplerFor(field flow.Field, method string, steps int, shift float64) (sampler, int, error) {
+// timeGrid is the sampling time grid of an evaluation: explicit grids by
+// step count, else a shift (0: uniform).
+type timeGrid struct {
+	shift float64
+	grids map[int][]float64
+}
+
+// parseGrids reads -grid: "N:p1,p2,...;M:..." (interior points by step count).
+func parseGrids(s string) (map[int][]float64, error) {
+	grids := map[int][]float64{}
+	for _, part := range strings.Split(s, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		ns, ps, ok := strings.Cut(part, ":")
+		n, err := strconv.Atoi(strings.TrimSpace(ns))
+		if !ok || err != nil || n < 2 {
+			return nil, fmt.Errorf("-grid %q: want STEPS:POINTS with STEPS >= 2", part)
+		}
+		for _, p := range strings.Split(ps, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+			if err != nil {
+				return nil, fmt.Errorf("-grid %q: %w", part, err)
+			}
+			grids[n] = append(grids[n], v)
+		}
+	}
+	return grids, nil
+}
+
+func samplerFor(field flow.Field, method string, steps int, tg timeGrid) (sampler, int, error) {
 	m, err := flow.ParseMethod(method)
 	if err != nil {
 		return nil, 0, err
 	}
-	opts := flow.SampleOptions{Method: m, Steps: steps, Shift: shift}
+	opts := flow.SampleOptions{Method: m, Steps: steps, Shift: tg.shift, Grid: tg.grids[steps]}
+	if err := opts.Validate(); err != nil {
+		return nil, 0, err
+	}
 	return func(ctx context.Context, x []float32, batch int) error {
 		return flow.Integrate(ctx, field, x, batch, opts)
 	}, m.Evaluations(steps), nil
 }
 
 func evalOne(ctx context.Context, field *training.ModelField, model unet.Model,
-	method string, steps int, shift float64, n, batch int, seed int64, run, suffix, ref, fd string, trainSet quality.Set, holdMean float64, keep bool) (EvalRow, error) {
+	method string, steps int, tg timeGrid, n, batch int, seed int64, run, suffix, ref, fd string, trainSet quality.Set, holdMean float64, keep bool) (EvalRow, error) {
 	h, w, c := model.ImageShape()
 	dim := h * w * c
-	sample, nfe, err := samplerFor(field, method, steps, shift)
+	sample, nfe, err := samplerFor(field, method, steps, tg)
 	if err != nil {
 		return EvalRow{}, err
 	}
