@@ -39,6 +39,9 @@ func TestNewRunUsesTheDefaultRecipe(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := ck.Train
+			if tc.objective == training.ObjectiveShortcut && got.ShortcutLevels != DefaultShortcutLevels {
+				t.Errorf("shortcut model trained with %d levels, want the recipe's %d", got.ShortcutLevels, DefaultShortcutLevels)
+			}
 			if got.BatchSize != tc.batch || got.LearningRate != tc.lr || got.Objective != tc.objective || got.TimeSampling != DefaultTimeSampling {
 				t.Errorf("trained with batch %d, lr %g, objective %q, time sampling %q; want %d, %g, %q, %q",
 					got.BatchSize, got.LearningRate, got.Objective, got.TimeSampling, tc.batch, tc.lr, tc.objective, DefaultTimeSampling)
