@@ -101,6 +101,10 @@ func TestBrowser(t *testing.T) {
 	if chromium == "" {
 		t.Skipf("skipping the browser test: no Chromium found (apt-get install chromium, or set $%s)", envChromium)
 	}
+	// A pause per step makes previews reach the page as events of their
+	// own, as they do from a real model, rather than in one burst with the
+	// final images.
+	t.Setenv("FMIMAGE_FAKE_STEP_DELAY", "20ms")
 	pluginPath, err := sdktest.Build(t.TempDir(), "fakeplugin", sdktest.PluginPackage)
 	if err != nil {
 		t.Fatal(err)
@@ -184,10 +188,16 @@ func TestBrowser(t *testing.T) {
 	)
 	step("generate at 9 steps",
 		eval(setForm(9)),
-		// Note whether a preview placeholder ever showed an image.
-		eval(`window.sawPreview = false; new MutationObserver(() => {
-			if (document.querySelector('#gallery figure.preview img[src^="data:"]')) window.sawPreview = true;
-		}).observe(document.getElementById('gallery'), { childList: true, subtree: true, attributes: true })`),
+		// Note whether a preview placeholder ever showed an image. The
+		// mutation records are read rather than the document, which may
+		// have replaced the placeholder by the time the observer runs.
+		eval(`window.sawPreview = false; new MutationObserver((records) => {
+			for (const r of records) {
+				const img = r.target;
+				if (r.type === 'attributes' && img.tagName === 'IMG' && img.getAttribute('src')?.startsWith('data:') &&
+					img.parentElement?.classList.contains('preview')) window.sawPreview = true;
+			}
+		}).observe(document.getElementById('gallery'), { subtree: true, attributes: true, attributeFilter: ['src'] })`),
 		chromedp.Click(chromedp.CSS("#gen-go")),
 		waitFor(allShown("#gallery figure:not(.preview) img", 4)),
 		waitFor(`window.sawPreview === true && !document.querySelector('#gallery figure.preview')`),
