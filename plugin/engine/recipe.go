@@ -21,7 +21,7 @@ const (
 	// DefaultBatch is the number of images per step.
 	DefaultBatch = 32
 	// DefaultLR is AdamW's peak learning rate.
-	DefaultLR = 2e-3
+	DefaultLR = 4e-3
 	// DefaultTimeSampling is the distribution of the training times t.
 	DefaultTimeSampling = training.TimeLogitNormal
 	// DefaultShortcutLevels is the number of step sizes a shortcut model
