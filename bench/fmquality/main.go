@@ -7,6 +7,7 @@
 //	fmquality prep  -data DIR -out REF            # reference, floor and hold-out folders, floor FD
 //	fmquality train -data DIR -spec SPEC.json -out RUN [-steps N]
 //	fmquality eval  -data DIR -run RUN -ref REF [-steps 1,2,4,8,16,32 -methods euler,heun]
+//	fmquality fitgrid -run RUN -steps 2,4,8       # time grids fitted to the model's many-step samples
 //	fmquality time  -data DIR -steps 20 -rounds 3 SPEC.json SPEC2.json ...
 //	fmquality plot  -out fd.png [-floor F] NAME=fd.tsv ...  # FD against model evaluations
 //
@@ -57,7 +58,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: fmquality prep|train|eval|time|plot [flags]")
+		fmt.Fprintln(os.Stderr, "usage: fmquality prep|train|eval|fitgrid|time|plot [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -70,12 +71,14 @@ func main() {
 		err = runEval(os.Args[2:])
 	case "time":
 		err = runTime(os.Args[2:])
+	case "fitgrid":
+		err = runFitGrid(os.Args[2:])
 	case "fdcheck":
 		err = runFDCheck(os.Args[2:])
 	case "plot":
 		err = runPlot(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (prep, train, eval, time, plot)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (prep, train, eval, fitgrid, time, plot)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fmquality:", err)
