@@ -98,26 +98,6 @@ func (c TrainConfig) ModelStep(h float64) float64 {
 	return 0
 }
 
-// flowMapGridShift is the time-grid shift of FlowMap sampling of a shortcut
-// model from noise at four steps or more; see TrainConfig.FlowMapShift.
-const flowMapGridShift = 0.7
-
-// FlowMapShift returns the time-grid shift (flow.SampleOptions.Shift) that
-// FlowMap sampling of a model trained with c uses from noise with the given
-// number of steps: for a shortcut model at 4 steps or more a shift of 0.7,
-// steps growing from about 0.19 to 0.32 of the way at 4 steps where the
-// uniform grid has 0.25 each (FD 9.8 and 10.2 against 13.0 and 13.6 on the
-// uniform grid at 4 steps on two 2,000-step screening models, 9.2 against
-// 10.5 at 8 steps; docs/quality.md); 0 (uniform) otherwise. At 1 and 2 steps
-// the uniform grid's steps are the trained ones, and off them the model
-// measured worse.
-func (c TrainConfig) FlowMapShift(steps int) float64 {
-	if c.Objective != ObjectiveShortcut || steps < 4 {
-		return 0
-	}
-	return flowMapGridShift
-}
-
 // StepCounts returns the numbers of sampling steps a model trained with c is
 // made for with the FlowMap sampler: the powers of two up to
 // 2^ShortcutLevels for a shortcut model, nil (any) otherwise.

@@ -532,21 +532,3 @@ func TestShortcutLevelShares(t *testing.T) {
 		}
 	}
 }
-
-// FlowMapShift: a shortcut model samples on the shifted grid at 4 steps and
-// more, on its trained uniform steps at 1 and 2; other models never shift.
-func TestFlowMapShift(t *testing.T) {
-	for _, tc := range []struct {
-		objective Objective
-		steps     int
-		want      float64
-	}{
-		{ObjectiveShortcut, 1, 0}, {ObjectiveShortcut, 2, 0}, {ObjectiveShortcut, 3, 0},
-		{ObjectiveShortcut, 4, flowMapGridShift}, {ObjectiveShortcut, 16, flowMapGridShift},
-		{ObjectiveMeanFlow, 4, 0}, {ObjectiveFlowMatching, 4, 0},
-	} {
-		if got := (TrainConfig{Objective: tc.objective}).FlowMapShift(tc.steps); got != tc.want {
-			t.Errorf("%s at %d steps: shift %g, want %g", tc.objective, tc.steps, got, tc.want)
-		}
-	}
-}

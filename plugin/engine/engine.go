@@ -46,6 +46,14 @@ type Options struct {
 	// evaluated with them in one batch (default 10ms; negative: never
 	// batch). A call alone never waits.
 	BatchWindow time.Duration
+	// GridFitSamples is the number of noise samples that the time grids of
+	// a few-step model are fitted on at the end of training (see
+	// fitTimeGrids; default 64, negative: fit none).
+	GridFitSamples int
+	// GridFitMinSteps is the number of training steps a checkpoint needs
+	// before its time grids are fitted (default 200): a model trained for
+	// fewer makes noise at any grid, and the fit would only cost time.
+	GridFitMinSteps int
 }
 
 func (o Options) withDefaults() Options {
@@ -57,6 +65,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BatchWindow == 0 {
 		o.BatchWindow = 10 * time.Millisecond
+	}
+	if o.GridFitSamples == 0 {
+		o.GridFitSamples = 64
+	}
+	if o.GridFitMinSteps <= 0 {
+		o.GridFitMinSteps = 200
 	}
 	return o
 }
@@ -92,6 +106,8 @@ type loadedModel struct {
 	model unet.Model
 	ckpt  *training.Checkpoint
 	field *training.ModelField
+	// grids are the few-step time grids fitted to the checkpoint, if any.
+	grids modeldir.TimeGrids
 	// batch gathers the unguided requests of concurrent Generate calls
 	// (nil when Options.BatchWindow is negative).
 	batch *batcher
@@ -243,6 +259,11 @@ func (e *Engine) loadModel(modelDir string) (*loadedModel, error) {
 		return nil, fmt.Errorf("load model %s: %w", modelDir, err)
 	}
 	lm = &loadedModel{stamp: stamp, model: model, ckpt: ck, field: field}
+	if lm.grids, err = modeldir.ReadTimeGrids(modelDir); err != nil {
+		// The grids only refine few-step sampling: without them the model
+		// samples on its default grid.
+		e.logger.Warn("load model: ignoring its fitted time grids: " + err.Error())
+	}
 	if e.opts.BatchWindow > 0 {
 		h, w, c := model.ImageShape()
 		lm.batch = newBatcher(field, h*w*c, e.opts.BatchWindow, e.opts.GenerateBatch)

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/fm-image/fm-image/flow"
+	"github.com/fm-image/fm-image/plugin/modeldir"
 	"github.com/fm-image/fm-image/sdk"
-	"github.com/fm-image/fm-image/training"
 )
 
 // A model trained with a few-step objective says so, samples with the
@@ -62,29 +65,40 @@ func TestFewStepModelThroughTheEngine(t *testing.T) {
 	}
 }
 
-// FlowMap sampling from noise uses the model's time grid (a shift at 4
-// steps and more for a shortcut model); the velocity samplers and
-// image-to-image keep the uniform grid.
-func TestFlowMapSamplingUsesTheModelsGrid(t *testing.T) {
-	e := NewWithOptions(nil, Options{})
+// Training a few-step model ends by fitting its FlowMap time grids to its
+// checkpoint: FlowMap sampling from noise at those step counts uses them,
+// other step counts, samplers and image-to-image sample the uniform grid,
+// and a checkpoint trained further (a resumed run, until it fits its own)
+// no longer uses them.
+func TestFittedTimeGrids(t *testing.T) {
+	e := NewWithOptions(nil, Options{GridFitSamples: 8, GridFitMinSteps: 1})
+	data := writeImages(t, 4)
 	model := filepath.Join(t.TempDir(), "m")
-	if err := e.Train(context.Background(), sdk.TrainRequest{DataDir: writeImages(t, 4), ModelDir: model, Arch: "tiny", Size: 16,
-		Steps: 2, Batch: 4, Objective: sdk.ObjectiveShortcut}, nil); err != nil {
+	var messages []string
+	if err := e.Train(context.Background(), sdk.TrainRequest{DataDir: data, ModelDir: model, Arch: "tiny", Size: 16,
+		Steps: 6, Batch: 4, Objective: sdk.ObjectiveShortcut}, func(p sdk.TrainProgress) { messages = append(messages, p.Message) }); err != nil {
 		t.Fatal(err)
 	}
-	want := training.TrainConfig{Objective: training.ObjectiveShortcut}.FlowMapShift(4)
-	if want == 0 {
-		t.Fatal("a shortcut model has no shifted grid at 4 steps")
+	grids, err := modeldir.ReadTimeGrids(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grids.Step != 6 || grids.Method != flow.FlowMap || !slices.Equal(grids.StepCounts(), gridFitCounts()) {
+		t.Fatalf("fitted grids: step %d, method %q, counts %v; want 6, flowmap, %v", grids.Step, grids.Method, grids.StepCounts(), gridFitCounts())
+	}
+	if !slices.ContainsFunc(messages, func(m string) bool { return strings.HasPrefix(m, "fitted the few-step time grids") }) {
+		t.Errorf("no progress message about the fitted grids in %q", messages)
 	}
 	for _, tc := range []struct {
-		name string
-		req  sdk.GenerateRequest
-		want float64
+		name     string
+		req      sdk.GenerateRequest
+		wantGrid []float64
 	}{
-		{"flowmap, 4 steps", sdk.GenerateRequest{Steps: 4}, want},
-		{"flowmap, 2 steps", sdk.GenerateRequest{Steps: 2}, 0},
-		{"euler, 4 steps", sdk.GenerateRequest{Steps: 4, Sampler: sdk.SamplerEuler}, 0},
-		{"image-to-image, 4 steps", sdk.GenerateRequest{Steps: 4, InitPNG: pngOf(t, 10, 20, 30), Strength: 0.5}, 0},
+		{"flowmap, 4 steps", sdk.GenerateRequest{Steps: 4}, grids.Grids[4]},
+		{"flowmap, 2 steps", sdk.GenerateRequest{Steps: 2}, grids.Grids[2]},
+		{"flowmap, 16 steps (no fitted grid)", sdk.GenerateRequest{Steps: 16}, nil},
+		{"euler, 4 steps", sdk.GenerateRequest{Steps: 4, Sampler: sdk.SamplerEuler}, nil},
+		{"image-to-image, 4 steps", sdk.GenerateRequest{Steps: 4, InitPNG: pngOf(t, 10, 20, 30), Strength: 0.5}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := tc.req
@@ -93,8 +107,53 @@ func TestFlowMapSamplingUsesTheModelsGrid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j.shift != tc.want {
-				t.Errorf("time-grid shift %g, want %g", j.shift, tc.want)
+			if !slices.Equal(j.grid, tc.wantGrid) {
+				t.Errorf("grid %v, want %v", j.grid, tc.wantGrid)
+			}
+		})
+	}
+	// Generating with the fitted grid gives the images of that grid.
+	req := sdk.GenerateRequest{ModelDir: model, N: 2, Steps: 4, Seed: 3}
+	fitted := generate(t, e, req)
+	if len(fitted) != 2 {
+		t.Fatalf("%d images, want 2", len(fitted))
+	}
+
+	// A grids file left from an earlier checkpoint does not apply.
+	grids.Step = 5
+	if err := modeldir.WriteTimeGrids(model, grids); err != nil {
+		t.Fatal(err)
+	}
+	j, err := e.newGenerateJob(sdk.GenerateRequest{ModelDir: model, N: 1, Steps: 4, Seed: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.grid != nil {
+		t.Errorf("grids of another checkpoint: grid %v, want none (uniform)", j.grid)
+	}
+}
+
+// A few-step model trained for fewer than GridFitMinSteps steps gets no
+// fitted grids, and neither does a plain flow-matching model.
+func TestNoTimeGridsFitted(t *testing.T) {
+	data := writeImages(t, 4)
+	for _, tc := range []struct {
+		name      string
+		objective string
+		minSteps  int
+	}{
+		{"shortcut, under the minimum", sdk.ObjectiveShortcut, 4},
+		{"flow matching", sdk.ObjectiveFlowMatching, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewWithOptions(nil, Options{GridFitSamples: 8, GridFitMinSteps: tc.minSteps})
+			model := filepath.Join(t.TempDir(), "m")
+			if err := e.Train(context.Background(), sdk.TrainRequest{DataDir: data, ModelDir: model, Arch: "tiny", Size: 16,
+				Steps: 3, Batch: 4, Objective: tc.objective}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(model, modeldir.TimeGridsFile)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s: stat err %v, want not exist", modeldir.TimeGridsFile, err)
 			}
 		})
 	}

@@ -41,9 +41,10 @@ type generateJob struct {
 	req      sdk.GenerateRequest
 	progress func(sdk.GenerateProgress)
 	method   flow.Method
-	// shift is the time-grid shift: the model's for FlowMap sampling from
-	// noise (training.TrainConfig.FlowMapShift), else 0 (uniform).
-	shift float64
+	// grid is the time grid fitted to the model for FlowMap sampling from
+	// noise at this step count (modeldir.TimeGrids), if any; nil samples
+	// the uniform grid.
+	grid  []float64
 	field flow.Field
 	// batch, if set, gathers this job's velocity requests with those of
 	// other Generate calls on the model (unguided requests only).
@@ -92,7 +93,7 @@ func (e *Engine) newGenerateJob(req sdk.GenerateRequest, progress func(sdk.Gener
 		}
 	}
 	if method == flow.FlowMap && j.initImg == nil {
-		j.shift = lm.ckpt.Train.WithDefaults().FlowMapShift(req.Steps)
+		j.grid = lm.grids.For(method, req.Steps, lm.ckpt.Step)
 	}
 	if req.Interpolate {
 		j.pathA, j.pathB = make([]float32, j.dim), make([]float32, j.dim)
@@ -177,7 +178,7 @@ func (j *generateJob) runChunk(ctx context.Context, ci int) ([]sdk.Image, error)
 		rec = &velocityRecorder{Field: field}
 		field = rec
 	}
-	opts := flow.SampleOptions{Method: j.method, Steps: j.req.Steps, Shift: j.shift, OnStep: j.onStep(ci, first, n, rec)}
+	opts := flow.SampleOptions{Method: j.method, Steps: j.req.Steps, Grid: j.grid, OnStep: j.onStep(ci, first, n, rec)}
 	if j.initImg != nil {
 		t0, err := flow.MixWithImage(xs, j.initImg, j.req.Strength, xs)
 		if err != nil {

@@ -56,10 +56,13 @@ func (e *Engine) Train(ctx context.Context, req sdk.TrainRequest, progress func(
 		return err
 	}
 	save := func(c *training.Checkpoint) (string, error) { return modeldir.SaveCheckpoint(req.ModelDir, c) }
-	return tr.Run(ctx, run.data, training.RunOptions{
+	if err := tr.Run(ctx, run.data, training.RunOptions{
 		Save: save, OnProgress: sdkProgress(req, report), OnBatch: e.batchObserver(run.data),
 		Duration: req.Duration, MaxSteps: req.Steps,
-	})
+	}); err != nil {
+		return err
+	}
+	return e.fitTimeGrids(ctx, req.ModelDir, report)
 }
 
 // sdkProgress passes the trainer's reports on a run of req on as sdk

@@ -11,6 +11,9 @@
 //	checkpoint.fmck       the newest checkpoint (CheckpointFile): weights, their
 //	                      EMA, the optimiser state, the step
 //	checkpoint.prev.fmck  the one before (PreviousCheckpointFile)
+//	timegrids.json        few-step sampling time grids fitted to the newest
+//	                      checkpoint at the end of training (TimeGridsFile);
+//	                      only for a model trained with a few-step objective
 //	train.lock            held locked by the process training the model
 //	                      (LockFile), so that a model has one writer
 //
@@ -333,13 +336,17 @@ func readCheckpoint(path string) (*training.Checkpoint, *damagedCheckpoint, erro
 	return ck, nil, nil
 }
 
-// CheckpointStamp identifies the current checkpoint of dir (its size and
-// modification time), "" if there is none: a loaded model is still current
-// while the stamp is unchanged.
+// CheckpointStamp identifies the current checkpoint of dir and its fitted
+// time grids (their sizes and modification times), "" if there is no
+// checkpoint: a loaded model is still current while the stamp is unchanged.
 func CheckpointStamp(dir string) string {
 	fi, err := os.Stat(filepath.Join(dir, CheckpointFile))
 	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
+	stamp := fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
+	if gi, err := os.Stat(filepath.Join(dir, TimeGridsFile)); err == nil {
+		stamp += fmt.Sprintf(" grids %d/%d", gi.Size(), gi.ModTime().UnixNano())
+	}
+	return stamp
 }
