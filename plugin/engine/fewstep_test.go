@@ -158,3 +158,28 @@ func TestNoTimeGridsFitted(t *testing.T) {
 		})
 	}
 }
+
+// Cancelling while the grids are fitted stops the fit: Train says that the
+// trained checkpoint is saved, the checkpoint loads, and no grids file is
+// left behind.
+func TestCancelWhileFittingTimeGrids(t *testing.T) {
+	e := NewWithOptions(nil, Options{GridFitSamples: 8, GridFitMinSteps: 1})
+	model := filepath.Join(t.TempDir(), "m")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := e.Train(ctx, sdk.TrainRequest{DataDir: writeImages(t, 4), ModelDir: model, Arch: "tiny", Size: 16,
+		Steps: 3, Batch: 4, Objective: sdk.ObjectiveShortcut}, func(p sdk.TrainProgress) {
+		if strings.HasPrefix(p.Message, "fitting the 4-step") {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "training finished and saved") {
+		t.Fatalf("Train: %v; want context.Canceled, saying the training is saved", err)
+	}
+	if _, err := os.Stat(filepath.Join(model, modeldir.TimeGridsFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s: stat err %v, want not exist", modeldir.TimeGridsFile, err)
+	}
+	if _, err := e.newGenerateJob(sdk.GenerateRequest{ModelDir: model, N: 1, Steps: 4, Seed: 1}, nil); err != nil {
+		t.Errorf("the saved checkpoint does not load: %v", err)
+	}
+}
