@@ -112,9 +112,8 @@ func TestFittedTimeGrids(t *testing.T) {
 			}
 		})
 	}
-	// Generating with the fitted grid gives the images of that grid.
-	req := sdk.GenerateRequest{ModelDir: model, N: 2, Steps: 4, Seed: 3}
-	fitted := generate(t, e, req)
+	// Generating on the fitted grid runs end to end.
+	fitted := generate(t, e, sdk.GenerateRequest{ModelDir: model, N: 2, Steps: 4, Seed: 3})
 	if len(fitted) != 2 {
 		t.Fatalf("%d images, want 2", len(fitted))
 	}

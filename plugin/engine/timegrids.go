@@ -49,16 +49,17 @@ func (e *Engine) fitTimeGrids(ctx context.Context, modelDir string, report func(
 	say := func(msg string) { report(sdk.TrainProgress{Step: step, TotalSteps: step, Message: msg}) }
 	say(fmt.Sprintf("training done and saved; fitting the few-step time grids (%s at %s steps) to %d samples at %d steps",
 		flow.FlowMap, countList(gridFitCounts()), n, gridFitReferenceSteps))
+	// Whatever fails from here on (a cancellation too), the checkpoint is
+	// whole and samples on uniform grids.
+	fail := func(what string, err error) error {
+		return fmt.Errorf("training finished and saved, but fitting its time grids failed (%s): %w", what, err)
+	}
 	start := time.Now()
 	h, w, c := lm.model.ImageShape()
 	dim := h * w * c
 	noise := make([]float32, n*dim)
 	if err := flow.GaussianNoiseBatch(gridFitSeed, 0, dim, noise); err != nil {
-		return err
-	}
-	// Cancelled here, the checkpoint is whole and samples on uniform grids.
-	fail := func(what string, err error) error {
-		return fmt.Errorf("training finished and saved, but fitting its time grids failed (%s): %w", what, err)
+		return fail("noise", err)
 	}
 	reference := append([]float32(nil), noise...)
 	if err := flow.Integrate(ctx, lm.field, reference, n, flow.SampleOptions{Method: flow.FlowMap, Steps: gridFitReferenceSteps}); err != nil {
