@@ -99,6 +99,13 @@ type TrainConfig struct {
 	// the ones 1- and 2-step sampling use; the rest draw a level uniformly.
 	// Default 0: every level uniformly.
 	ShortcutCoarse float64 `json:"shortcut_coarse,omitempty"`
+	// ShortcutContinuous makes a shortcut model learn every step size
+	// between the finest and 1, not only the powers of two: d = 2^-u with u
+	// uniform in [0, ShortcutLevels-1] and t uniform in [0, 1-d], so that
+	// grids whose steps are not powers of two (fitted time grids) ask the
+	// model for sizes it was trained at. Default false: the powers of two,
+	// t a multiple of d.
+	ShortcutContinuous bool `json:"shortcut_continuous,omitempty"`
 	// TargetsFromEMA makes a shortcut model's self-consistency targets come
 	// from the EMA of the weights instead of the weights being trained (a
 	// slower, steadier teacher, as consistency training does).

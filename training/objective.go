@@ -19,7 +19,8 @@ const (
 	// input) as a shortcut model (Frans et al. 2024, "One step diffusion via
 	// shortcut models"): flow matching at d = 0 on most of the batch, and on
 	// a FlowMapFraction of it self-consistency at d in {1, 1/2, ...,
-	// 2^-(ShortcutLevels-1)}, t a multiple of d: u(x, t, d) is regressed
+	// 2^-(ShortcutLevels-1)}, t a multiple of d (with ShortcutContinuous any
+	// d in that range, t in [0, 1-d]): u(x, t, d) is regressed
 	// onto (u(x, t, d/2) + u(x', t+d/2, d/2))/2 with x' = x + d/2·u(x, t,
 	// d/2), both evaluated without gradient (d/2 below the finest level is
 	// taken as 0). Two extra forward passes on that fraction of the batch.
@@ -99,13 +100,22 @@ func (c TrainConfig) ModelStep(h float64) float64 {
 }
 
 // StepCounts returns the numbers of sampling steps a model trained with c is
-// made for with the FlowMap sampler: the powers of two up to
-// 2^ShortcutLevels for a shortcut model, nil (any) otherwise.
+// made for with the FlowMap sampler: for a shortcut model the powers of two
+// up to 2^ShortcutLevels (the last one's steps below the finest level, where
+// the model's step input is the velocity), or with ShortcutContinuous every
+// count up to 2^(ShortcutLevels-1) and then 2^ShortcutLevels; nil (any)
+// otherwise.
 func (c TrainConfig) StepCounts() []int {
 	if c.Objective != ObjectiveShortcut {
 		return nil
 	}
 	var n []int
+	if c.ShortcutContinuous {
+		for k := 1; k <= 1<<(c.ShortcutLevels-1); k++ {
+			n = append(n, k)
+		}
+		return append(n, 1<<c.ShortcutLevels)
+	}
 	for k := 0; k <= c.ShortcutLevels; k++ {
 		n = append(n, 1<<k)
 	}
@@ -132,9 +142,7 @@ func (tr *Trainer) sampleTimesSteps(batch int) (ts, ds []float32) {
 		}
 		switch tr.cfg.Objective {
 		case ObjectiveShortcut:
-			n := 1 << tr.cfg.shortcutLevel(rng)
-			ds[i] = float32(1 / float64(n))
-			ts[i] = float32(float64(rng.IntN(n)) / float64(n))
+			ts[i], ds[i] = tr.cfg.drawShortcutStep(rng)
 		case ObjectiveMeanFlow:
 			a, b := tr.cfg.drawTime(rng), tr.cfg.drawTime(rng)
 			if a > b {
@@ -144,6 +152,20 @@ func (tr *Trainer) sampleTimesSteps(batch int) (ts, ds []float32) {
 		}
 	}
 	return ts, ds
+}
+
+// drawShortcutStep draws the time t and step size d of a shortcut example:
+// d a power of two 2^-k (see shortcutLevel) with t a multiple of d, or with
+// ShortcutContinuous d = 2^-u, u uniform in [0, ShortcutLevels-1], and t
+// uniform in [0, 1-d]. Either way t+d <= 1.
+func (c TrainConfig) drawShortcutStep(rng *rand.Rand) (t, d float32) {
+	if c.ShortcutContinuous {
+		u := rng.Float64() * float64(c.ShortcutLevels-1)
+		dd := math.Exp2(-u)
+		return float32(rng.Float64() * (1 - dd)), float32(dd)
+	}
+	n := 1 << c.shortcutLevel(rng)
+	return float32(float64(rng.IntN(n)) / float64(n)), float32(1 / float64(n))
 }
 
 // shortcutLevel draws the level k of a shortcut example (d = 2^-k): with

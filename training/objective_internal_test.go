@@ -3,6 +3,7 @@ package training
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
@@ -529,6 +530,78 @@ func TestShortcutLevelShares(t *testing.T) {
 			if share := float64(got) / n; math.Abs(share-want) > tol {
 				t.Errorf("levels %d, coarse %g: level %d drawn %.4f of the time, want %.4f ± %.4f", tc.levels, tc.coarse, k, share, want, tol)
 			}
+		}
+	}
+}
+
+// drawShortcutStep with ShortcutContinuous spreads log2(1/d) uniformly over
+// [0, levels-1] and t uniformly over [0, 1-d]; without it d is a power of
+// two and t a multiple of d.
+func TestDrawShortcutStep(t *testing.T) {
+	const n = 40000
+	for _, levels := range []int{5, 1} {
+		cfg := TrainConfig{ShortcutLevels: levels, ShortcutContinuous: true}
+		rng := rand.New(rand.NewPCG(3, 4))
+		span := float64(levels - 1)
+		bins := make([]int, 4) // quarters of [0, span] for u = log2(1/d)
+		var sumS float64       // t/(1-d), uniform on [0, 1) where d < 1
+		var nS int
+		for range n {
+			tt, d := cfg.drawShortcutStep(rng)
+			u := -math.Log2(float64(d))
+			if d > 1 || u > span+1e-6 || tt < 0 || float64(tt)+float64(d) > 1+1e-6 {
+				t.Fatalf("levels %d: t=%g d=%g outside t >= 0, t+d <= 1, d in [2^-%g, 1]", levels, tt, d, span)
+			}
+			if span > 0 {
+				bins[min(int(4*u/span), 3)]++
+			}
+			if d < 1 {
+				sumS += float64(tt) / (1 - float64(d))
+				nS++
+			}
+		}
+		if span == 0 {
+			continue // d = 1 and t = 0 on every draw, checked above
+		}
+		for k, got := range bins {
+			// five binomial standard deviations of a share of 1/4
+			if share, tol := float64(got)/n, 5*math.Sqrt(0.25*0.75/n); math.Abs(share-0.25) > tol {
+				t.Errorf("levels %d: log2(1/d) in quarter %d %.4f of the time, want 0.25 ± %.4f", levels, k, share, tol)
+			}
+		}
+		// the mean of a uniform [0, 1) is 1/2 with standard deviation 1/sqrt(12)
+		if mean, tol := sumS/float64(nS), 5/math.Sqrt(12*float64(nS)); math.Abs(mean-0.5) > tol {
+			t.Errorf("levels %d: mean of t/(1-d) %.4f, want 0.5 ± %.4f", levels, mean, tol)
+		}
+	}
+	cfg := TrainConfig{ShortcutLevels: 5}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 1000 {
+		tt, d := cfg.drawShortcutStep(rng)
+		k := math.Log2(1 / float64(d))
+		pos := float64(tt) / float64(d)
+		if k != math.Round(k) || k > 4 || pos != math.Round(pos) || float64(tt)+float64(d) > 1 {
+			t.Fatalf("powers of two: t=%g d=%g, want d = 2^-k (k <= 4) and t a multiple of d below 1", tt, d)
+		}
+	}
+}
+
+// StepCounts lists the flowmap step counts a model is made for: the powers
+// of two of a shortcut model, every count up to the coarsest level's of a
+// continuous one, none (any) for the other objectives.
+func TestStepCounts(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  TrainConfig
+		want []int
+	}{
+		{TrainConfig{Objective: ObjectiveShortcut, ShortcutLevels: 5}, []int{1, 2, 4, 8, 16, 32}},
+		{TrainConfig{Objective: ObjectiveShortcut, ShortcutLevels: 3, ShortcutContinuous: true}, []int{1, 2, 3, 4, 8}},
+		{TrainConfig{Objective: ObjectiveShortcut, ShortcutLevels: 1, ShortcutContinuous: true}, []int{1, 2}},
+		{TrainConfig{Objective: ObjectiveFlowMatching}, nil},
+		{TrainConfig{Objective: ObjectiveMeanFlow}, nil},
+	} {
+		if got := tc.cfg.StepCounts(); !slices.Equal(got, tc.want) {
+			t.Errorf("%+v: StepCounts %v, want %v", tc.cfg, got, tc.want)
 		}
 	}
 }
