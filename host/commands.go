@@ -422,11 +422,7 @@ func printInfo(g *globals, info sdk.ModelInfo, asJSON bool) error {
 	}
 	sampling := info.Sampler
 	if len(info.StepCounts) > 0 {
-		counts := make([]string, len(info.StepCounts))
-		for i, n := range info.StepCounts {
-			counts[i] = strconv.Itoa(n)
-		}
-		sampling += fmt.Sprintf(" at %s steps", strings.Join(counts, ", "))
+		sampling += fmt.Sprintf(" at %s steps", stepRanges(info.StepCounts))
 	} else if info.Sampler == sdk.SamplerFlowMap {
 		sampling += " at any number of steps"
 	}
@@ -469,4 +465,26 @@ func (g *globals) findModel(ctx context.Context, gen sdk.Generator, flagValue st
 		fmt.Fprintf(g.env.Stderr, "fm-image: warning: %s\n", info.Warning)
 	}
 	return dir, info, nil
+}
+
+// stepRanges writes increasing step counts with runs of consecutive ones as
+// ranges: [1 2 3 4 8] -> "1-4, 8".
+func stepRanges(counts []int) string {
+	var parts []string
+	for i := 0; i < len(counts); {
+		j := i
+		for j+1 < len(counts) && counts[j+1] == counts[j]+1 {
+			j++
+		}
+		switch {
+		case j-i >= 2:
+			parts = append(parts, fmt.Sprintf("%d-%d", counts[i], counts[j]))
+		case j > i:
+			parts = append(parts, strconv.Itoa(counts[i]), strconv.Itoa(counts[j]))
+		default:
+			parts = append(parts, strconv.Itoa(counts[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }

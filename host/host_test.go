@@ -277,3 +277,21 @@ func TestInterruptedGenerateExits130(t *testing.T) {
 		t.Error("an interrupted generate wrote a sample")
 	}
 }
+
+// info writes a model's step counts with consecutive runs as ranges.
+func TestStepRanges(t *testing.T) {
+	for _, tc := range []struct {
+		counts []int
+		want   string
+	}{
+		{[]int{1, 2, 4, 8, 16, 32}, "1, 2, 4, 8, 16, 32"},
+		{[]int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32}, "1-16, 32"},
+		{[]int{1, 2, 3, 7, 8}, "1-3, 7, 8"},
+		{[]int{4}, "4"},
+		{nil, ""},
+	} {
+		if got := stepRanges(tc.counts); got != tc.want {
+			t.Errorf("stepRanges(%v) = %q, want %q", tc.counts, got, tc.want)
+		}
+	}
+}

@@ -30,6 +30,10 @@ const (
 	// steps through a shorter chain, which measured better at every step
 	// count.
 	DefaultShortcutLevels = 5
+	// DefaultShortcutContinuous makes a shortcut model learn every step
+	// size from 1/16 to 1, not only the powers of two: it measured better
+	// at every step count from 1 to 32, on the uniform grid too.
+	DefaultShortcutContinuous = true
 )
 
 // defaultObjective is the objective of a new run that names none: the
@@ -57,6 +61,7 @@ func recipeConfig(req sdk.TrainRequest, objective training.Objective, steps int)
 	}
 	if objective == training.ObjectiveShortcut {
 		tc.ShortcutLevels = DefaultShortcutLevels
+		tc.ShortcutContinuous = DefaultShortcutContinuous
 	}
 	return tc
 }

@@ -39,8 +39,9 @@ func TestNewRunUsesTheDefaultRecipe(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := ck.Train
-			if tc.objective == training.ObjectiveShortcut && got.ShortcutLevels != DefaultShortcutLevels {
-				t.Errorf("shortcut model trained with %d levels, want the recipe's %d", got.ShortcutLevels, DefaultShortcutLevels)
+			if tc.objective == training.ObjectiveShortcut && (got.ShortcutLevels != DefaultShortcutLevels || got.ShortcutContinuous != DefaultShortcutContinuous) {
+				t.Errorf("shortcut model trained with %d levels, continuous step sizes %v; want the recipe's %d, %v",
+					got.ShortcutLevels, got.ShortcutContinuous, DefaultShortcutLevels, DefaultShortcutContinuous)
 			}
 			if got.BatchSize != tc.batch || got.LearningRate != tc.lr || got.Objective != tc.objective || got.TimeSampling != DefaultTimeSampling {
 				t.Errorf("trained with batch %d, lr %g, objective %q, time sampling %q; want %d, %g, %q, %q",

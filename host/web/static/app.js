@@ -117,6 +117,20 @@ const previewEvery = (steps) => Math.min(5, Math.max(2, Math.ceil(steps / 10)));
 
 function currentModel() { return models.find((m) => m.name === $('model').value); }
 
+// stepRanges writes increasing step counts with runs of consecutive ones as
+// ranges, as the CLI's info does: [1, 2, 3, 4, 8] -> "1-4, 8".
+function stepRanges(counts) {
+  const parts = [];
+  for (let i = 0; i < counts.length;) {
+    let j = i;
+    while (j + 1 < counts.length && counts[j + 1] === counts[j] + 1) j++;
+    if (j - i >= 2) parts.push(`${counts[i]}-${counts[j]}`);
+    else for (let k = i; k <= j; k++) parts.push(String(counts[k]));
+    i = j + 1;
+  }
+  return parts.join(', ');
+}
+
 // shownModel is the model whose default sampler the form was last set to.
 let shownModel = null;
 
@@ -127,7 +141,7 @@ function showModelInfo() {
   if (m.error) { info.textContent = m.error; return; }
   let sampling = '';
   if (m.sampler === 'flowmap') {
-    sampling = m.stepCounts && m.stepCounts.length ? `; a few-step model: ${m.stepCounts.join(', ')} steps with flowmap` :
+    sampling = m.stepCounts && m.stepCounts.length ? `; a few-step model: ${stepRanges(m.stepCounts)} steps with flowmap` :
       '; a few-step model: try 1-4 steps with flowmap';
   }
   info.textContent = `${m.arch}, ${m.width}×${m.height}, trained ${m.step}/${m.totalSteps} steps on ` +
