@@ -65,18 +65,44 @@ func TestFewStepModelThroughTheEngine(t *testing.T) {
 	}
 }
 
-// Training a few-step model ends by fitting its FlowMap time grids to its
-// checkpoint: FlowMap sampling from noise at those step counts uses them,
-// other step counts, samplers and image-to-image sample the uniform grid,
-// and a checkpoint trained further (a resumed run, until it fits its own)
-// no longer uses them.
-func TestFittedTimeGrids(t *testing.T) {
-	e := NewWithOptions(nil, Options{GridFitSamples: 8, GridFitMinSteps: 1})
+// trainPowersOfTwoModel trains a shortcut model at the powers of two only,
+// as the recipe did before it trained every step size: a 3-step model of
+// the current recipe, its checkpoint's setting turned back, resumed to 6
+// steps through Train with report (so the resumed run ends as such a
+// model's run does). It returns the model directory and Train's error.
+func trainPowersOfTwoModel(t *testing.T, ctx context.Context, e *Engine, report func(sdk.TrainProgress)) (string, error) {
+	t.Helper()
 	data := writeImages(t, 4)
 	model := filepath.Join(t.TempDir(), "m")
+	req := sdk.TrainRequest{DataDir: data, ModelDir: model, Arch: "tiny", Size: 16, Steps: 3, Batch: 4, Objective: sdk.ObjectiveShortcut}
+	if err := e.Train(context.Background(), req, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(model, modeldir.TimeGridsFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a model trained at every step size got fitted grids (stat err %v)", err)
+	}
+	ck, _, err := modeldir.LoadCheckpoint(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck.Train.ShortcutContinuous = false
+	if _, err := modeldir.SaveCheckpoint(model, ck); err != nil {
+		t.Fatal(err)
+	}
+	req.Steps, req.Resume = 6, true
+	return model, e.Train(ctx, req, report)
+}
+
+// Training a shortcut model at the powers of two ends by fitting its
+// FlowMap time grids to its checkpoint: FlowMap sampling from noise at
+// those step counts uses them, other step counts, samplers and
+// image-to-image sample the uniform grid, and a checkpoint trained further
+// (a resumed run, until it fits its own) no longer uses them.
+func TestFittedTimeGrids(t *testing.T) {
+	e := NewWithOptions(nil, Options{GridFitSamples: 8, GridFitMinSteps: 1})
 	var messages []string
-	if err := e.Train(context.Background(), sdk.TrainRequest{DataDir: data, ModelDir: model, Arch: "tiny", Size: 16,
-		Steps: 6, Batch: 4, Objective: sdk.ObjectiveShortcut}, func(p sdk.TrainProgress) { messages = append(messages, p.Message) }); err != nil {
+	model, err := trainPowersOfTwoModel(t, context.Background(), e, func(p sdk.TrainProgress) { messages = append(messages, p.Message) })
+	if err != nil {
 		t.Fatal(err)
 	}
 	grids, err := modeldir.ReadTimeGrids(model)
@@ -132,8 +158,9 @@ func TestFittedTimeGrids(t *testing.T) {
 	}
 }
 
-// A few-step model trained for fewer than GridFitMinSteps steps gets no
-// fitted grids, and neither does a plain flow-matching model.
+// A model of the default recipe (trained at every step size) gets no fitted
+// grids, nor does a powers-of-two shortcut model trained for fewer than
+// GridFitMinSteps steps, nor a plain flow-matching model.
 func TestNoTimeGridsFitted(t *testing.T) {
 	data := writeImages(t, 4)
 	for _, tc := range []struct {
@@ -141,7 +168,7 @@ func TestNoTimeGridsFitted(t *testing.T) {
 		objective string
 		minSteps  int
 	}{
-		{"shortcut, under the minimum", sdk.ObjectiveShortcut, 4},
+		{"shortcut at every step size (the recipe)", sdk.ObjectiveShortcut, 1},
 		{"flow matching", sdk.ObjectiveFlowMatching, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,6 +183,15 @@ func TestNoTimeGridsFitted(t *testing.T) {
 			}
 		})
 	}
+	t.Run("powers of two, under the minimum", func(t *testing.T) {
+		model, err := trainPowersOfTwoModel(t, context.Background(), NewWithOptions(nil, Options{GridFitSamples: 8, GridFitMinSteps: 7}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(model, modeldir.TimeGridsFile)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: stat err %v, want not exist", modeldir.TimeGridsFile, err)
+		}
+	})
 }
 
 // Cancelling while the grids are fitted stops the fit: Train says that the
@@ -163,11 +199,9 @@ func TestNoTimeGridsFitted(t *testing.T) {
 // left behind.
 func TestCancelWhileFittingTimeGrids(t *testing.T) {
 	e := NewWithOptions(nil, Options{GridFitSamples: 8, GridFitMinSteps: 1})
-	model := filepath.Join(t.TempDir(), "m")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	err := e.Train(ctx, sdk.TrainRequest{DataDir: writeImages(t, 4), ModelDir: model, Arch: "tiny", Size: 16,
-		Steps: 3, Batch: 4, Objective: sdk.ObjectiveShortcut}, func(p sdk.TrainProgress) {
+	model, err := trainPowersOfTwoModel(t, ctx, e, func(p sdk.TrainProgress) {
 		if strings.HasPrefix(p.Message, "fitting the 4-step") {
 			cancel()
 		}
