@@ -246,8 +246,10 @@ type ModelInfo struct {
 	// Sampler is the sampler Generate uses when the request names none.
 	Sampler string
 	// StepCounts are the step counts the model is made for with Sampler
-	// (nil: any; a shortcut model knows the powers of two it was trained
-	// on). Every model also samples with the ODE integrators at any count.
+	// (nil: any; a shortcut model lists the counts whose steps it was
+	// trained at: 1 to 16 and 32 for the default recipe, the powers of two
+	// for the recipe before it). Every model also samples with the ODE
+	// integrators at any count.
 	StepCounts []int
 }
 
