@@ -476,13 +476,12 @@ func stepRanges(counts []int) string {
 		for j+1 < len(counts) && counts[j+1] == counts[j]+1 {
 			j++
 		}
-		switch {
-		case j-i >= 2:
+		if j-i >= 2 {
 			parts = append(parts, fmt.Sprintf("%d-%d", counts[i], counts[j]))
-		case j > i:
-			parts = append(parts, strconv.Itoa(counts[i]), strconv.Itoa(counts[j]))
-		default:
-			parts = append(parts, strconv.Itoa(counts[i]))
+		} else {
+			for _, n := range counts[i : j+1] {
+				parts = append(parts, strconv.Itoa(n))
+			}
 		}
 		i = j + 1
 	}

@@ -102,9 +102,9 @@ type TrainConfig struct {
 	// ShortcutContinuous makes a shortcut model learn every step size
 	// between the finest and 1, not only the powers of two: d = 2^-u with u
 	// uniform in [0, ShortcutLevels-1] and t uniform in [0, 1-d], so that
-	// grids whose steps are not powers of two (fitted time grids) ask the
-	// model for sizes it was trained at. Default false: the powers of two,
-	// t a multiple of d.
+	// any step count up to 2^(ShortcutLevels-1), and grids whose steps are
+	// not powers of two, ask the model for sizes it was trained at. Default
+	// false: the powers of two, t a multiple of d.
 	ShortcutContinuous bool `json:"shortcut_continuous,omitempty"`
 	// TargetsFromEMA makes a shortcut model's self-consistency targets come
 	// from the EMA of the weights instead of the weights being trained (a
