@@ -23,6 +23,8 @@ type budget struct {
 	next   int
 	// most caps the totals fitted (0 = no cap).
 	most int
+	// refitNow asks for a fit at the next step, whatever the point.
+	refitNow bool
 }
 
 // minTimedSteps is the least number of timed steps a fit relies on.
@@ -44,6 +46,19 @@ func (b *budget) stepDone(step int, now time.Time) {
 	}
 }
 
+// exclude leaves a pause of length d, just ended, out of the step timing
+// (the distillation teacher's work between two steps) and has the total
+// refitted at the next step, to the time the pause left.
+func (b *budget) exclude(d time.Duration) {
+	if b == nil || d <= 0 {
+		return
+	}
+	if !b.timedFrom.IsZero() {
+		b.timedFrom = b.timedFrom.Add(d)
+	}
+	b.refitNow = true
+}
+
 // spent reports whether the duration is used up at now.
 func (b *budget) spent(now time.Time) bool {
 	return b != nil && now.Sub(b.start) >= b.duration
@@ -51,15 +66,18 @@ func (b *budget) spent(now time.Time) bool {
 
 // fit returns the total number of steps the duration allows, judged at now
 // after step steps, and whether it is time to apply it: at each fit point,
-// once enough steps were timed. The total is at least step+1.
+// once enough steps were timed, and at the first step after a pause left
+// out of the timing (see exclude). The total is at least step+1.
 func (b *budget) fit(step int, now time.Time) (total int, due bool) {
-	if b == nil || b.next >= len(b.points) || b.timedFrom.IsZero() || step-b.timedStep < minTimedSteps {
+	if b == nil || b.timedFrom.IsZero() || step-b.timedStep < minTimedSteps {
 		return 0, false
 	}
 	elapsed := now.Sub(b.start)
-	if elapsed < time.Duration(b.points[b.next]*float64(b.duration)) {
+	atPoint := b.next < len(b.points) && elapsed >= time.Duration(b.points[b.next]*float64(b.duration))
+	if !atPoint && !b.refitNow {
 		return 0, false
 	}
+	b.refitNow = false
 	for b.next < len(b.points) && elapsed >= time.Duration(b.points[b.next]*float64(b.duration)) {
 		b.next++
 	}

@@ -94,3 +94,38 @@ func TestScheduleFromIsContinuous(t *testing.T) {
 		}
 	}
 }
+
+// A pause left out of the timing (the distillation teacher's work) does not
+// count as step time, and the total is refitted at the next step to the
+// time the pause left, even after the last fit point.
+func TestBudgetExcludesAPause(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	const per = 100 * time.Millisecond
+	b := newBudget(time.Minute, t0, 0)
+	now := t0.Add(time.Second) // the first step compiles
+	b.stepDone(1, now)
+	step := 1
+	for ; now.Sub(t0) < 55*time.Second; step++ { // past the last fit point (0.9)
+		now = now.Add(per)
+		b.stepDone(step+1, now)
+		b.fit(step+1, now)
+	}
+	const pause = 2 * time.Second
+	now = now.Add(pause)
+	b.exclude(pause)
+	now = now.Add(per)
+	step++
+	b.stepDone(step, now)
+	total, due := b.fit(step, now)
+	if !due {
+		t.Fatal("no fit at the first step after the pause")
+	}
+	// The steps still take 0.1 s: the time left holds left/0.1 steps more.
+	left := time.Minute - now.Sub(t0)
+	if want := step + int(math.Floor(left.Seconds()/per.Seconds())); total < want-1 || total > want+1 {
+		t.Errorf("fit after the pause: %d steps, want %d (±1)", total, want)
+	}
+	if _, due := b.fit(step+1, now.Add(per)); due {
+		t.Error("a second fit right after the pause's")
+	}
+}

@@ -122,6 +122,33 @@ type TrainConfig struct {
 	// exact assignment minimising the total squared distance (minibatch
 	// optimal transport; class by class for labelled data).
 	OTCoupling bool `json:"ot_coupling,omitempty"`
+
+	// DistillStart, when > 0, ends a few-step run with trajectory
+	// distillation (see distill.go): at step round(DistillStart·Steps) the
+	// EMA weights become a frozen teacher whose many-step samples are the
+	// targets of the few-step flow map from then on. Default 0: no
+	// distillation.
+	DistillStart float64 `json:"distill_start,omitempty"`
+	// DistillTrajectories is the number of teacher trajectories in the
+	// pool (default 4096); they cost DistillTeacherSteps model evaluations
+	// each, once, and DistillGrid+1 half-float images of memory.
+	DistillTrajectories int `json:"distill_trajectories,omitempty"`
+	// DistillTeacherSteps is the number of uniform flow-map steps the
+	// teacher takes from noise to image (default 16).
+	DistillTeacherSteps int `json:"distill_teacher_steps,omitempty"`
+	// DistillGrid is the number of intervals of the uniform grid on which
+	// the trajectories are kept (default 8; it must divide
+	// DistillTeacherSteps): the flow map is distilled at 1, 2, 4, ... up to
+	// DistillGrid steps.
+	DistillGrid int `json:"distill_grid,omitempty"`
+	// DistillFraction is the share of each batch drawn from the pool in the
+	// distillation phase (default 0.375); the rest trains the objective as
+	// before.
+	DistillFraction float64 `json:"distill_fraction,omitempty"`
+	// DistillFrom records the step at which the distillation phase began
+	// and the teacher was frozen (0 until then), so that a resumed run, or
+	// one whose length changes, keeps the phase where it was.
+	DistillFrom int `json:"distill_from,omitempty"`
 }
 
 // Limits of the training settings.
@@ -186,6 +213,20 @@ func (c TrainConfig) WithDefaults() TrainConfig {
 		}
 		if c.Objective == ObjectiveMeanFlow && c.MeanFlowEpsilon == 0 {
 			c.MeanFlowEpsilon = 1e-3
+		}
+		if c.DistillStart > 0 {
+			if c.DistillTrajectories == 0 {
+				c.DistillTrajectories = 4096
+			}
+			if c.DistillTeacherSteps == 0 {
+				c.DistillTeacherSteps = 16
+			}
+			if c.DistillGrid == 0 {
+				c.DistillGrid = 8
+			}
+			if c.DistillFraction == 0 {
+				c.DistillFraction = 0.375
+			}
 		}
 	}
 
@@ -271,6 +312,7 @@ func (c TrainConfig) Validate() error {
 	default:
 		bad("objective=%q: must be %q, %q or %q", c.Objective, ObjectiveFlowMatching, ObjectiveShortcut, ObjectiveMeanFlow)
 	}
+	c.validateDistill(bad)
 	if !(c.AdaptiveLossPower >= 0 && c.AdaptiveLossPower <= 2) {
 		bad("adaptive_loss_power=%g: must be in [0, 2]", c.AdaptiveLossPower)
 	}
@@ -312,4 +354,47 @@ func (c TrainConfig) emaDecayAt(step int) float64 {
 		return math.Pow(1-1/float64(step+1), c.EMAPower+1)
 	}
 	return min(c.EMADecay, float64(1+step)/float64(10+step))
+}
+
+// Limits of the distillation settings.
+const (
+	MaxDistillTrajectories = 1 << 20
+	MaxDistillTeacherSteps = 1024
+)
+
+// validateDistill reports the out-of-range distillation settings of c.
+func (c TrainConfig) validateDistill(bad func(format string, args ...any)) {
+	if c.DistillStart == 0 {
+		if c.DistillFrom != 0 {
+			bad("distill_from=%d: a run without distillation (distill_start=0) has no distillation phase", c.DistillFrom)
+		}
+		return
+	}
+	if !(c.DistillStart > 0 && c.DistillStart < 1) {
+		bad("distill_start=%g: must be in (0, 1) (0: no distillation)", c.DistillStart)
+	}
+	if c.Objective.FlowMap() && c.DistillStart <= c.FlowMapStart {
+		bad("distill_start=%g: must come after flow_map_start=%g", c.DistillStart, c.FlowMapStart)
+	}
+	if !c.Objective.FlowMap() {
+		bad("distill_start=%g: distillation needs a few-step objective (%q or %q), not %q", c.DistillStart, ObjectiveShortcut, ObjectiveMeanFlow, c.Objective)
+	}
+	if c.DistillTrajectories < 1 || c.DistillTrajectories > MaxDistillTrajectories {
+		bad("distill_trajectories=%d: must be 1 to %d", c.DistillTrajectories, MaxDistillTrajectories)
+	}
+	if c.DistillTeacherSteps < 1 || c.DistillTeacherSteps > MaxDistillTeacherSteps {
+		bad("distill_teacher_steps=%d: must be 1 to %d", c.DistillTeacherSteps, MaxDistillTeacherSteps)
+	}
+	if c.DistillGrid < 1 || c.DistillTeacherSteps >= 1 && c.DistillTeacherSteps%c.DistillGrid != 0 {
+		bad("distill_grid=%d: must be >= 1 and divide distill_teacher_steps=%d", c.DistillGrid, c.DistillTeacherSteps)
+	}
+	if !(c.DistillFraction > 0 && c.DistillFraction < 1) {
+		bad("distill_fraction=%g: must be in (0, 1)", c.DistillFraction)
+	}
+	if c.BatchSize >= 1 && c.BatchSize < 2 {
+		bad("batch_size=%d: distillation needs at least 2 images per step (pool and data)", c.BatchSize)
+	}
+	if c.DistillFrom < 0 || c.DistillFrom > c.Steps {
+		bad("distill_from=%d: must be a step of the run, 0 to steps=%d", c.DistillFrom, c.Steps)
+	}
 }

@@ -30,6 +30,17 @@ type ModelField struct {
 // useEMA (what sampling should use) it takes the exponential moving average
 // of the weights, otherwise the raw trained weights.
 func NewModelField(backend backends.Backend, model Model, ckpt *Checkpoint, useEMA bool) (*ModelField, error) {
+	prefix := ""
+	if useEMA {
+		prefix = emaScope
+	}
+	return newModelField(backend, model, ckpt, prefix)
+}
+
+// newModelField returns the field of model with the weights of ckpt found
+// under prefix ("" for the trained weights, emaScope for their average,
+// teacherScope for a distillation teacher).
+func newModelField(backend backends.Backend, model Model, ckpt *Checkpoint, prefix string) (*ModelField, error) {
 	if backend == nil || model == nil || ckpt == nil {
 		return nil, errors.New("new model field: backend, model and checkpoint are required")
 	}
@@ -41,10 +52,6 @@ func NewModelField(backend backends.Backend, model Model, ckpt *Checkpoint, useE
 		return nil, errors.New("new model field: the checkpoint was made for a different model configuration")
 	}
 	ctx := context.New()
-	prefix := ""
-	if useEMA {
-		prefix = emaScope
-	}
 	if err := setVariables(ctx, ckpt.Tensors, prefix); err != nil {
 		return nil, fmt.Errorf("new model field: %w", err)
 	}

@@ -228,11 +228,20 @@ func bcast(v *Node) *Node { return Reshape(v, v.Shape().Dim(0), 1, 1, 1) }
 // sliceBatch returns the first k examples of x.
 func sliceBatch(x *Node, k int) *Node { return Slice(x, AxisRange(0, k)) }
 
+// distillNodes are a step's examples from the distillation pool: states x
+// and target average velocities u [K,H,W,C], times t and steps d [K].
+type distillNodes struct {
+	x, t, d, u *Node
+}
+
 // objectiveLoss builds the training loss of cfg's objective for the model f
 // on data x1, noise x0 and times t (and, for a few-step objective, step sizes
 // d whose first k entries are > 0). teacher evaluates the shortcut
-// objective's self-consistency targets (f itself, or the EMA weights).
-func objectiveLoss(cfg TrainConfig, f, teacher modelFunc, x1, x0, t, d *Node) *Node {
+// objective's self-consistency targets (f itself, or the EMA weights). In
+// the distillation phase pool holds the pool's examples (nil otherwise):
+// they join the batch ahead of the data, in the same model evaluation, and
+// the loss is the mean over all of them.
+func objectiveLoss(cfg TrainConfig, f, teacher modelFunc, x1, x0, t, d *Node, pool *distillNodes) *Node {
 	b := x1.Shape().Dim(0)
 	tb := bcast(t)
 	xt := Add(Mul(OneMinus(tb), x0), Mul(tb, x1))
@@ -244,7 +253,15 @@ func objectiveLoss(cfg TrainConfig, f, teacher modelFunc, x1, x0, t, d *Node) *N
 		}
 		return weightedLoss(ReduceMean(Square(Sub(v, target)), 1, 2, 3), cfg.AdaptiveLossPower)
 	}
-	pred := f(xt, t, d)
+	var pred, poolErrs *Node
+	if pool == nil {
+		pred = f(xt, t, d)
+	} else {
+		kp := pool.x.Shape().Dim(0)
+		all := f(Concatenate([]*Node{pool.x, xt}, 0), Concatenate([]*Node{pool.t, t}, 0), Concatenate([]*Node{pool.d, d}, 0))
+		poolErrs = ReduceMean(Square(Sub(sliceBatch(all, kp), pool.u)), 1, 2, 3)
+		pred = Slice(all, AxisRange(kp, kp+b))
+	}
 	k := cfg.flowMapCount(b)
 	sx, st, sd := sliceBatch(xt, k), sliceBatch(t, k), sliceBatch(d, k)
 	var tk *Node
@@ -260,6 +277,9 @@ func objectiveLoss(cfg TrainConfig, f, teacher modelFunc, x1, x0, t, d *Node) *N
 		target = tk
 	}
 	errs := ReduceMean(Square(Sub(pred, target)), 1, 2, 3)
+	if poolErrs != nil {
+		errs = Concatenate([]*Node{poolErrs, errs}, 0)
+	}
 	if cfg.AdaptiveLossPower == 0 {
 		return ReduceAllMean(errs)
 	}

@@ -375,7 +375,7 @@ func TestObjectiveLossesGaussian(t *testing.T) {
 			if len(xs) > 3 {
 				d = xs[3]
 			}
-			return objectiveLoss(cfg, g.graphU, g.graphU, xs[1], xs[0], xs[2], d)
+			return objectiveLoss(cfg, g.graphU, g.graphU, xs[1], xs[0], xs[2], d, nil)
 		}, [][]float64{x0, x1}, vectors)[0]
 		// Tolerance: the MeanFlow truncation term is below d·ε/2·|G''|·|x1-x0|
 		// relative (|G''| < 10 here), i.e. < 1% of the error; float32

@@ -78,21 +78,29 @@ type Progress struct {
 	// Checkpoint is the path of a checkpoint written right after this step
 	// ("" if none).
 	Checkpoint string
+	// Message, when set, says what the run is doing between steps (the
+	// distillation phase's teacher making its trajectories); the other
+	// fields then describe the step reached.
+	Message string
 }
 
 // Trainer trains a velocity model by flow matching. It holds the model's
 // variables, the optimiser state and the EMA weights in a GoMLX context.
 // A Trainer is not safe for concurrent use.
 type Trainer struct {
-	backend    backends.Backend
-	model      Model
-	cfg        TrainConfig
-	ctx        *context.Context
-	exec       *context.Exec // the step of cfg's objective
-	execFM     *context.Exec // plain flow matching, before FlowMapStart (few-step objectives only)
-	step       int
-	smoothLoss float64
-	history    [][2]float64
+	backend backends.Backend
+	model   Model
+	cfg     TrainConfig
+	ctx     *context.Context
+	exec    *context.Exec // the step of cfg's objective
+	execFM  *context.Exec // plain flow matching, before FlowMapStart (few-step objectives only)
+	// execDistill is the step of the distillation phase (runs with
+	// DistillStart only), pool the teacher's trajectories once it began.
+	execDistill *context.Exec
+	pool        *distillPool
+	step        int
+	smoothLoss  float64
+	history     [][2]float64
 	// dataset size and class names recorded in checkpoints
 	datasetSize int
 	classes     []string
@@ -119,7 +127,7 @@ func NewTrainer(backend backends.Backend, model Model, cfg TrainConfig) (*Traine
 	ctx.SetParam(context.ParamInitialSeed, cfg.Seed^0x5eed) // dropout and any in-graph randomness
 	ctx.SetParam("unet_init_seed", cfg.Seed)
 	tr := &Trainer{backend: backend, model: model, cfg: cfg, ctx: ctx}
-	exec, err := context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node { return tr.stepGraph(ctx, in, tr.cfg) })
+	exec, err := context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node { return tr.stepGraph(ctx, in, tr.cfg, false) })
 	if err != nil {
 		return nil, fmt.Errorf("new trainer: %w", err)
 	}
@@ -127,7 +135,12 @@ func NewTrainer(backend backends.Backend, model Model, cfg TrainConfig) (*Traine
 	if cfg.Objective.FlowMap() && cfg.FlowMapStart > 0 {
 		fm := cfg
 		fm.Objective = ObjectiveFlowMatching
-		if tr.execFM, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node { return tr.stepGraph(ctx, in, fm) }); err != nil {
+		if tr.execFM, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node { return tr.stepGraph(ctx, in, fm, false) }); err != nil {
+			return nil, fmt.Errorf("new trainer: %w", err)
+		}
+	}
+	if cfg.DistillStart > 0 {
+		if tr.execDistill, err = context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node { return tr.stepGraph(ctx, in, tr.cfg, true) }); err != nil {
 			return nil, fmt.Errorf("new trainer: %w", err)
 		}
 	}
@@ -172,14 +185,20 @@ func (tr *Trainer) SetTotalSteps(steps int) error {
 // stepGraph builds one training step. Inputs: x1 (data) and x0 (noise), both
 // [B,H,W,C], t [B], and the scalars lr, bias corrections 1/(1-β1^k) and
 // 1/(1-β2^k), and the EMA decay; then, for a few-step objective, the step
-// sizes d [B], and for a class-conditional model the labels [B]. Outputs:
-// the loss and the gradient norm.
-func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node, cfg TrainConfig) []*Node {
+// sizes d [B], and for a class-conditional model the labels [B]; withPool
+// (the distillation phase) adds the pool's examples, states [K,H,W,C],
+// times and steps [K] and targets [K,H,W,C]. Outputs: the loss and the
+// gradient norm.
+func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node, cfg TrainConfig, withPool bool) []*Node {
 	x1, x0, t, lr, bc1, bc2, emaDecay := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
 	rest := in[7:]
 	var d, labels *Node
 	if cfg.Objective.FlowMap() {
 		d, rest = rest[0], rest[1:]
+	}
+	var pool *distillNodes
+	if withPool {
+		pool, rest = &distillNodes{x: rest[0], t: rest[1], d: rest[2], u: rest[3]}, rest[4:]
 	}
 	if len(rest) > 0 {
 		labels = rest[0]
@@ -200,7 +219,7 @@ func (tr *Trainer) stepGraph(ctx *context.Context, in []*Node, cfg TrainConfig) 
 	if cfg.TargetsFromEMA {
 		teacher = tr.emaModelFunc(ctx)
 	}
-	loss := objectiveLoss(cfg, f, teacher, x1, x0, t, d)
+	loss := objectiveLoss(cfg, f, teacher, x1, x0, t, d, pool)
 
 	vars := scopeVariables(ctx, modelScope)
 	values := make([]*Node, len(vars))
@@ -316,6 +335,15 @@ func (tr *Trainer) TrainStepLabeled(x1 []float32, labels []int, batch int) (loss
 	if err := flow.GaussianNoiseBatch(tr.cfg.Seed, tr.step*batch, dim, x0); err != nil {
 		return 0, 0, err
 	}
+	// In the distillation phase the first examples of the batch come from
+	// the pool, in place of as many images.
+	var pool *distillBatch
+	if tr.pool != nil {
+		kp := tr.cfg.distillCount(batch)
+		db := tr.drawDistillBatch(kp)
+		pool = &db
+		x1, x0, batch = x1[kp*dim:], x0[kp*dim:], batch-kp
+	}
 	if tr.cfg.OTCoupling {
 		couple(x0, x1, labels, batch, dim)
 	}
@@ -332,11 +360,19 @@ func (tr *Trainer) TrainStepLabeled(x1 []float32, labels []int, batch int) (loss
 	if ds != nil {
 		args = append(args, ds)
 	}
+	if pool != nil {
+		k := len(pool.t)
+		args = append(args, tensors.FromFlatDataAndDimensions(pool.x, k, h, w, c), pool.t, pool.d,
+			tensors.FromFlatDataAndDimensions(pool.u, k, h, w, c))
+	}
 	if classes > 0 {
 		args = append(args, tr.dropLabels(labels, batch, classes))
 	}
 	exec := tr.exec
-	if ds == nil && tr.execFM != nil {
+	switch {
+	case pool != nil:
+		exec = tr.execDistill
+	case ds == nil && tr.execFM != nil:
 		exec = tr.execFM
 	}
 	outs, err := exec.Exec(args...)
@@ -449,6 +485,14 @@ func (tr *Trainer) Run(ctx stdcontext.Context, data *imageset.Dataset, opts RunO
 		if budget.spent(time.Now()) {
 			return tr.endEarly(save, report, startStep, start)
 		}
+		took, err := tr.startDistillation(ctx, report)
+		if err != nil {
+			if ctx.Err() == nil {
+				return err
+			}
+			continue // cancelled: saved and reported at the top of the loop
+		}
+		budget.exclude(took)
 		loss, gnorm, err := tr.trainOnBatch(data, x1, opts.OnBatch)
 		if err != nil {
 			return err
@@ -627,6 +671,14 @@ func (tr *Trainer) Restore(ck *Checkpoint) error {
 	if !jsonEqual(modelJSON, ck.Model) {
 		return errors.New("restore: the checkpoint was made for a different model configuration")
 	}
+	// Where a distillation phase began is the run's state, like its step:
+	// the teacher saved with it is the one whose trajectories it learns from.
+	if from := ck.Train.DistillFrom; from > 0 {
+		if tr.cfg.DistillStart == 0 {
+			return fmt.Errorf("restore: the checkpoint is in a distillation phase (from step %d) and the trainer does not distil", from)
+		}
+		tr.cfg.DistillFrom = from
+	}
 	if err := setVariables(tr.ctx, ck.Tensors, ""); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -686,4 +738,76 @@ func jsonEqual(a, b []byte) bool {
 	xa, _ := json.Marshal(x)
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
+}
+
+// startDistillation begins the distillation phase when the run reaches its
+// first step (see distill.go), and returns how long that took: the first
+// time, it freezes the EMA weights as the teacher and records the step in
+// DistillFrom; every time (a resumed run too) it has the teacher make the
+// pool of trajectories, reporting its progress. Outside the phase, or once
+// the pool exists, it does nothing.
+func (tr *Trainer) startDistillation(ctx stdcontext.Context, report func(Progress)) (time.Duration, error) {
+	first := tr.cfg.distillStartStep()
+	if tr.pool != nil || first < 0 || tr.step < first {
+		return 0, nil
+	}
+	began := time.Now()
+	if tr.cfg.DistillFrom == 0 {
+		if err := tr.freezeTeacher(); err != nil {
+			return 0, err
+		}
+		tr.cfg.DistillFrom = tr.step
+	}
+	ck, err := tr.Checkpoint()
+	if err != nil {
+		return 0, err
+	}
+	teacher, err := newModelField(tr.backend, tr.model, ck, teacherScope)
+	if err != nil {
+		return 0, fmt.Errorf("distillation teacher: %w", err)
+	}
+	c := tr.cfg
+	h, w, ch := tr.model.ImageShape()
+	say := func(msg string) {
+		report(Progress{Step: tr.step, TotalSteps: tr.cfg.Steps, SmoothLoss: tr.smoothLoss, Message: msg})
+	}
+	say(fmt.Sprintf("distillation from step %d: the teacher (the EMA weights at step %d) makes %d samples in %d steps each",
+		tr.step, c.DistillFrom, c.DistillTrajectories, c.DistillTeacherSteps))
+	pool, err := buildDistillPool(ctx, teacher, poolSeed(c.Seed), c.DistillTrajectories, h*w*ch, c.DistillTeacherSteps, c.DistillGrid, distillPoolBatch, nil)
+	if err != nil {
+		return 0, err
+	}
+	tr.pool = pool
+	took := time.Since(began)
+	say(fmt.Sprintf("distillation: the teacher's samples took %v; the few-step flow map learns from them from now on", took.Round(time.Second)))
+	return took, nil
+}
+
+// distillPoolBatch is the number of trajectories the teacher integrates
+// at once.
+const distillPoolBatch = 128
+
+// freezeTeacher copies the EMA weights into the teacher's variables
+// (teacherScope), which checkpoints save like every other variable.
+func (tr *Trainer) freezeTeacher() error {
+	for _, vr := range scopeVariables(tr.ctx, modelScope) {
+		ema := tr.ctx.GetVariableByScopeAndName(emaScope+vr.Scope(), vr.Name())
+		if ema == nil {
+			return fmt.Errorf("distillation: no EMA weights for %s", vr.ScopeAndName())
+		}
+		val, err := ema.Value()
+		if err != nil {
+			return fmt.Errorf("distillation: read %s: %w", ema.ScopeAndName(), err)
+		}
+		copied := tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[float32](val), val.Shape().Dimensions...)
+		scope := teacherScope + vr.Scope()
+		if t := tr.ctx.GetVariableByScopeAndName(scope, vr.Name()); t != nil {
+			if err := t.SetValue(copied); err != nil {
+				return fmt.Errorf("distillation: set %s: %w", t.ScopeAndName(), err)
+			}
+			continue
+		}
+		tr.ctx.InAbsPath(scope).Checked(false).VariableWithValue(vr.Name(), copied).SetTrainable(false)
+	}
+	return nil
 }

@@ -3,12 +3,14 @@ package training_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,6 +197,15 @@ func TestInterruptAndResumeMatchesUninterrupted(t *testing.T) {
 		})},
 		{"meanflow", flowMap, with(func(c *training.TrainConfig) { c.Objective = training.ObjectiveMeanFlow })},
 		{"flow-matching-then-meanflow", flowMap, with(func(c *training.TrainConfig) { c.Objective, c.FlowMapStart = training.ObjectiveMeanFlow, 0.5 })},
+		// The teacher is frozen at step 2, before the interruption at 3: the
+		// resumed run rebuilds the pool from the saved teacher.
+		{"shortcut+distillation", flowMap, with(func(c *training.TrainConfig) {
+			c.Objective, c.DistillStart, c.DistillTrajectories, c.DistillTeacherSteps, c.DistillGrid = training.ObjectiveShortcut, 0.25, 5, 4, 2
+		})},
+		// The phase starts at step 3, where the run is interrupted.
+		{"shortcut+distillation-at-the-interruption", flowMap, with(func(c *training.TrainConfig) {
+			c.Objective, c.DistillStart, c.DistillTrajectories, c.DistillTeacherSteps, c.DistillGrid = training.ObjectiveShortcut, 0.375, 5, 4, 2
+		})},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testInterruptAndResume(t, tc.model, tc.cfg) })
 	}
@@ -336,5 +347,66 @@ func TestShortcutTargetsFromEMA(t *testing.T) {
 	}
 	if !parted {
 		t.Fatalf("losses with EMA targets %v equal those without %v: the targets do not read the EMA", ema, own)
+	}
+}
+
+// A run with distillation freezes the EMA weights as its teacher at the
+// phase's first step, records that step, says so, and keeps the teacher in
+// its checkpoints.
+func TestDistillationPhase(t *testing.T) {
+	backend := testBackend(t)
+	data := loadData(t, writeSyntheticImages(t, 3))
+	model := tinyModel(t)
+	model.Config.StepInput = true
+	cfg := training.TrainConfig{Steps: 6, BatchSize: 4, Seed: 2, CheckpointEvery: 3, LearningRate: 1e-3,
+		Objective: training.ObjectiveShortcut, DistillStart: 0.5, DistillTrajectories: 5, DistillTeacherSteps: 4, DistillGrid: 2}
+	tr, err := training.NewTrainer(backend, model, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &checkpointStore{}
+	var messages []string
+	if err := tr.Run(context.Background(), data, training.RunOptions{Save: store.Save, OnProgress: func(p training.Progress) {
+		if p.Message != "" {
+			messages = append(messages, fmt.Sprintf("step %d: %s", p.Step, p.Message))
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.saved) != 2 {
+		t.Fatalf("%d checkpoints, want 2 (steps 3 and 6)", len(store.saved))
+	}
+	at3, err := training.DecodeCheckpoint(store.saved[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := store.Last(t)
+	if final.Train.DistillFrom != 3 {
+		t.Errorf("distill_from = %d, want 3 (half of 6 steps)", final.Train.DistillFrom)
+	}
+	if at3.Train.DistillFrom != 0 || at3.Find("/teacher/model/stem/kernel") != nil {
+		t.Errorf("the checkpoint of step 3, written before the phase's first step, already has a teacher")
+	}
+	teachers := 0
+	for _, tt := range final.Tensors {
+		name, ok := strings.CutPrefix(tt.Name, "/teacher")
+		if !ok {
+			continue
+		}
+		teachers++
+		ema := at3.Find("/ema" + name)
+		if ema == nil || string(ema.Data) != string(tt.Data) {
+			t.Errorf("teacher tensor %s is not the EMA weights of step 3", tt.Name)
+		}
+		if now := final.Find("/ema" + name); now != nil && string(now.Data) == string(tt.Data) {
+			t.Errorf("teacher tensor %s follows the EMA weights after step 3", tt.Name)
+		}
+	}
+	if models := len(at3.Tensors); teachers == 0 || teachers*4 > models {
+		t.Errorf("%d teacher tensors for %d tensors in the checkpoint of step 3 (weights, EMA, two Adam moments)", teachers, models)
+	}
+	want := "step 3: distillation from step 3: the teacher (the EMA weights at step 3) makes 5 samples in 4 steps each"
+	if len(messages) != 2 || messages[0] != want || !strings.Contains(messages[1], "the few-step flow map learns from them") {
+		t.Errorf("messages %q, want %q and the end of the teacher's work", messages, want)
 	}
 }

@@ -71,7 +71,7 @@ func sdkProgress(req sdk.TrainRequest, report func(sdk.TrainProgress)) func(trai
 	return func(p training.Progress) {
 		report(sdk.TrainProgress{
 			Step: p.Step, TotalSteps: reportedTotal(req, p.TotalSteps), Loss: p.SmoothLoss, ImagesPerSec: p.ImagesPerSec,
-			ETA: p.ETA, Checkpoint: p.Checkpoint,
+			ETA: p.ETA, Checkpoint: p.Checkpoint, Message: p.Message,
 		})
 	}
 }
