@@ -8,6 +8,7 @@
 //	fmquality train -data DIR -spec SPEC.json -out RUN [-steps N]
 //	fmquality eval  -data DIR -run RUN -ref REF [-steps 1,2,4,8,16,32 -methods euler,heun]
 //	fmquality fitgrid -run RUN -steps 2,4,8       # time grids fitted to the model's many-step samples
+//	fmquality gap   -run RUN -steps 1,2,4,8 -ref-steps 16  # few-step samples against the model's many-step ones
 //	fmquality time  -data DIR -steps 20 -rounds 3 SPEC.json SPEC2.json ...
 //	fmquality plot  -out fd.png [-floor F] NAME=fd.tsv ...  # FD against model evaluations
 //
@@ -58,7 +59,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: fmquality prep|train|eval|fitgrid|time|plot [flags]")
+		fmt.Fprintln(os.Stderr, "usage: fmquality prep|train|eval|fitgrid|gap|time|plot [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -77,8 +78,10 @@ func main() {
 		err = runFDCheck(os.Args[2:])
 	case "plot":
 		err = runPlot(os.Args[2:])
+	case "gap":
+		err = runGap(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (prep, train, eval, fitgrid, time, plot)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (prep, train, eval, fitgrid, gap, time, plot)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fmquality:", err)
@@ -311,6 +314,11 @@ func runTrain(args []string) error {
 	err = tr.Run(ctx, train, training.RunOptions{Save: func(c *training.Checkpoint) (string, error) { return modeldir.SaveCheckpoint(*out, c) }, OnProgress: func(p training.Progress) {
 		if first.IsZero() {
 			first, firstStep = time.Now(), p.Step
+		}
+		if p.Message != "" {
+			fmt.Fprintln(logf, p.Message)
+			fmt.Println(p.Message)
+			return
 		}
 		last = p
 		line := fmt.Sprintf("step %d/%d loss %.4f smooth %.4f gnorm %.3f lr %.2e img/s %.1f elapsed %.0fs",
