@@ -161,6 +161,9 @@ func (b *Backend) getWorkspace() *kernels.Workspace {
 	}
 	o := b.gemmOpts
 	o.Parallelism = b.parallelism
+	if b.team != nil {
+		o.RunParts = b.team.runParts
+	}
 	return kernels.NewWorkspace(o)
 }
 

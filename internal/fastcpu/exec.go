@@ -235,9 +235,6 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 				}
 				err = st.fused.run(ec, out, vals)
 			} else {
-				if ec.team != nil && (n.op == backends.OpTypeConvGeneral || n.op == backends.OpTypeDotGeneral) {
-					ec.team.rest() // internal/fastcpu/kernels runs its own goroutines
-				}
 				ins := insBuf[:0]
 				for _, in := range n.inputs {
 					ins = append(ins, vals[root(in).idx]) // see the alias case

@@ -1,6 +1,7 @@
 package fastcpu
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,8 +15,10 @@ import (
 // lands on has to be woken, which in a virtual machine can take tens of microseconds: as long
 // as many elementwise ops of a training step (50-500 µs each). A team helper instead keeps
 // spinning for spinWindow after a loop, so a step's back-to-back ops find it awake, and then
-// parks. Before a kernel that runs its own goroutines (convolutions and GEMMs on
-// internal/fastcpu/kernels) the executor calls rest, and spinning helpers park at once.
+// parks. The convolutions and GEMMs of internal/fastcpu/kernels run their parts on the team
+// too (runParts), so the helpers stay awake through them: when those kernels had goroutines of
+// their own, the team parked before each of them and the elementwise loop after it waited for
+// a helper to wake, which ran much of it on one core.
 //
 // A loop's units are cut into a fixed set of chunks (teamChunksPerPart per part) that the
 // calling goroutine and the helpers claim from a counter: a helper that is slow to wake, or
@@ -83,7 +86,7 @@ func newTeam(n int) *team {
 // close stops the helpers.
 func (t *team) close() { close(t.quit) }
 
-// rest asks spinning helpers to park now.
+// rest asks spinning helpers to park now (tests use it to reach the parked path).
 func (t *team) rest() { t.resting.Store(true) }
 
 // run is the helper goroutine: wait for a loop (spin, then park), work on it, repeat.
@@ -122,6 +125,15 @@ func (h *helper) post(l *teamLoop) {
 		default:
 		}
 	}
+}
+
+// runParts runs part(0), ..., part(parts-1) on the team, each once (kernels.Options.RunParts).
+func (t *team) runParts(parts int, part func(i int)) {
+	t.parallelFor(parts, parts, math.MaxInt, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			part(i)
+		}
+	})
 }
 
 // parallelFor runs fn over units [0, n) like the package's parallelFor (up to parallelism

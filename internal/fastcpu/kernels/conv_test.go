@@ -328,7 +328,9 @@ func TestConvWinograd(t *testing.T) {
 
 // TestConvSameResultWithAnyWorkerCount checks that the convolutions give
 // bit-identical results with 1, 2 or 3 goroutines (training resumes and
-// repeated runs must match exactly), with every kernel.
+// repeated runs must match exactly), with every kernel, and with the parts run
+// by Options.RunParts (here one after the other, last part first: any order is
+// allowed) instead of the Workspace's own goroutines.
 func TestConvSameResultWithAnyWorkerCount(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	shapes := []ConvShape{
@@ -337,25 +339,42 @@ func TestConvSameResultWithAnyWorkerCount(t *testing.T) {
 		{Batch: 2, H: 8, W: 8, Cin: 64, KH: 1, KW: 1, Cout: 48},
 		{Batch: 16, H: 16, W: 16, Cin: 16, KH: 3, KW: 3, Cout: 8, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
 	}
+	runs := []struct {
+		par      int
+		runParts bool
+	}{{1, false}, {2, false}, {3, false}, {2, true}, {3, true}}
 	forEachCase(t, convCases(), func(t *testing.T, o Options) {
 		for _, s := range shapes {
 			nx, nk, ny := s.Sizes()
 			x, k, dy := randSlice(r, nx), randSlice(r, nk), randSlice(r, ny)
 			var first [3][]float32
-			for _, par := range []int{1, 2, 3} {
-				o.Parallelism = par
+			for _, run := range runs {
+				o.Parallelism = run.par
+				calls := 0
+				o.RunParts = nil
+				if run.runParts {
+					o.RunParts = func(parts int, part func(int)) {
+						calls++
+						for i := parts - 1; i >= 0; i-- {
+							part(i)
+						}
+					}
+				}
 				ws := NewWorkspace(o)
 				var got [3][]float32
 				got[0], got[1], got[2] = runConvForms(t, r, ws, s, x, k, dy)
 				ws.Close()
-				if par == 1 {
+				if run.par == 1 {
 					first = got
 					continue
+				}
+				if run.runParts && calls == 0 && s.Batch*s.H*s.W*s.Cin*s.Cout*s.KH*s.KW >= serialMACs {
+					t.Errorf("%+v: %d goroutines: RunParts never called", s, run.par)
 				}
 				for i, name := range []string{"y", "dx", "dk"} {
 					for j := range got[i] {
 						if got[i][j] != first[i][j] {
-							t.Errorf("%+v %s: %d goroutines give %v at %d, 1 gives %v", s, name, par, got[i][j], j, first[i][j])
+							t.Errorf("%+v %s: %+v gives %v at %d, 1 goroutine gives %v", s, name, run, got[i][j], j, first[i][j])
 							break
 						}
 					}

@@ -86,6 +86,14 @@ type Options struct {
 	// NoWinograd turns off the Winograd form of 3×3 convolutions (winograd.go),
 	// leaving them to the direct tiles (for tests and comparisons).
 	NoWinograd bool
+	// RunParts, when not nil, runs the parts of each parallel call instead of the
+	// Workspace's own helper goroutines: it must call part(i) exactly once for
+	// every i in [0, parts), on any goroutines and in any order (the parts are
+	// independent and what each computes does not depend on where it runs), and
+	// return when all have returned. fastcpu passes its team of spinning
+	// helpers, so that one set of goroutines stays awake from a convolution to
+	// the elementwise loops after it instead of parking and being woken again.
+	RunParts func(parts int, part func(i int))
 }
 
 // ErrClosed is returned by calls on a Workspace after Close.
@@ -128,7 +136,8 @@ type state struct {
 	kflip      []float32 // flipped kernel of a Winograd input gradient
 	wino       winoJob
 	winoGrad   winoGradJob
-	noWinograd bool // Options.NoWinograd
+	noWinograd bool                              // Options.NoWinograd
+	runParts   func(parts int, part func(i int)) // Options.RunParts
 	next       atomic.Int64
 	closed     bool
 }
@@ -200,6 +209,7 @@ func NewWorkspace(opts Options) *Workspace {
 	}
 	st.dk = pickDirect(opts)
 	st.noWinograd = opts.NoWinograd
+	st.runParts = opts.RunParts
 	st.pool = &pool{}
 	w := &Workspace{opts: opts, st: st}
 	runtime.AddCleanup(w, func(p *pool) { p.stop() }, st.pool)
@@ -461,13 +471,18 @@ type runner interface {
 }
 
 // parallel runs parts 0..parts-1 of r, part 0 on the calling goroutine and the
-// others on helper goroutines, and returns when all are done.
+// others on helper goroutines (Options.RunParts' when given), and returns when
+// all are done.
 func (st *state) parallel(r runner, parts int) {
 	for len(st.workers) < parts {
 		st.workers = append(st.workers, &worker{kern: &st.kern})
 	}
 	if parts == 1 {
 		r.runPart(st.workers[0], 0)
+		return
+	}
+	if st.runParts != nil {
+		st.runParts(parts, func(i int) { r.runPart(st.workers[i], i) })
 		return
 	}
 	st.pool.ensure(parts - 1)
