@@ -51,10 +51,15 @@ go build -o bin/fm-image ./cmd/fm-image
 go build -o bin/fm-image-plugin ./cmd/fm-image-plugin
 go build -o bin/fmquality ./bench/fmquality
 
+# The interpreter for the FD tool: Debian's /usr/bin/python3 (where python3-torch
+# installs) when it has torch and PIL, else python3 on PATH.
+PY=python3
+if /usr/bin/python3 -c 'import torch, PIL' 2>/dev/null; then PY=/usr/bin/python3; fi
+
 fd_ok=1
 if [ ! -f "$FD_TOOL" ]; then
   echo "quality.sh: $FD_TOOL not found: FD, precision and recall are skipped" >&2; fd_ok=0
-elif ! /usr/bin/python3 -c 'import torch, PIL' 2>/dev/null && ! python3 -c 'import torch, PIL' 2>/dev/null; then
+elif ! "$PY" -c 'import torch, PIL' 2>/dev/null; then
   echo "quality.sh: python3 lacks torch or PIL (apt-get install python3-torch python3-pil): FD, precision and recall are skipped" >&2; fd_ok=0
 fi
 
@@ -88,7 +93,7 @@ for m in $SAMPLERS; do
     bin/fm-image generate --model "$OUT/model" --sampler "$m" --n 64 --steps "$s" --seed 7 --out "$OUT/grid-$m-$s" --grid "$OUT/grid-$m-$s.png" >/dev/null
     row="$m\t$s\t$(( s * $(nfe_per_step "$m") ))"
     if [ $fd_ok = 1 ]; then
-      python3 "$FD_TOOL" "$REF/ref" "$dir" --json "$dir.fd.json" >/dev/null
+      "$PY" "$FD_TOOL" "$REF/ref" "$dir" --json "$dir.fd.json" >/dev/null
       printf "$row\t%s\n" "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.2f\t%.3f\t%.3f" % (r["fd"], r["precision"], r["recall"]))' "$dir.fd.json")" >>"$table"
     else
       printf "$row\t-\t-\t-\n" >>"$table"

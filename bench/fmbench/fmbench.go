@@ -190,7 +190,7 @@ func Run(opts Options) ([]Result, error) {
 		}
 	}
 	if opts.Torch == "" {
-		fmt.Fprintln(w, "PyTorch peer skipped: no python3 with torch found (Debian: apt-get install python3-torch; /usr/bin/python3 is checked).")
+		fmt.Fprintln(w, "PyTorch peer skipped: turned off (-torch=false), or no python3 with torch found (Debian: apt-get install python3-torch; /usr/bin/python3 is checked).")
 	}
 	return results, nil
 }

@@ -48,6 +48,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fm-image/fm-image/bench/fmbench"
 	"github.com/fm-image/fm-image/flow"
 	"github.com/fm-image/fm-image/imageset"
 	"github.com/fm-image/fm-image/internal/backend"
@@ -366,7 +367,11 @@ type FDResult struct {
 
 // runFD runs the FD tool on (real, gen) and returns its figures.
 func runFD(tool, real, gen, jsonOut string) (FDResult, error) {
-	cmd := exec.Command("python3", tool, real, gen, "--json", jsonOut)
+	py := fmbench.FindTorch()
+	if py == "" {
+		return FDResult{}, fmt.Errorf("fd tool %s: no python3 that imports torch (Debian: apt-get install python3-torch python3-pil; /usr/bin/python3 is tried first)", tool)
+	}
+	cmd := exec.Command(py, tool, real, gen, "--json", jsonOut)
 	cmd.Stderr = os.Stderr
 	if out, err := cmd.Output(); err != nil {
 		return FDResult{}, fmt.Errorf("fd tool: %w\n%s", err, out)

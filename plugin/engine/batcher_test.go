@@ -62,50 +62,79 @@ func TestConcurrentGenerateIsBatched(t *testing.T) {
 }
 
 // BenchmarkConcurrentGenerate reports the throughput and the latency of 1, 4
-// and 16 single-image Generate callers (20 Euler steps, the default preset at
-// 32x32), concurrent with batching, concurrent without, and one after
-// another.
+// and 16 single-image Generate callers (20 steps of the default preset's own
+// sampler at 32x32): concurrent with batching, concurrent without, one after
+// another, and, for comparison, one call asking for all the images at once
+// (what batching single calls can at best reach). The modes take turns
+// within each iteration, so a machine whose speed drifts slows them alike,
+// and the speed-ups over one-after-another are reported as ratios.
 //
-//	GOEXPERIMENT=simd go test ./plugin/engine -run '^$' -bench ConcurrentGenerate -benchtime 3x
+//	GOEXPERIMENT=simd go test ./plugin/engine -run '^$' -bench ConcurrentGenerate -benchtime 5x
 func BenchmarkConcurrentGenerate(b *testing.B) {
 	model := defaultModel(b)
-	for _, mode := range []string{"batched", "unbatched", "sequential"} {
+	modes := []string{"batched", "unbatched", "sequential", "one-call"}
+	engines := map[string]*Engine{}
+	for _, mode := range modes {
 		window := 10 * time.Millisecond
 		if mode != "batched" {
 			window = -1
 		}
-		e := NewWithOptions(nil, Options{BatchWindow: window})
-		for _, callers := range []int{1, 4, 16} {
-			b.Run(fmt.Sprintf("callers=%d/%s", callers, mode), func(b *testing.B) {
-				var mu sync.Mutex
-				var latency time.Duration
-				call := func(i int) {
-					start := time.Now()
-					if _, err := e.Generate(context.Background(), sdk.GenerateRequest{ModelDir: model, N: 1, Steps: 20, Seed: int64(i)}, nil); err != nil {
-						b.Error(err)
-					}
-					mu.Lock()
-					latency += time.Since(start)
-					mu.Unlock()
+		engines[mode] = NewWithOptions(nil, Options{BatchWindow: window})
+	}
+	for _, callers := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			elapsed := map[string]time.Duration{}
+			latency := map[string]time.Duration{}
+			var mu sync.Mutex
+			call := func(mode string, seed, n int) {
+				start := time.Now()
+				req := sdk.GenerateRequest{ModelDir: model, N: n, Steps: 20, Seed: int64(seed)}
+				if _, err := engines[mode].Generate(context.Background(), req, nil); err != nil {
+					b.Error(err)
 				}
-				call(0) // compile
-				latency = 0
-				b.ResetTimer()
-				for range b.N {
-					var wg sync.WaitGroup
+				mu.Lock()
+				latency[mode] += time.Since(start)
+				mu.Unlock()
+			}
+			round := func(mode string) {
+				start := time.Now()
+				var wg sync.WaitGroup
+				switch mode {
+				case "one-call":
+					call(mode, 0, callers)
+				case "sequential":
 					for i := range callers {
-						if mode == "sequential" {
-							call(i)
-						} else {
-							wg.Go(func() { call(i) })
-						}
+						call(mode, i, 1)
 					}
-					wg.Wait()
+				default:
+					for i := range callers {
+						wg.Go(func() { call(mode, i, 1) })
+					}
 				}
-				b.ReportMetric(float64(callers*b.N)/b.Elapsed().Seconds(), "images/s")
-				b.ReportMetric(latency.Seconds()/float64(callers*b.N), "s/call")
-			})
-		}
+				wg.Wait()
+				elapsed[mode] += time.Since(start)
+			}
+			for _, mode := range modes { // compile and load
+				round(mode)
+			}
+			clear(elapsed)
+			clear(latency)
+			b.ResetTimer()
+			for i := range b.N {
+				for k := range modes { // a different mode first in each iteration
+					round(modes[(i+k)%len(modes)])
+				}
+			}
+			images := float64(callers * b.N)
+			for _, mode := range modes {
+				b.ReportMetric(images/elapsed[mode].Seconds(), mode+"-images/s")
+				if mode != "one-call" {
+					b.ReportMetric(latency[mode].Seconds()/images, mode+"-s/call")
+				}
+			}
+			b.ReportMetric(elapsed["sequential"].Seconds()/elapsed["batched"].Seconds(), "batched-speedup")
+			b.ReportMetric(elapsed["sequential"].Seconds()/elapsed["one-call"].Seconds(), "one-call-speedup")
+		})
 	}
 }
 
