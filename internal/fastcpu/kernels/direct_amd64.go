@@ -96,3 +96,12 @@ func winoGradInput(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws 
 //
 //go:noescape
 func winoGradKernel(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int)
+
+// winoGradInput8 and winoGradKernel8 are the AVX2 versions of winoGradInput
+// and winoGradKernel, 8 channels per chunk.
+//
+//go:noescape
+func winoGradInput8(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws int)
+
+//go:noescape
+func winoGradKernel8(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int)

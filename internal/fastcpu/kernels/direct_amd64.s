@@ -949,3 +949,122 @@ winoGKChunk:
 	JNZ  winoGKChunk
 	VZEROUPPER
 	RET
+
+// WINOG8ROW stores (u0, u0+u1, u0−u1, −u1) to the 4 planes at R14 (Y15 = 0).
+#define WINOG8ROW(u0, u1) \
+	VADDPS u1, u0, Y12; \
+	VSUBPS u1, u0, Y13; \
+	VSUBPS u1, Y15, Y14; \
+	VMOVUPS u0, (R14); \
+	VMOVUPS Y12, (R14)(BX*1); \
+	VMOVUPS Y13, (R14)(BX*2); \
+	VMOVUPS Y14, (R14)(AX*1)
+
+// func winoGradInput8(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws int)
+//
+// winoGradInput with AVX2: chunks×8 channels.
+TEXT ·winoGradInput8(SB), NOSPLIT, $0-48
+	MOVQ dy+0(FP), SI
+	MOVQ ys+8(FP), DX
+	MOVQ yrs+16(FP), R9
+	MOVQ chunks+24(FP), R12
+	MOVQ w+32(FP), DI
+	MOVQ ws+40(FP), BX
+	LEAQ (BX)(BX*2), AX          // 3·ws
+	VXORPS Y15, Y15, Y15
+
+wino8GInChunk:
+	VMOVUPS (SI), Y0             // e00
+	VMOVUPS (SI)(DX*1), Y1       // e01
+	LEAQ (SI)(R9*1), R8
+	VMOVUPS (R8), Y2             // e10
+	VMOVUPS (R8)(DX*1), Y3       // e11
+	// Rows of A·e, per column s: (e0, e0+e1, e0−e1, −e1); row 0 is (Y0, Y1),
+	// row r > 0 in Y(2+2r), Y(3+2r).
+	VADDPS Y2, Y0, Y4
+	VADDPS Y3, Y1, Y5
+	VSUBPS Y2, Y0, Y6
+	VSUBPS Y3, Y1, Y7
+	VSUBPS Y2, Y15, Y8
+	VSUBPS Y3, Y15, Y9
+	MOVQ DI, R14
+	WINOG8ROW(Y0, Y1)
+	LEAQ (R14)(BX*4), R14
+	WINOG8ROW(Y4, Y5)
+	LEAQ (R14)(BX*4), R14
+	WINOG8ROW(Y6, Y7)
+	LEAQ (R14)(BX*4), R14
+	WINOG8ROW(Y8, Y9)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ R12
+	JNZ  wino8GInChunk
+	VZEROUPPER
+	RET
+
+// WINOG8KCOL computes one column of Gᵀ·Z, (z0 + ½(z1+z2), ½(z1−z2),
+// ½(z1+z2) + z3), into o0, o1, o2 from the planes z0..z3 at (R14), (R14)(R10),
+// (R14)(R11), (R14)(R13) (Y15 = 0.5; Y12-Y14 are scratch).
+#define WINOG8KCOL(o0, o1, o2) \
+	VMOVUPS (R14)(R10*1), Y12; \
+	VMOVUPS (R14)(R11*1), Y13; \
+	VADDPS Y13, Y12, Y14; \
+	VSUBPS Y13, Y12, Y13; \
+	VMULPS Y15, Y13, o1; \
+	VMULPS Y15, Y14, Y14; \
+	VADDPS (R14), Y14, o0; \
+	VADDPS (R14)(R13*1), Y14, o2
+
+// WINOG8KROW writes one row of Gᵀ·Z·G, (t0 + ½(t1+t2), ½(t1−t2), ½(t1+t2) +
+// t3), to the taps at (R8), (R8)(DX), (R8)(DX*2) (Y15 = 0.5).
+#define WINOG8KROW(t0, t1, t2, t3) \
+	VADDPS t2, t1, Y12; \
+	VSUBPS t2, t1, Y13; \
+	VMULPS Y15, Y13, Y13; \
+	VMULPS Y15, Y12, Y12; \
+	VADDPS t0, Y12, Y14; \
+	VMOVUPS Y14, (R8); \
+	VMOVUPS Y13, (R8)(DX*1); \
+	VADDPS t3, Y12, Y14; \
+	VMOVUPS Y14, (R8)(DX*2)
+
+// func winoGradKernel8(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int)
+//
+// winoGradKernel with AVX2: chunks×8 output channels. Gᵀ·Z is kept in
+// Y0-Y11, column b's three rows in Y(3b), Y(3b+1), Y(3b+2).
+TEXT ·winoGradKernel8(SB), NOSPLIT, $0-40
+	MOVQ z+0(FP), SI
+	MOVQ zs+8(FP), BX
+	MOVQ chunks+16(FP), R12
+	MOVQ dk+24(FP), DI
+	MOVQ dks+32(FP), DX
+	MOVQ BX, R10
+	SHLQ $2, R10                 // 4·zs: plane 4a+b is a rows below plane b
+	LEAQ (R10)(R10*1), R11       // 8·zs
+	LEAQ (R11)(R10*1), R13       // 12·zs
+	LEAQ (DX)(DX*2), R9          // 3·dks
+	MOVL $0x3f000000, CX         // 0.5
+	MOVQ CX, X15
+	VBROADCASTSS X15, Y15
+
+wino8GKChunk:
+	MOVQ SI, R14
+	WINOG8KCOL(Y0, Y1, Y2)
+	ADDQ BX, R14
+	WINOG8KCOL(Y3, Y4, Y5)
+	ADDQ BX, R14
+	WINOG8KCOL(Y6, Y7, Y8)
+	ADDQ BX, R14
+	WINOG8KCOL(Y9, Y10, Y11)
+	MOVQ DI, R8
+	WINOG8KROW(Y0, Y3, Y6, Y9)
+	LEAQ (DI)(R9*1), R8
+	WINOG8KROW(Y1, Y4, Y7, Y10)
+	LEAQ (DI)(R9*2), R8
+	WINOG8KROW(Y2, Y5, Y8, Y11)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ R12
+	JNZ  wino8GKChunk
+	VZEROUPPER
+	RET

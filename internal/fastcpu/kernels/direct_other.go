@@ -60,3 +60,11 @@ func winoGradInput(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws 
 func winoGradKernel(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int) {
 	panic("gemm: internal error: Winograd transform called on a build without it")
 }
+
+func winoGradInput8(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}
+
+func winoGradKernel8(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int) {
+	panic("gemm: internal error: Winograd transform called on a build without it")
+}

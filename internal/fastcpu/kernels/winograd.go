@@ -201,6 +201,25 @@ func (d *directKernel) winoK(k unsafe.Pointer, ks, n int, u unsafe.Pointer, us i
 	}
 }
 
+// winoGradIn and winoGradK run the kernel gradient's transforms (winoGradInput
+// and winoGradKernel) of the tile's instruction set on n channels (a multiple
+// of 16).
+func (d *directKernel) winoGradIn(dy unsafe.Pointer, ys, yrs, n int, w unsafe.Pointer, ws int) {
+	if d.avx512 {
+		winoGradInput(dy, ys, yrs, n/16, w, ws)
+	} else {
+		winoGradInput8(dy, ys, yrs, n/8, w, ws)
+	}
+}
+
+func (d *directKernel) winoGradK(z unsafe.Pointer, zs, n int, dk unsafe.Pointer, dks int) {
+	if d.avx512 {
+		winoGradKernel(z, zs, n/16, dk, dks)
+	} else {
+		winoGradKernel8(z, zs, n/8, dk, dks)
+	}
+}
+
 // winoGradBlockBytes bounds the V and W buffers of one block of tiles of a
 // Winograd kernel gradient.
 const winoGradBlockBytes = 512 << 10
@@ -212,10 +231,10 @@ const winoGradBlockBytes = 512 << 10
 const winoGradParts = 2
 
 // winogradKernelGradOK reports whether the kernel gradient of s runs in the
-// Winograd form (AVX-512 only: its transforms have no AVX2 version).
+// Winograd form.
 func (st *state) winogradKernelGradOK(s ConvShape) bool {
 	ho, wo := s.OutSize()
-	return st.dk != nil && st.dk.avx512 && st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout)
+	return st.dk != nil && st.winogradOK(s.KH, s.KW, ho, wo, s.Cin, s.Cout)
 }
 
 // conv2DKernelGradWinograd is Conv2DKernelGrad of a 3×3 convolution in the
@@ -233,7 +252,11 @@ func (w *Workspace) conv2DKernelGradWinograd(s ConvShape, x, dy, dk []float32) {
 	ho, wo := s.OutSize()
 	c, cout := s.Cin, s.Cout
 	coutP := roundUp(cout, st.dk.cols)
-	zPlane := planeStride(c * coutP)
+	// Z's rows are input channels, rounded up to whole tiles (the AVX2 tile
+	// has 6 rows): the rows past c take whatever follows the last channel in
+	// the V planes and are never read back.
+	cPad := roundUp(c, st.dk.rows)
+	zPlane := planeStride(cPad * coutP)
 	tiles := s.Batch * (ho / 2) * (wo / 2)
 	zParts := min(winoGradParts, tiles)
 	parts := w.parallelism()
@@ -288,7 +311,7 @@ func (gj *winoGradJob) runPart(wk *worker, part int) {
 					wk.kern.add(z0[off:off+cout], zp[off:])
 				}
 			}
-			winoGradKernel(unsafe.Pointer(&z0[ci*coutP]), gj.zPlane*4, cout/16,
+			gj.dk.winoGradK(unsafe.Pointer(&z0[ci*coutP]), gj.zPlane*4, cout,
 				unsafe.Pointer(&gj.out[ci*cout]), c*cout*4)
 		}
 		return
@@ -320,7 +343,7 @@ func (gj *winoGradJob) sumRange(wk *worker, zp int) {
 		for i := 0; i < n; i++ {
 			gj.src.transform(gj.dk, t0+i, patch, unsafe.Pointer(&v[i*c]), vPlane*4)
 			e := unsafe.Pointer(&gj.dy[gj.src.outOffset(t0+i)*cout])
-			winoGradInput(e, cout*4, gj.src.wo*cout*4, cout/16, unsafe.Pointer(&wv[i*coutP]), wPlane*4)
+			gj.dk.winoGradIn(e, cout*4, gj.src.wo*cout*4, cout, unsafe.Pointer(&wv[i*coutP]), wPlane*4)
 		}
 		for xi := 0; xi < 16; xi++ {
 			for cg := 0; cg < c; cg += tr {
