@@ -80,6 +80,15 @@ func (d *directKernel) conv(x unsafe.Pointer, xs int, taps *int, ntaps, cin int,
 	}
 }
 
+// dot4x4 runs the narrow forward form's dot products (see convDot4x4).
+func (d *directKernel) dot4x4(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, kt, out unsafe.Pointer, groups int) {
+	if d.avx512 {
+		convDot4x4(x, xs, taps, ntaps, cin, kt, out, groups)
+	} else {
+		convDot4x4AVX2(x, xs, taps, ntaps, cin, kt, out, groups)
+	}
+}
+
 // kgrad runs the kernel-gradient tile (see kgradTile8x32 and kgradTile6x16).
 func (d *directKernel) kgrad(a unsafe.Pointer, as, ars int, v unsafe.Pointer, vs, vrs, n, rows int, acc unsafe.Pointer, lda int) {
 	if d.avx512 {
@@ -310,8 +319,11 @@ func (w *Workspace) conv2DDirect(s ConvShape, x, k, y []float32) {
 		w.winogradForward(x, s.Batch, s.H, s.W, s.Cin, p, u, coutP, s.Cout, y)
 		return
 	}
-	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, wo%w.st.dk.rows != 0)
-	if w.st.dk.avx512 && s.Cout <= narrowCout && s.Cin%16 == 0 {
+	narrow := s.Cout <= narrowCout && s.Cin%16 == 0
+	// Slack after the input when tiles (or the narrow form's groups of 4
+	// pixels) reach past the last output pixel of a row.
+	xp, hp, wp := w.padded(x, s.Batch, s.H, s.W, s.Cin, p, wo%w.st.dk.rows != 0 || narrow && wo%4 != 0)
+	if narrow {
 		w.narrowForward(xp, s.Batch, hp, wp, s, k, y)
 		return
 	}
@@ -326,9 +338,10 @@ func (w *Workspace) conv2DDirect(s ConvShape, x, k, y []float32) {
 const narrowCout = 4
 
 // narrowForward is the forward convolution for at most 4 output channels (an
-// RGB head) with Cin a multiple of 16, on AVX-512: the regular tiles would
-// spend most of their 32 columns on nothing, so convDot4x4 vectorises over the
-// input channels instead, 4 pixels × 4 outputs at a time. x is the padded
+// RGB head) with Cin a multiple of 16: the regular tiles would spend most of
+// their 32 (AVX-512) or 16 (AVX2) columns on nothing, so convDot4x4 (or
+// convDot4x4AVX2) vectorises over the input channels instead, 4 pixels × 4
+// outputs at a time. x is the padded
 // input [batch][hp][wp][Cin] with slack.
 func (w *Workspace) narrowForward(x []float32, batch, hp, wp int, s ConvShape, k, y []float32) {
 	st := w.st
@@ -353,7 +366,7 @@ func (w *Workspace) narrowForward(x []float32, batch, hp, wp int, s ConvShape, k
 	w.setTaps(taps, s.KW, wp, s.Cin)
 	nj := &st.narrowConv
 	*nj = narrowJob{x: x, hp: hp, wp: wp, c: s.Cin, ho: hp - s.KH + 1, wo: wp - s.KW + 1, cout: s.Cout,
-		taps: st.taps, kt: kt, y: y, next: &st.next}
+		taps: st.taps, kt: kt, y: y, next: &st.next, dk: st.dk}
 	rows := batch * nj.ho
 	p := w.parallelism()
 	if rows*nj.wo*narrowCout*taps*s.Cin < serialMACs {
@@ -376,6 +389,7 @@ type narrowJob struct {
 	rows, chunk  int
 	next         *atomic.Int64
 	parts        int
+	dk           *directKernel
 }
 
 func (nj *narrowJob) runPart(wk *worker, _ int) {
@@ -392,7 +406,7 @@ func (nj *narrowJob) runPart(wk *worker, _ int) {
 		for r := r0; r < min(r0+nj.chunk, nj.rows); r++ {
 			b, i := r/nj.ho, r%nj.ho
 			xp := unsafe.Pointer(&nj.x[(b*nj.hp+i)*nj.wp*nj.c])
-			convDot4x4(xp, nj.c*4, &nj.taps[0], len(nj.taps), nj.c, unsafe.Pointer(&nj.kt[0]),
+			nj.dk.dot4x4(xp, nj.c*4, &nj.taps[0], len(nj.taps), nj.c, unsafe.Pointer(&nj.kt[0]),
 				unsafe.Pointer(&out[0]), groups)
 			yRow := nj.y[r*nj.wo*nj.cout:][:nj.wo*nj.cout]
 			for j := 0; j < nj.wo; j++ {

@@ -105,3 +105,8 @@ func winoGradInput8(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws
 
 //go:noescape
 func winoGradKernel8(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int)
+
+// convDot4x4AVX2 is convDot4x4 with AVX2 and FMA (cin a multiple of 8).
+//
+//go:noescape
+func convDot4x4AVX2(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, kt, out unsafe.Pointer, groups int)

@@ -1068,3 +1068,91 @@ wino8GKChunk:
 	JNZ  wino8GKChunk
 	VZEROUPPER
 	RET
+
+// func convDot4x4AVX2(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, kt, out unsafe.Pointer, groups int)
+//
+// convDot4x4 with AVX2 (cin a multiple of 8): each group of 4 pixels is done
+// as two halves of 2 pixels, whose 8 accumulators (Y(2o+p): output o, pixel p)
+// leave room in the 16 registers for the 2 pixels' inputs and the 4 kernel
+// rows. A horizontal-add tree reduces each half's 8 accumulators to 8 sums in
+// pixel-major order.
+TEXT ·convDot4x4AVX2(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ xs+8(FP), R10
+	MOVQ cin+32(FP), R12
+	SHLQ $2, R12                 // kernel row stride: cin floats
+	LEAQ (R12)(R12*2), R13       // 3 rows
+	MOVQ out+48(FP), AX
+	MOVQ groups+56(FP), R9
+
+dgroup8:
+	MOVQ SI, R11                 // the half's first pixel
+	MOVQ $2, R14
+
+dhalf8:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ taps+16(FP), BX
+	MOVQ ntaps+24(FP), DX
+	MOVQ kt+40(FP), DI
+
+dtap8:
+	MOVQ (BX), R8
+	ADDQ R11, R8
+	MOVQ cin+32(FP), CX
+	SHRQ $3, CX
+
+dch8:
+	VMOVUPS (R8), Y8             // pixel 0 of the half
+	VMOVUPS (R8)(R10*1), Y9      // pixel 1
+	VMOVUPS (DI), Y10            // kernel rows of outputs 0-3
+	VMOVUPS (DI)(R12*1), Y11
+	VMOVUPS (DI)(R12*2), Y12
+	VMOVUPS (DI)(R13*1), Y13
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y1
+	VFMADD231PS Y11, Y8, Y2
+	VFMADD231PS Y11, Y9, Y3
+	VFMADD231PS Y12, Y8, Y4
+	VFMADD231PS Y12, Y9, Y5
+	VFMADD231PS Y13, Y8, Y6
+	VFMADD231PS Y13, Y9, Y7
+	ADDQ $32, R8
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  dch8
+
+	ADDQ R13, DI                 // past this tap's other 3 output rows
+	ADDQ $8, BX
+	DECQ DX
+	JNZ  dtap8
+
+	// Pixel 0's outputs are Y0, Y2, Y4, Y6 and pixel 1's Y1, Y3, Y5, Y7:
+	// pairwise horizontal adds leave each 128-bit half holding the four
+	// partial sums of one pixel, and the two halves are then added.
+	VHADDPS Y2, Y0, Y8
+	VHADDPS Y6, Y4, Y9
+	VHADDPS Y9, Y8, Y8
+	VHADDPS Y3, Y1, Y10
+	VHADDPS Y7, Y5, Y11
+	VHADDPS Y11, Y10, Y10
+	VPERM2F128 $0x20, Y10, Y8, Y12
+	VPERM2F128 $0x31, Y10, Y8, Y13
+	VADDPS Y13, Y12, Y12
+	VMOVUPS Y12, (AX)
+	ADDQ $32, AX
+	LEAQ (R11)(R10*2), R11
+	DECQ R14
+	JNZ  dhalf8
+
+	LEAQ (SI)(R10*4), SI
+	DECQ R9
+	JNZ  dgroup8
+	VZEROUPPER
+	RET

@@ -68,3 +68,7 @@ func winoGradInput8(dy unsafe.Pointer, ys, yrs, chunks int, w unsafe.Pointer, ws
 func winoGradKernel8(z unsafe.Pointer, zs, chunks int, dk unsafe.Pointer, dks int) {
 	panic("gemm: internal error: Winograd transform called on a build without it")
 }
+
+func convDot4x4AVX2(x unsafe.Pointer, xs int, taps *int, ntaps, cin int, kt, out unsafe.Pointer, groups int) {
+	panic("gemm: internal error: direct convolution called on a build without it")
+}
