@@ -7,6 +7,7 @@
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench -points 16@32 -backends fastcpu
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench -backends fastcpu -rounds 3  # medians of 3 interleaved rounds
 //	GOEXPERIMENT=simd go run ./cmd/fm-bench -arch small -objective shortcut -points 32@32  # the default recipe
+//	GOEXPERIMENT=simd go run ./cmd/fm-bench -arch tiny,small,medium -points 16@32       # every preset
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/fm-image/fm-image/bench/fmbench"
 	"github.com/fm-image/fm-image/training"
+	"github.com/fm-image/fm-image/unet"
 )
 
 func main() {
@@ -27,7 +29,7 @@ func main() {
 	sample := flag.Int("sample-batch", 16, "batch for the sampling measurement (20 Euler steps); 0 skips it")
 	torch := flag.Bool("torch", true, "run the PyTorch peer ("+fmbench.DefaultScript+") if python3 can import torch")
 	script := flag.String("torch-script", fmbench.DefaultScript, "path of the PyTorch peer script")
-	arch := flag.String("arch", "ref-unet-32", "U-Net preset to train, by Go and by the PyTorch peer")
+	arch := flag.String("arch", "ref-unet-32", "U-Net preset to train, by Go and by the PyTorch peer; a comma-separated list runs each in turn ("+strings.Join(unet.PresetNames(), ",")+")")
 	objective := flag.String("objective", "flow-matching", "training objective: flow-matching, shortcut or meanflow")
 	rounds := flag.Int("rounds", 1, "repeat the whole measurement this many times and report medians (noisy machines)")
 	flag.Parse()
@@ -36,16 +38,28 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fm-bench:", err)
 		os.Exit(2)
 	}
-	opts := fmbench.Options{
-		Backends: strings.Split(*backendsFlag, ","), Points: pts, Steps: *steps, SlowSteps: *slowSteps,
-		SampleBatch: *sample, Script: *script, Rounds: *rounds, Out: os.Stdout,
-		Arch: *arch, Objective: training.Objective(*objective),
+	archs := strings.Split(*arch, ",")
+	for _, a := range archs {
+		if _, err := unet.Preset(a); err != nil {
+			fmt.Fprintln(os.Stderr, "fm-bench: -arch:", err)
+			os.Exit(2)
+		}
 	}
-	if *torch {
-		opts.Torch = fmbench.FindTorch()
-	}
-	if _, err := fmbench.Run(opts); err != nil {
-		fmt.Fprintln(os.Stderr, "fm-bench:", err)
-		os.Exit(1)
+	for i, a := range archs {
+		if i > 0 {
+			fmt.Println()
+		}
+		opts := fmbench.Options{
+			Backends: strings.Split(*backendsFlag, ","), Points: pts, Steps: *steps, SlowSteps: *slowSteps,
+			SampleBatch: *sample, Script: *script, Rounds: *rounds, Out: os.Stdout,
+			Arch: a, Objective: training.Objective(*objective),
+		}
+		if *torch {
+			opts.Torch = fmbench.FindTorch()
+		}
+		if _, err := fmbench.Run(opts); err != nil {
+			fmt.Fprintln(os.Stderr, "fm-bench:", err)
+			os.Exit(1)
+		}
 	}
 }
