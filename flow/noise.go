@@ -57,3 +57,16 @@ func GaussianNoiseBatch(seed int64, first int, dim int, dst []float32) error {
 	}
 	return nil
 }
+
+// StepNoise returns a [SampleOptions].Noise for a batch of images first,
+// first+1, ... of dim floats each, seeded like their starting noise: image
+// i's noise at step s is GaussianNoise(seed', first+i) with seed' = seed +
+// s·0x9E3779B97F4A7C15 (wrapping), a stream of its own for every step, so
+// an image's samples depend on its seed and index only, not on the batch it
+// was drawn in.
+func StepNoise(seed int64, first, dim int) func(step int, dst []float32) error {
+	return func(step int, dst []float32) error {
+		stepSeed := int64(uint64(seed) + uint64(step)*0x9E3779B97F4A7C15)
+		return GaussianNoiseBatch(stepSeed, first, dim, dst)
+	}
+}

@@ -117,3 +117,35 @@ func TestGaussianNoiseMoments(t *testing.T) {
 		}
 	}
 }
+
+// StepNoise: an image's noise depends on its index and the step, not on the
+// batch it is drawn in, and differs from step to step and from the image's
+// starting noise.
+func TestStepNoise(t *testing.T) {
+	const dim = 6
+	all := make([]float32, 4*dim)
+	if err := StepNoise(9, 0, dim)(2, all); err != nil {
+		t.Fatal(err)
+	}
+	part := make([]float32, 2*dim)
+	if err := StepNoise(9, 2, dim)(2, part); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range part {
+		if all[2*dim+i] != v {
+			t.Fatalf("image 2's step noise drawn from index 2 differs at %d: %v against %v", i, v, all[2*dim+i])
+		}
+	}
+	other := make([]float32, 4*dim)
+	StepNoise(9, 0, dim)(3, other)
+	start := make([]float32, 4*dim)
+	GaussianNoiseBatch(9, 0, dim, start)
+	for i := range all {
+		if all[i] == other[i] || all[i] == start[i] {
+			t.Fatalf("value %d: step 2 noise %v equals step 3's %v or the starting noise %v", i, all[i], other[i], start[i])
+		}
+	}
+	if err := StepNoise(9, 0, dim)(1, make([]float32, dim+1)); err == nil {
+		t.Error("a buffer that is not whole rows: want an error")
+	}
+}

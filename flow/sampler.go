@@ -45,6 +45,15 @@ const (
 	// that implements [StepField] (a model trained with a few-step
 	// objective). With u(x, t, h) = v(x, t) it is Euler.
 	FlowMap Method = "flowmap"
+	// Renoise samples a few-step model as consistency models do: each step
+	// jumps from x(t) all the way to an image, x̂ = x(t) + (1−t)·u(x(t), t,
+	// 1−t), and, but for the last step, noises that image back to the next
+	// grid time t' with fresh noise z, x(t') = (1−t')·z + t'·x̂. One
+	// evaluation per step of a [StepField]; SampleOptions.Noise gives z.
+	// Where the flow map's long jumps are soft, each step starts again from
+	// a point on the noising path instead of carrying the error along. With
+	// one step it is FlowMap.
+	Renoise Method = "renoise"
 )
 
 // StepField is a [Field] that also gives the average velocity over a step:
@@ -56,7 +65,7 @@ type StepField interface {
 }
 
 // Methods returns the ODE integrators of a velocity field, cheapest first
-// (FlowMap, which needs a [StepField], is not among them).
+// (FlowMap and Renoise, which need a [StepField], are not among them).
 func Methods() []Method { return []Method{Euler, Heun, Midpoint, RK4} }
 
 // ParseMethod returns the Method named by s (case-insensitive, surrounding
@@ -71,25 +80,28 @@ func ParseMethod(s string) (Method, error) {
 
 func (m Method) valid() bool {
 	switch m {
-	case Euler, Heun, Midpoint, RK4, FlowMap:
+	case Euler, Heun, Midpoint, RK4, FlowMap, Renoise:
 		return true
 	}
 	return false
 }
+
+// needsSteps reports whether m needs a [StepField] (average velocities).
+func (m Method) needsSteps() bool { return m == FlowMap || m == Renoise }
 
 func methodList() string {
 	names := make([]string, 0, 5)
 	for _, m := range Methods() {
 		names = append(names, string(m))
 	}
-	names = append(names, string(FlowMap))
+	names = append(names, string(FlowMap), string(Renoise))
 	return strings.Join(names, ", ")
 }
 
 // stages returns the number of velocity evaluations per step, 0 if unknown.
 func (m Method) stages() int {
 	switch m {
-	case Euler, FlowMap:
+	case Euler, FlowMap, Renoise:
 		return 1
 	case Heun, Midpoint:
 		return 2
@@ -137,6 +149,11 @@ type SampleOptions struct {
 	// current state x (batch*dim floats, same layout as the input). x is the
 	// caller's buffer being integrated: OnStep must not modify or retain it.
 	OnStep func(step, steps int, t float32, x []float32)
+	// Noise, for Renoise, writes fresh standard normal noise for step (1 to
+	// Steps-1) into dst, which has as many floats as the state. It must be
+	// deterministic for deterministic samples (seed it from the step and the
+	// samples' own seeds).
+	Noise func(step int, dst []float32) error
 }
 
 // withDefaults returns o with the documented defaults filled in.
@@ -165,8 +182,14 @@ func (o SampleOptions) Validate() error {
 	if o.T0 == o.T1 {
 		return fmt.Errorf("integration interval is empty: T0 = T1 = %g", o.T0)
 	}
-	if o.Method == FlowMap && o.T1 < o.T0 {
-		return fmt.Errorf("method %q integrates forwards only (T1 < T0 given)", FlowMap)
+	if o.Method.needsSteps() && o.T1 < o.T0 {
+		return fmt.Errorf("method %q integrates forwards only (T1 < T0 given)", o.Method)
+	}
+	if o.Method == Renoise && o.T1 != 1 {
+		return fmt.Errorf("method %q samples images: it integrates up to t = 1 (T1 = %g given)", Renoise, o.T1)
+	}
+	if o.Method == Renoise && o.Steps > 1 && o.Noise == nil {
+		return fmt.Errorf("method %q needs a source of fresh noise for its steps (SampleOptions.Noise)", Renoise)
 	}
 	if math.IsNaN(o.Shift) || o.Shift < 0 || math.IsInf(o.Shift, 0) {
 		return fmt.Errorf("time-grid shift must be a positive number (0 for none), got %g", o.Shift)
@@ -237,10 +260,10 @@ func Integrate(ctx context.Context, f Field, x []float32, batch int, opts Sample
 	}
 
 	in := integrator{ctx: ctx, f: f, x: x, t: make([]float32, batch)}
-	if opts.Method == FlowMap {
+	if opts.Method.needsSteps() {
 		sf, ok := f.(StepField)
 		if !ok {
-			return fmt.Errorf("integrate: method %q needs a field with average velocities (a model trained with a few-step objective)", FlowMap)
+			return fmt.Errorf("integrate: method %q needs a field with average velocities (a model trained with a few-step objective)", opts.Method)
 		}
 		in.sf = sf
 		in.h = make([]float32, batch)
@@ -265,6 +288,8 @@ func Integrate(ctx context.Context, f Field, x []float32, batch int, opts Sample
 			err = in.euler(ta, tb)
 		case FlowMap:
 			err = in.flowMap(ta, tb)
+		case Renoise:
+			err = in.renoise(ta, tb, step+1, n, opts.Noise)
 		case Heun:
 			err = in.heun(ta, tb)
 		case Midpoint:
@@ -307,6 +332,26 @@ func (in *integrator) flowMap(ta, tb float64) error {
 		return err
 	}
 	axpy(in.x, in.x, float32(tb-ta), in.k)
+	return nil
+}
+
+// renoise is step number step (1-based) of n of the Renoise method, from ta
+// to tb: jump to the image, then noise it back to tb unless tb is the end.
+func (in *integrator) renoise(ta, tb float64, step, n int, noise func(int, []float32) error) error {
+	if err := in.flowMap(ta, 1); err != nil {
+		return err
+	}
+	if step == n {
+		return nil
+	}
+	z := in.k // the velocity is used up: reuse its buffer for the noise
+	if err := noise(step, z); err != nil {
+		return fmt.Errorf("fresh noise: %w", err)
+	}
+	a, b := float32(1-tb), float32(tb)
+	for i := range in.x {
+		in.x[i] = a*z[i] + b*in.x[i]
+	}
 	return nil
 }
 

@@ -536,3 +536,107 @@ func TestIntegrateExplicitGrid(t *testing.T) {
 		}
 	}
 }
+
+// Renoise with the exact average velocity of the Gaussian case: each step
+// jumps to Φ_t(x) = mu + s·(x − t·mu)/a(t), the exact endpoint, and noises it
+// back with the given noise, so the result follows that recursion to float32
+// rounding; and its samples have the data's mean and spread (each jump is an
+// exact sample, and (1−t')·z + t'·x̂ an exact point of the noising path).
+func TestIntegrateRenoise(t *testing.T) {
+	const mu, s = 0.7, 0.4
+	f := stepGaussianField{Field: gaussianField(mu, s), mu: mu, s: s}
+	a := func(t float64) float64 { return math.Sqrt((1-t)*(1-t) + t*t*s*s) }
+	x0 := []float32{-1.5, 0.2, 1.1, 2.0}
+	noise := func(step int, dst []float32) error {
+		for i := range dst {
+			dst[i] = float32(math.Sin(float64(7*step + 3*i)))
+		}
+		return nil
+	}
+	for _, steps := range []int{1, 2, 4, 8} {
+		x := append([]float32(nil), x0...)
+		if err := Integrate(context.Background(), f, x, 2, SampleOptions{Method: Renoise, Steps: steps, Noise: noise}); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float64, len(x0))
+		for i := range want {
+			want[i] = float64(x0[i])
+		}
+		z := make([]float32, len(x0))
+		for k := 1; k <= steps; k++ {
+			ta, tb := float64(k-1)/float64(steps), float64(k)/float64(steps)
+			noise(k, z)
+			for i := range want {
+				end := mu + s*(want[i]-ta*mu)/a(ta)
+				if k < steps {
+					end = (1-tb)*float64(z[i]) + tb*end
+				}
+				want[i] = end
+			}
+		}
+		for i, v := range x {
+			// per step: the rounding of u, of the jump and of the mix (values < 4)
+			if d := math.Abs(float64(v) - want[i]); d > float64(steps)*3*4/(1<<24)*4 {
+				t.Errorf("%d steps: x[%d] = %v, want %v", steps, i, v, want[i])
+			}
+		}
+	}
+
+	const n = 20000
+	x := make([]float32, n)
+	if err := GaussianNoiseBatch(5, 0, 1, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := Integrate(context.Background(), f, x, n, SampleOptions{Method: Renoise, Steps: 4, Noise: StepNoise(5, 0, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	var sum, sq float64
+	for _, v := range x {
+		sum += float64(v)
+	}
+	mean := sum / n
+	for _, v := range x {
+		sq += (float64(v) - mean) * (float64(v) - mean)
+	}
+	sd := math.Sqrt(sq / (n - 1))
+	// Five standard errors: s/√n for the mean, s/√(2n) for the spread.
+	if math.Abs(mean-mu) > 5*s/math.Sqrt(n) || math.Abs(sd-s) > 5*s/math.Sqrt(2*n) {
+		t.Errorf("4 renoise steps: mean %.4f, spread %.4f; want %.2f, %.2f", mean, sd, mu, s)
+	}
+}
+
+// Renoise's options are checked: it needs fresh noise beyond one step, a
+// StepField, and integrates from T0 up to 1.
+func TestRenoiseBadOptions(t *testing.T) {
+	const mu, s = 0.7, 0.4
+	f := stepGaussianField{Field: gaussianField(mu, s), mu: mu, s: s}
+	noise := StepNoise(1, 0, 2)
+	tests := []struct {
+		name  string
+		field Field
+		opts  SampleOptions
+		want  string
+	}{
+		{"no noise", f, SampleOptions{Method: Renoise, Steps: 2}, "fresh noise"},
+		{"backwards", f, SampleOptions{Method: Renoise, Steps: 2, T0: 1, T1: 0, Noise: noise}, "forwards only"},
+		{"not up to 1", f, SampleOptions{Method: Renoise, Steps: 2, T0: 0, T1: 0.5, Noise: noise}, "up to t = 1"},
+		{"plain field", gaussianField(mu, s), SampleOptions{Method: Renoise, Steps: 2, Noise: noise}, "average velocities"},
+	}
+	for _, tc := range tests {
+		err := Integrate(context.Background(), tc.field, make([]float32, 4), 2, tc.opts)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", tc.name, err, tc.want)
+		}
+	}
+	// One step needs no noise: it is FlowMap.
+	x, y := []float32{0.3, -1}, []float32{0.3, -1}
+	if err := Integrate(context.Background(), f, x, 1, SampleOptions{Method: Renoise, Steps: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Integrate(context.Background(), f, y, 1, SampleOptions{Method: FlowMap, Steps: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if x[0] != y[0] || x[1] != y[1] {
+		t.Errorf("one renoise step gives %v, one flowmap step %v", x, y)
+	}
+}

@@ -510,8 +510,8 @@ func markdownRow(run string, rows []EvalRow) string {
 	return b.String()
 }
 
-// sampler makes n samples with the given method and steps.
-type sampler func(ctx context.Context, x []float32, batch int) error
+// sampler integrates batch images, the first of them image number first of the run, in place.
+type sampler func(ctx context.Context, x []float32, batch, first int) error
 
 // timeGrid is the sampling time grid of an evaluation: explicit grids by
 // step count, else a shift (0: uniform).
@@ -543,17 +543,24 @@ func parseGrids(s string) (map[int][]float64, error) {
 	return grids, nil
 }
 
-func samplerFor(field flow.Field, method string, steps int, tg timeGrid) (sampler, int, error) {
+func samplerFor(field flow.Field, method string, steps int, tg timeGrid, seed int64, dim int) (sampler, int, error) {
 	m, err := flow.ParseMethod(method)
 	if err != nil {
 		return nil, 0, err
 	}
 	opts := flow.SampleOptions{Method: m, Steps: steps, Shift: tg.shift, Grid: tg.grids[steps]}
+	if m == flow.Renoise {
+		opts.Noise = flow.StepNoise(seed, 0, dim) // checked here; replaced per batch below
+	}
 	if err := opts.Validate(); err != nil {
 		return nil, 0, err
 	}
-	return func(ctx context.Context, x []float32, batch int) error {
-		return flow.Integrate(ctx, field, x, batch, opts)
+	return func(ctx context.Context, x []float32, batch, first int) error {
+		o := opts
+		if o.Noise != nil {
+			o.Noise = flow.StepNoise(seed, first, dim)
+		}
+		return flow.Integrate(ctx, field, x, batch, o)
 	}, m.Evaluations(steps), nil
 }
 
@@ -561,7 +568,7 @@ func evalOne(ctx context.Context, field *training.ModelField, model unet.Model,
 	method string, steps int, tg timeGrid, n, batch int, seed int64, run, suffix, ref, fd string, trainSet quality.Set, holdMean float64, keep bool) (EvalRow, error) {
 	h, w, c := model.ImageShape()
 	dim := h * w * c
-	sample, nfe, err := samplerFor(field, method, steps, tg)
+	sample, nfe, err := samplerFor(field, method, steps, tg, seed, dim)
 	if err != nil {
 		return EvalRow{}, err
 	}
@@ -581,7 +588,7 @@ func evalOne(ctx context.Context, field *training.ModelField, model unet.Model,
 		if err := flow.GaussianNoiseBatch(seed, first, dim, x); err != nil {
 			return EvalRow{}, err
 		}
-		if err := sample(ctx, x, b); err != nil {
+		if err := sample(ctx, x, b, first); err != nil {
 			return EvalRow{}, err
 		}
 		for i := range b {
