@@ -33,8 +33,11 @@ type team struct {
 }
 
 const (
-	// spinWindow is how long a helper spins waiting for its next loop before parking.
-	spinWindow = 50 * time.Microsecond
+	// spinWindow is how long a helper spins waiting for its next loop before parking: long
+	// enough to bridge the small ops a step runs on one goroutine between its parallel loops
+	// (300 µs measured 3-9% faster steps and sampling than 50 µs), short enough that a parked
+	// team leaves its core to other work soon after an Execute.
+	spinWindow = 300 * time.Microsecond
 	// teamChunksPerPart is the number of chunks per part a team loop is cut into.
 	teamChunksPerPart = 4
 	// minTeamWork is the work (elements touched) under which a team loop runs on the calling
