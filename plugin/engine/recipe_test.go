@@ -5,6 +5,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/fm-image/fm-image/plugin/modeldir"
 	"github.com/fm-image/fm-image/sdk"
@@ -60,5 +61,33 @@ func TestNewRunUsesTheDefaultRecipe(t *testing.T) {
 				t.Errorf("image-to-image at strength 0 changed the input by %d levels", maxPixelDiff(t, zero[0].PNG, init))
 			}
 		})
+	}
+}
+
+// A shortcut run learns every step size when it is short and the powers of
+// two when it is long, by its budget or, without one, by its steps.
+func TestRecipeStepSizesByRunLength(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		req        sdk.TrainRequest
+		steps      int
+		continuous bool
+	}{
+		{"make demo's 1000 steps", sdk.TrainRequest{}, 1000, true},
+		{"just under the long steps", sdk.TrainRequest{}, longRunSteps - 1, true},
+		{"long by steps", sdk.TrainRequest{}, longRunSteps, false},
+		{"20 minutes", sdk.TrainRequest{Duration: 20 * time.Minute}, sdk.MaxTrainSteps, true},
+		{"just under the long budget", sdk.TrainRequest{Duration: longRunDuration - time.Second}, sdk.MaxTrainSteps, true},
+		{"60 minutes", sdk.TrainRequest{Duration: time.Hour}, sdk.MaxTrainSteps, false},
+		{"a short budget decides, not a large step cap", sdk.TrainRequest{Duration: 5 * time.Minute, Steps: 50_000}, 50_000, true},
+	} {
+		got := recipeConfig(tc.req, training.ObjectiveShortcut, tc.steps)
+		if got.ShortcutContinuous != tc.continuous || got.ShortcutLevels != DefaultShortcutLevels {
+			t.Errorf("%s: continuous step sizes %v with %d levels, want %v with %d",
+				tc.name, got.ShortcutContinuous, got.ShortcutLevels, tc.continuous, DefaultShortcutLevels)
+		}
+	}
+	if got := recipeConfig(sdk.TrainRequest{Duration: time.Hour}, training.ObjectiveFlowMatching, sdk.MaxTrainSteps); got.ShortcutContinuous || got.ShortcutLevels != 0 {
+		t.Errorf("flow matching run got shortcut settings: continuous %v, %d levels", got.ShortcutContinuous, got.ShortcutLevels)
 	}
 }
