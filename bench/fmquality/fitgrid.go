@@ -11,10 +11,7 @@ import (
 	"time"
 
 	"github.com/fm-image/fm-image/flow"
-	"github.com/fm-image/fm-image/internal/backend"
 	"github.com/fm-image/fm-image/plugin/modeldir"
-	"github.com/fm-image/fm-image/training"
-	"github.com/fm-image/fm-image/unet"
 )
 
 // runFitGrid fits a model's few-step time grids to its own many-step
@@ -42,13 +39,9 @@ func runFitGrid(args []string) error {
 	if *run == "" {
 		return errors.New("fitgrid: -run is required")
 	}
-	var steps []int
-	for _, s := range strings.Split(*stepsFlag, ",") {
-		k, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || k < 2 {
-			return fmt.Errorf("fitgrid: -steps %q: want step counts of at least 2", s)
-		}
-		steps = append(steps, k)
+	steps, err := parseSteps(*stepsFlag, 2, "fitgrid", "-steps")
+	if err != nil {
+		return err
 	}
 	m, err := flow.ParseMethod(*method)
 	if err != nil {
@@ -60,23 +53,11 @@ func runFitGrid(args []string) error {
 	}
 
 	ctx := context.Background()
-	ck, _, err := modeldir.LoadCheckpoint(*run)
+	lm, err := loadModel(*run, *backendName, true)
 	if err != nil {
 		return err
 	}
-	cfg, err := unet.ParseConfig(ck.Model)
-	if err != nil {
-		return err
-	}
-	model := unet.Model{Config: cfg}
-	be, err := backend.Select(*backendName)
-	if err != nil {
-		return err
-	}
-	field, err := training.NewModelField(be, model, ck, true)
-	if err != nil {
-		return err
-	}
+	ck, model, field := lm.ck, lm.model, lm.field
 	h, w, c := model.ImageShape()
 	dim := h * w * c
 	noise := make([]float32, *n*dim)

@@ -6,14 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 
 	"github.com/fm-image/fm-image/flow"
-	"github.com/fm-image/fm-image/internal/backend"
-	"github.com/fm-image/fm-image/plugin/modeldir"
 	"github.com/fm-image/fm-image/training"
-	"github.com/fm-image/fm-image/unet"
 )
 
 // runGap measures how far a model's few-step samples are from its own
@@ -36,25 +32,17 @@ func runGap(args []string) error {
 	if *run == "" {
 		return errors.New("gap: -run is required")
 	}
+	steps, err := parseSteps(*stepsFlag, 1, "gap", "-steps")
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
-	ck, _, err := modeldir.LoadCheckpoint(*run)
+	lm, err := loadModel(*run, "fastcpu", !*raw)
 	if err != nil {
 		return err
 	}
-	cfg, err := unet.ParseConfig(ck.Model)
-	if err != nil {
-		return err
-	}
-	model := unet.Model{Config: cfg}
-	be, err := backend.Select("fastcpu")
-	if err != nil {
-		return err
-	}
-	field, err := training.NewModelField(be, model, ck, !*raw)
-	if err != nil {
-		return err
-	}
-	refField := field
+	ck, model, field := lm.ck, lm.model, lm.field
+	var refField flow.Field = field
 	if *teacher {
 		tk := *ck
 		tk.Tensors = nil
@@ -67,7 +55,7 @@ func runGap(args []string) error {
 		if len(tk.Tensors) == 0 {
 			return fmt.Errorf("gap: %s has no distillation teacher", *run)
 		}
-		if refField, err = training.NewModelField(be, model, &tk, true); err != nil {
+		if refField, err = training.NewModelField(lm.backend, model, &tk, true); err != nil {
 			return err
 		}
 	}
@@ -85,11 +73,7 @@ func runGap(args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range strings.Split(*stepsFlag, ",") {
-		k, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || k < 1 {
-			return fmt.Errorf("gap: bad step count %q", s)
-		}
+	for _, k := range steps {
 		x, err := sample(field, k)
 		if err != nil {
 			return err

@@ -423,32 +423,16 @@ func runEval(args []string) error {
 		return err
 	}
 	tg := timeGrid{shift: *shift, grids: grids}
-	var steps []int
-	for _, s := range strings.Split(*stepsFlag, ",") {
-		k, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || k < 1 {
-			return fmt.Errorf("eval: bad step count %q", s)
-		}
-		steps = append(steps, k)
+	steps, err := parseSteps(*stepsFlag, 1, "eval", "-steps")
+	if err != nil {
+		return err
 	}
 	ctx := context.Background()
-	ck, _, err := modeldir.LoadCheckpoint(*run)
+	lm, err := loadModel(*run, d.backend, !*raw)
 	if err != nil {
 		return err
 	}
-	cfg, err := unet.ParseConfig(ck.Model)
-	if err != nil {
-		return err
-	}
-	model := unet.Model{Config: cfg}
-	backend, err := backend.Select(d.backend)
-	if err != nil {
-		return err
-	}
-	field, err := training.NewModelField(backend, model, ck, !*raw)
-	if err != nil {
-		return err
-	}
+	ck, model, field := lm.ck, lm.model, lm.field
 	train, hold, err := d.load(ctx, false)
 	if err != nil {
 		return err
