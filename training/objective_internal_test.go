@@ -9,7 +9,6 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with the ops unqualified.
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/fm-image/fm-image/internal/backend"
 )
@@ -116,26 +115,10 @@ func objBackend(t *testing.T) backends.Backend {
 }
 
 // run evaluates fn on [B,h,w,3] images and [B] vectors and returns the flat
-// float32 output.
+// float32 output (runAnyBatch with one batch size).
 func (g gaussCase) run(t *testing.T, fn func(xs []*Node) *Node, images [][]float64, vectors [][]float64) []float32 {
 	t.Helper()
-	b := len(vectors[0])
-	var args []any
-	for _, im := range images {
-		args = append(args, tensors.FromFlatDataAndDimensions(toF32(im), b, g.h, g.w, 3))
-	}
-	for _, v := range vectors {
-		args = append(args, toF32(v))
-	}
-	exec, err := NewExec(objBackend(t), func(xs []*Node) *Node { return fn(xs) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	outs, err := exec.Exec(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tensors.MustCopyFlatData[float32](outs[0])
+	return runAnyBatch(t, g, fn, images, vectors)
 }
 
 // u32 is float32's unit roundoff, 2^-24.
